@@ -1,0 +1,23 @@
+"""Errors an operator sees. Stack traces are for bugs only; these carry a message that says what to do."""
+
+from __future__ import annotations
+
+
+class FleetflameError(Exception):
+    """Base class: a failure with an operator-facing message."""
+
+    exit_code = 1
+
+
+class InputError(FleetflameError):
+    """Bad input (inventory, pattern, target, option) found before any host was touched."""
+
+    exit_code = 2
+
+
+class HostError(FleetflameError):
+    """One host failed; the others carry on."""
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(message)
+        self.host = host
