@@ -1,0 +1,360 @@
+"""The `fleetflame` command: a thin Typer layer that turns flags into library calls."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .errors import FleetflameError, InputError
+
+app = typer.Typer(
+    name="fleetflame",
+    help=(
+        "Profile Firedancer / Frankendancer validators across a whole fleet with perf, and merge "
+        "the results into flamegraphs of the fleet, of each host and of each tile.\n\n"
+        "Typical use:  fleetflame run 'verify:*' -i inventories/mainnet.yml --duration 30"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def operator_errors(func: F) -> F:
+    """Print a FleetflameError as one line and exit with its code; tracebacks are for bugs only."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except FleetflameError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+InventoryOpt = Annotated[
+    list[Path],
+    typer.Option(
+        "-i",
+        "--inventory",
+        help="Ansible inventory (YAML or INI file, or a folder); repeat to merge several, as with ansible -i.",
+        show_default=False,
+    ),
+]
+LimitOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--limit",
+        "-l",
+        help="Ansible host pattern: 'mainnet', 'a:b', 'a,b', 'a:&b', 'a:!b', 'val0*', '~val0[1-3]', 'group[0:2]'.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+TargetArg = Annotated[
+    str,
+    typer.Argument(
+        help=(
+            "What to record, as for `fdctl flame`: 'all' (every tile), 'agave' (the whole Agave process, "
+            "perf -p), 'KIND' (= KIND:0), 'KIND:IDX', 'KIND:*', or a comma list: 'verify:*,quic,net:1'."
+        ),
+        show_default=False,
+    ),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"fleetflame {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """fleetflame: fleet-wide perf flamegraphs."""
+
+
+def _select_hosts(inventories: list[Path], limit: str | None) -> list[Any]:
+    from .inventory import load_inventories, select
+
+    if not inventories:
+        raise InputError("no inventory given: pass -i INVENTORY (e.g. -i inventories/local.yml)")
+    selection = select(load_inventories(inventories), limit or "all")
+    for warning in selection.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    return list(selection.hosts)
+
+
+@app.command()
+@operator_errors
+def run(
+    target: TargetArg,
+    inventory: InventoryOpt = [],  # noqa: B006 - Typer needs a literal default
+    limit: LimitOpt = None,
+    duration: Annotated[
+        float, typer.Option(help="Seconds to record; Ctrl-C or SIGTERM ends it early on every host.", min=0.1)
+    ] = 30.0,
+    frequency: Annotated[int, typer.Option("--frequency", "-F", help="Samples per second per thread (perf -F).", min=1, max=100000)] = 99,
+    call_graph: Annotated[str, typer.Option(help="Stack unwinding: fp (frame pointers, as fdctl), dwarf or lbr.")] = "fp",
+    forks: Annotated[int, typer.Option(help="At most this many hosts connect, symbolize and transfer at once; recording starts everywhere together.", min=1)] = 50,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder that receives the capture folder OUT/CAPTURE_ID/.")] = Path("captures"),
+    formats: Annotated[str, typer.Option("--format", help="Fleet outputs, comma separated: svg,html,folded,speedscope,pprof.")] = "svg,html",
+    no_perf_data: Annotated[bool, typer.Option("--no-perf-data", help="Do not pull perf.data back (stacks only).")] = False,
+    accept_new_host_keys: Annotated[bool, typer.Option(help="Trust and remember keys of hosts not yet in known_hosts (never changed keys).")] = False,
+    connect_timeout: Annotated[float, typer.Option(help="Seconds to wait for each SSH connection.", min=0.1)] = 10.0,
+    json_out: JsonOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no table (for cron); errors still go to stderr.")] = False,
+) -> None:
+    """Record TARGET on every selected host at once, then fetch, merge and render.
+
+    Writes OUT/CAPTURE_ID/ with manifest.json, fleet.folded, flamegraph.svg, flamegraph.html and
+    hosts/HOST/{perf.data,stacks.folded,flamegraph.svg}. Exit code 0 when every host was captured,
+    1 when at least one failed (the others' data is kept), 2 for bad input, 130 if abandoned by a
+    second Ctrl-C.
+    """
+    from .connection.ssh import SshSettings
+    from .fleet import CaptureOptions
+    from .progress import LiveProgress, recap_json, recap_table
+    from .report import parse_formats
+    from .runner import run_capture
+    from .targets import parse_target
+
+    if call_graph not in ("fp", "dwarf", "lbr"):
+        raise InputError(f"--call-graph {call_graph!r}: choose fp, dwarf or lbr")
+    options = CaptureOptions(
+        target=parse_target(target),
+        duration=duration,
+        frequency=frequency,
+        call_graph=call_graph,
+        forks=forks,
+        out=out_dir,
+        formats=parse_formats(formats),
+        keep_perf_data=not no_perf_data,
+        ssh=SshSettings(connect_timeout=connect_timeout, accept_new_host_keys=accept_new_host_keys),
+        inventories=[str(p) for p in inventory],
+        limit=limit,
+    )
+    hosts = _select_hosts(inventory, limit)
+    if quiet or json_out or not err.is_terminal:
+        outcome = run_capture(hosts, options)
+    else:
+        with LiveProgress([h.name for h in hosts], err) as progress:
+            outcome = run_capture(hosts, options, progress)
+    if json_out:
+        print(recap_json(outcome.manifest, str(outcome.folder), outcome.exit_code))
+    elif not quiet:
+        out.print(recap_table(outcome.manifest))
+        out.print(f"capture folder: {outcome.folder}")
+        out.print(f"flamegraph:     {outcome.folder / 'flamegraph.html'}")
+    for name in outcome.manifest.failed_hosts:
+        if quiet:
+            err.print(f"{name}: {outcome.manifest.hosts[name].error}", highlight=False)
+    if outcome.abandoned:
+        err.print("abandoned by a second interrupt; what had arrived is kept in " + str(outcome.folder))
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+@operator_errors
+def tiles(
+    target: TargetArg,
+    inventory: InventoryOpt = [],  # noqa: B006
+    limit: LimitOpt = None,
+    json_out: JsonOpt = False,
+    accept_new_host_keys: Annotated[bool, typer.Option(help="Trust keys of hosts not yet in known_hosts.")] = False,
+) -> None:
+    """Show which threads TARGET resolves to on each host (host x tile x pid x tid), without recording."""
+    from .connection.ssh import SshSettings
+    from .probe import resolve_fleet, tiles_json, tiles_table
+    from .targets import parse_target
+
+    parsed = parse_target(target)
+    hosts = _select_hosts(inventory, limit)
+    results = resolve_fleet(hosts, parsed, SshSettings(accept_new_host_keys=accept_new_host_keys))
+    if json_out:
+        print(tiles_json(results))
+    else:
+        out.print(tiles_table(results))
+    raise typer.Exit(1 if any(r.error for r in results) else 0)
+
+
+@app.command()
+@operator_errors
+def hosts(
+    inventory: InventoryOpt = [],  # noqa: B006
+    limit: LimitOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print each host with its connection settings as JSON.")] = False,
+) -> None:
+    """List the hosts an inventory and --limit select (the same as `ansible -i INV PATTERN --list-hosts`)."""
+    import json
+
+    from .inventory import host_record_to_json
+
+    selected = _select_hosts(inventory, limit)
+    if json_out:
+        print(json.dumps([host_record_to_json(h) for h in selected], indent=2))
+        return
+    out.print(f"  hosts ({len(selected)}):", highlight=False)
+    for host in selected:
+        out.print(f"    {host.name}", highlight=False)
+
+
+@app.command()
+@operator_errors
+def report(
+    capture_dir: Annotated[Path, typer.Argument(help="A capture folder written by run or fetch.", show_default=False)],
+    group_by: Annotated[str, typer.Option(help="Root frames of the fleet graph: host (host;tile;...), tile (tile;host;...) or none.")] = "host",
+    formats: Annotated[str, typer.Option("--format", help="Outputs, comma separated: svg,html,folded,speedscope,pprof.")] = "svg,html",
+) -> None:
+    """Redraw a capture's graphs from its folder alone (offline, no host needed)."""
+    from .capture import MANIFEST, read_manifest
+    from .report import GROUPINGS, build_reports, parse_formats
+
+    if group_by not in GROUPINGS:
+        raise InputError(f"--group-by {group_by!r}: choose host, tile or none")
+    if not (capture_dir / MANIFEST).is_file():
+        raise InputError(f"{capture_dir} is not a capture folder (no {MANIFEST}); give OUT/CAPTURE_ID")
+    written = build_reports(capture_dir, read_manifest(capture_dir), parse_formats(formats), group_by)
+    for path in written:
+        out.print(str(path), highlight=False)
+
+
+@app.command()
+@operator_errors
+def flamegraph(
+    files: Annotated[Optional[list[Path]], typer.Argument(help="Folded stack files (gzip ok); none or '-' reads stdin.", show_default=False)] = None,
+    title: Annotated[str, typer.Option(help="Title at the top of the graph.")] = "Flame Graph",
+    fmt: Annotated[str, typer.Option("--format", help="svg (interactive, like flamegraph.pl) or html (self-contained viewer).")] = "svg",
+    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="Write here instead of stdout.")] = None,
+) -> None:
+    """Render folded stacks (`frame;frame;leaf COUNT`) as an interactive flamegraph."""
+    from . import folded
+    from .render import RENDERERS, FlameGraphOptions
+
+    if fmt not in ("svg", "html"):
+        raise InputError(f"--format {fmt!r}: choose svg or html")
+    sources = [str(f) for f in files] if files else ["-"]
+    maps = []
+    for source in sources:
+        if source == "-":
+            maps.append(folded.read_folded(sys.stdin))
+        elif not Path(source).is_file():
+            raise InputError(f"{source}: no such file")
+        else:
+            maps.append(folded.read_folded(source))
+    stacks = folded.merge(maps)
+    if not stacks:
+        raise InputError("no stacks in the input: expected lines like 'main;work;leaf 42'")
+    data = RENDERERS[fmt].render(stacks, FlameGraphOptions(title=title))
+    _emit(data, output)
+
+
+def _emit(data: str | bytes, output: Path | None) -> None:
+    if output is None:
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data)
+        return
+    if isinstance(data, bytes):
+        output.write_bytes(data)
+    else:
+        output.write_text(data, encoding="utf-8")
+
+
+@app.command()
+@operator_errors
+def collapse(
+    file: Annotated[Optional[Path], typer.Argument(help="`perf script` output (gzip ok); stdin when absent or '-'.", show_default=False)] = None,
+    pid: Annotated[bool, typer.Option("--pid", help="Include the PID with process names.")] = False,
+    tid: Annotated[bool, typer.Option("--tid", help="Include the PID and TID with process names.")] = False,
+    kernel: Annotated[bool, typer.Option("--kernel", help="Annotate kernel functions with _[k].")] = False,
+    jit: Annotated[bool, typer.Option("--jit", help="Annotate JIT functions with _[j].")] = False,
+    all_annotations: Annotated[bool, typer.Option("--all", help="All annotations (--kernel --jit).")] = False,
+    addrs: Annotated[bool, typer.Option("--addrs", help="Include raw addresses where symbols can't be found.")] = False,
+    event_filter: Annotated[Optional[str], typer.Option("--event-filter", help="Only this event type (default: the first one seen).")] = None,
+) -> None:
+    """Fold `perf script` output into `frame;frame;leaf COUNT` lines: a drop-in for stackcollapse-perf.pl."""
+    from .collapse import PerfOptions, collapse_perf, collapse_perf_file
+    from .folded import format_folded
+
+    options = PerfOptions(
+        include_pid=pid,
+        include_tid=tid,
+        annotate_kernel=kernel or all_annotations,
+        annotate_jit=jit or all_annotations,
+        include_addrs=addrs,
+        event_filter=event_filter,
+    )
+    if file is None or str(file) == "-":
+        result = collapse_perf(sys.stdin.buffer, options)
+    elif not file.is_file():
+        raise InputError(f"{file}: no such file")
+    else:
+        result = collapse_perf_file(file, options)
+    for warning in result.warnings:
+        err.print(warning, highlight=False)
+    sys.stdout.write(format_folded(result.stacks))
+
+
+@app.command()
+@operator_errors
+def diff(
+    before: Annotated[Path, typer.Argument(help="Capture folder or folded file: the baseline.", show_default=False)],
+    after: Annotated[Path, typer.Argument(help="Capture folder or folded file: the one to compare.", show_default=False)],
+    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="SVG to write (default: stdout).")] = None,
+) -> None:
+    """Differential flamegraph: widths from AFTER, red where it grew, blue where it shrank."""
+    from .diff import diff_stacks, render_diff_svg
+
+    def load(path: Path) -> dict[str, int]:
+        from . import folded
+        from .capture import FLEET_FOLDED
+
+        if path.is_dir():
+            if not (path / FLEET_FOLDED).is_file():
+                raise InputError(f"{path} has no {FLEET_FOLDED}: give a capture folder or a folded file")
+            return folded.read_folded(path / FLEET_FOLDED)
+        if not path.is_file():
+            raise InputError(f"{path}: no such file or capture folder")
+        return folded.read_folded(path)
+
+    svg = render_diff_svg(diff_stacks(load(before), load(after)), title=f"{before.name} → {after.name}")
+    _emit(svg, output)
+
+
+@app.command()
+@operator_errors
+def demo(
+    duration: Annotated[float, typer.Option(help="Seconds to record.", min=0.5)] = 3.0,
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where the capture folder goes.")] = Path("captures"),
+) -> None:
+    """Build and start the stand-in validator, profile all of it through a local inventory, print the flamegraph path."""
+    from .demo import run_demo
+
+    raise typer.Exit(run_demo(duration, out_dir, out, err))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Look without recording: which threads a target resolves to on each host (`fleetflame tiles`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+
+from rich.table import Table
+
+from .connection import BastionPool, ConnectionError_, SshSettings, open_connection
+from .inventory.model import HostRecord
+from .resolve import DiscoveryError, discover
+from .targets import Target
+from .tiles import Selection, TileError, select_tiles
+
+
+@dataclass
+class HostTiles:
+    host: str
+    selection: Selection | None = None
+    source: str | None = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+async def _resolve_one(host: HostRecord, target: Target, settings: SshSettings, bastions: BastionPool, forks: asyncio.Semaphore) -> HostTiles:
+    result = HostTiles(host.name)
+    conn = open_connection(host, settings, bastions)
+    try:
+        async with forks:
+            await conn.connect()
+            found = await discover(conn)
+        result.source = found.source
+        if found.metrics_error:
+            result.notes.append(f"{found.metrics_error}; used thread names in /proc")
+        result.selection = select_tiles(target, found.tiles, found.threads, host.name)
+    except (ConnectionError_, DiscoveryError, TileError, OSError) as exc:
+        result.error = str(exc)
+    except asyncio.TimeoutError:
+        result.error = f"{host.name} stopped answering (timed out)"
+    finally:
+        await conn.close()
+    return result
+
+
+async def _resolve_all(hosts: list[HostRecord], target: Target, settings: SshSettings, forks: int) -> list[HostTiles]:
+    bastions = BastionPool(settings)
+    gate = asyncio.Semaphore(forks)
+    try:
+        return list(await asyncio.gather(*(_resolve_one(h, target, settings, bastions, gate) for h in hosts)))
+    finally:
+        await bastions.close()
+
+
+def resolve_fleet(hosts: list[HostRecord], target: Target, settings: SshSettings, forks: int = 50) -> list[HostTiles]:
+    return asyncio.run(_resolve_all(hosts, target, settings, forks))
+
+
+def _rows(result: HostTiles) -> list[dict[str, object]]:
+    if result.selection is None:
+        return []
+    rows: list[dict[str, object]] = [t.to_json() for t in result.selection.tiles]
+    if result.selection.agave_pid is not None:
+        rows.append({"name": "agave", "kind": "agave", "kind_id": None, "pid": result.selection.agave_pid, "tid": None})
+    return rows
+
+
+def tiles_json(results: list[HostTiles]) -> str:
+    return json.dumps(
+        [
+            {"host": r.host, "status": "failed" if r.error else "ok", "error": r.error, "source": r.source, "tiles": _rows(r)}
+            for r in results
+        ],
+        indent=2,
+    )
+
+
+def tiles_table(results: list[HostTiles]) -> Table:
+    table = Table(title="tiles", title_justify="left")
+    for column in ("host", "tile", "pid", "tid", "source"):
+        table.add_column(column, justify="right" if column in ("pid", "tid") else "left")
+    for result in results:
+        if result.error:
+            table.add_row(result.host, f"[red]FAILED: {result.error}[/]", "", "", "")
+            continue
+        for row in _rows(result):
+            tid = "" if row["tid"] is None else str(row["tid"])
+            table.add_row(result.host, str(row["name"]), str(row["pid"]), tid, result.source or "")
+    return table

@@ -1,0 +1,105 @@
+"""TARGET words, as `fdctl flame` takes them, plus comma lists and `KIND:*`.
+
+`all` every tile; `agave` the whole Agave process; `KIND` is `KIND:0`; `KIND:IDX` one tile;
+`KIND:*` every tile of that kind. Anything else is refused before any host is touched.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from .errors import InputError
+
+# Tile kinds of Firedancer and Frankendancer (src/disco, src/discof, src/app). A kind outside this
+# list is almost always a typo; refusing it early saves a fleet-wide round trip.
+TILE_KINDS: frozenset[str] = frozenset(
+    """
+    net netlnk sock quic bundle verify dedup resolv resolh pack bank bankf poh pohh shred store
+    storei sign metric cswtch gui plugin http rpcsrv replay exec execrp writer batch tower send
+    gossip gossvf repair ipecho genesi snaprd snapdc snapin snapct snapld snapls snapwh snapwr
+    snapla arch_f arch_w scap backt rstart eqvoc event diag pktgen bencho benchg benchs udpecho
+    txsend
+    """.split()
+)
+
+_KIND = r"[a-z][a-z0-9_]*"
+_WORD = re.compile(rf"^(?P<kind>{_KIND})(?::(?P<idx>\d+|\*))?$")
+
+
+@dataclass(frozen=True)
+class TileSelector:
+    """One `KIND:IDX` or `KIND:*` word. `kind_id` None means every tile of the kind."""
+
+    kind: str
+    kind_id: int | None
+
+    def matches(self, kind: str, kind_id: int) -> bool:
+        return kind == self.kind and (self.kind_id is None or self.kind_id == kind_id)
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{'*' if self.kind_id is None else self.kind_id}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed TARGET: `all`, `agave`, and tile selectors, in the order given."""
+
+    text: str
+    all_tiles: bool = False
+    agave: bool = False
+    selectors: tuple[TileSelector, ...] = ()
+
+    @property
+    def agave_only(self) -> bool:
+        """The whole Agave process alone, recorded with `perf -p` as `fdctl flame agave` does."""
+        return self.agave and not self.all_tiles and not self.selectors
+
+    @property
+    def slug(self) -> str:
+        """File-name-safe form for capture ids: `verify:*,quic` -> `verify-all+quic`."""
+        return self.text.replace(":*", "-all").replace(":", "-").replace(",", "+")
+
+
+def parse_target(text: str) -> Target:
+    """Parse a TARGET string, refusing any word that is not one of the contract's forms."""
+    words = [w.strip() for w in text.split(",")]
+    if not text.strip() or any(not w for w in words):
+        raise InputError(
+            f"empty word in target {text!r}: give tile words separated by commas, "
+            "e.g. 'verify:*,quic' (see `fleetflame run --help`)"
+        )
+    all_tiles = agave = False
+    selectors: list[TileSelector] = []
+    for word in words:
+        if word == "all":
+            all_tiles = True
+        elif word == "agave":
+            agave = True
+        else:
+            selector = _parse_tile_word(word)
+            if selector not in selectors:
+                selectors.append(selector)
+    canonical = ",".join(dict.fromkeys(words))
+    return Target(text=canonical, all_tiles=all_tiles, agave=agave, selectors=tuple(selectors))
+
+
+def _parse_tile_word(word: str) -> TileSelector:
+    match = _WORD.match(word)
+    if not match:
+        raise InputError(
+            f"bad target word {word!r}: use all, agave, KIND, KIND:IDX or KIND:* "
+            "(e.g. verify:3, verify:*, net)"
+        )
+    kind, idx = match["kind"], match["idx"]
+    if kind not in TILE_KINDS:
+        close = difflib.get_close_matches(kind, sorted(TILE_KINDS), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise InputError(
+            f"unknown tile kind {kind!r} in target word {word!r}: {hint}"
+            "use a Firedancer tile kind such as net, quic, verify, dedup, pack, bank, poh, shred"
+        )
+    if idx is None:
+        return TileSelector(kind, 0)  # `fdctl flame verify` means verify:0
+    return TileSelector(kind, None if idx == "*" else int(idx))
