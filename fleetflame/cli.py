@@ -197,6 +197,35 @@ def tiles(
 
 @app.command()
 @operator_errors
+def check(
+    inventory: InventoryOpt = [],  # noqa: B006
+    limit: LimitOpt = None,
+    accept_new_host_keys: Annotated[bool, typer.Option(help="Trust keys of hosts not yet in known_hosts.")] = False,
+) -> None:
+    """Preflight every host: SSH, perf and its version, root or sudo -n, perf_event_paranoid,
+    the metrics endpoint, tiles found, free space in fleetflame_tmpdir. One line per problem,
+    with what to do; exit code 1 if any host has a problem."""
+    from .check import check_fleet
+    from .connection.ssh import SshSettings
+
+    results = check_fleet(_select_hosts(inventory, limit), SshSettings(accept_new_host_keys=accept_new_host_keys))
+    for result in results:
+        if result.ok:
+            facts = result.facts
+            who = "root" if facts.get("uid") == "0" else "sudo -n"
+            summary = f"{facts.get('perf', '?')}, {who}, {facts.get('tiles', '0')} tiles via {facts.get('tile_source', '?')}"
+            out.print(f"[green]ok[/]      {result.host}: {summary}", highlight=False)
+        for problem in result.problems:
+            out.print(f"[red]problem[/] {problem}", highlight=False, soft_wrap=True)
+        for note in result.notes:
+            out.print(f"[yellow]note[/]    {result.host}: {note}", highlight=False, soft_wrap=True)
+    bad = sum(1 for r in results if not r.ok)
+    out.print(f"{len(results) - bad} of {len(results)} hosts ready")
+    raise typer.Exit(1 if bad else 0)
+
+
+@app.command()
+@operator_errors
 def hosts(
     inventory: InventoryOpt = [],  # noqa: B006
     limit: LimitOpt = None,

@@ -129,3 +129,16 @@ def perf_record_argv(
     perf: str, frequency: int, call_graph: str, target_args: Sequence[str]
 ) -> list[str]:
     return [perf, "record", "-F", str(frequency), "--call-graph", call_graph, *target_args]
+
+# Preflight facts for `fleetflame check`, one `key=value` per line.
+CHECK = r"""
+perf=$1 tmpdir=$2
+echo "uid=$(id -u)"
+if v=$("$perf" --version 2>/dev/null); then echo "perf=$v"; else echo "perf="; fi
+echo "paranoid=$(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null)"
+for c in timeout setsid gzip sha256sum tee nice; do
+  command -v "$c" > /dev/null 2>&1 || echo "missing=$c"
+done
+if [ -d "$tmpdir" ] && [ -w "$tmpdir" ]; then echo "tmpdir_writable=1"; fi
+df -Pk "$tmpdir" 2>/dev/null | awk 'NR == 2 { print "free_kb=" $4 }'
+"""

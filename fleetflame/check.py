@@ -1,0 +1,121 @@
+"""`fleetflame check`: preflight every host and say, per problem, what to do."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from .connection import BastionPool, ConnectionError_, SshSettings, open_connection
+from .connection.base import Connection
+from .inventory.model import HostRecord
+from .remote import CHECK, sh
+from .resolve import DiscoveryError, discover
+
+MIN_FREE_MB = 512
+
+
+@dataclass
+class HostCheck:
+    host: str
+    facts: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def parse_facts(text: str) -> dict[str, str]:
+    facts: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            facts[key] = f"{facts[key]},{value}" if key in facts and key == "missing" else value
+    return facts
+
+
+def judge(host: HostRecord, facts: dict[str, str], sudo_ok: bool | None) -> list[str]:
+    """The problems these facts show, each with what to do."""
+    problems = []
+    name = host.name
+    if not facts.get("perf"):
+        problems.append(
+            f"{name}: perf ({host.perf}) not found: install linux-perf (Debian) or linux-tools-$(uname -r) "
+            "(Ubuntu), or set fleetflame_perf to its path"
+        )
+    root = facts.get("uid") == "0"
+    if host.become and sudo_ok is False:
+        problems.append(
+            f"{name}: ansible_become is set but `sudo -n` asks for a password: allow {host.user or 'the SSH user'} "
+            "passwordless sudo for perf (a sudoers NOPASSWD rule), or connect as root"
+        )
+    elif not root and not host.become:
+        paranoid = facts.get("paranoid", "")
+        if paranoid.lstrip("-").isdigit() and int(paranoid) > 1:
+            problems.append(
+                f"{name}: not root and kernel.perf_event_paranoid is {paranoid}, so perf cannot record the "
+                "validator: set ansible_become: true, connect as root, or `sysctl kernel.perf_event_paranoid=1`"
+            )
+    for command in filter(None, facts.get("missing", "").split(",")):
+        problems.append(f"{name}: `{command}` not found on the host: install coreutils/util-linux/gzip")
+    if facts.get("tmpdir_writable") != "1":
+        problems.append(f"{name}: fleetflame_tmpdir {host.tmpdir} is not a writable folder: create it or set fleetflame_tmpdir")
+    free_kb = facts.get("free_kb", "")
+    if free_kb.isdigit() and int(free_kb) < MIN_FREE_MB * 1024:
+        problems.append(
+            f"{name}: only {int(free_kb) // 1024} MB free in {host.tmpdir}: free space or point fleetflame_tmpdir elsewhere"
+        )
+    return problems
+
+
+async def _sudo_works(conn: Connection) -> bool:
+    done = await conn.run(["id", "-u"], privileged=True, timeout=30)
+    return done.ok and done.stdout.strip() == b"0"
+
+
+async def check_host(host: HostRecord, settings: SshSettings, bastions: BastionPool, gate: asyncio.Semaphore) -> HostCheck:
+    result = HostCheck(host.name)
+    conn = open_connection(host, settings, bastions)
+    try:
+        async with gate:
+            await conn.connect()
+            done = await conn.run(sh(CHECK, "check", host.perf, host.tmpdir), timeout=60)
+            result.facts = parse_facts(done.stdout.decode(errors="replace"))
+            sudo_ok = await _sudo_works(conn) if host.become else None
+            result.problems += judge(host, result.facts, sudo_ok)
+            try:
+                found = await discover(conn)
+            except DiscoveryError as exc:
+                result.problems.append(str(exc))
+            else:
+                if found.metrics_error:
+                    result.notes.append(f"{found.metrics_error} (tiles were found by thread name instead)")
+                if not found.tiles:
+                    result.problems.append(
+                        f"{host.name}: no tiles found (metrics {host.metrics_url} unanswered and no KIND:IDX threads): "
+                        "is the validator running? set fleetflame_metrics_url if its metrics listen elsewhere"
+                    )
+                else:
+                    result.facts["tiles"] = str(len(found.tiles))
+                    result.facts["tile_source"] = found.source
+    except ConnectionError_ as exc:
+        result.problems.append(str(exc))
+    except asyncio.TimeoutError:
+        result.problems.append(f"{host.name}: stopped answering (timed out)")
+    finally:
+        await conn.close()
+    return result
+
+
+async def _check_all(hosts: list[HostRecord], settings: SshSettings, forks: int) -> list[HostCheck]:
+    bastions = BastionPool(settings)
+    gate = asyncio.Semaphore(forks)
+    try:
+        return list(await asyncio.gather(*(check_host(h, settings, bastions, gate) for h in hosts)))
+    finally:
+        await bastions.close()
+
+
+def check_fleet(hosts: list[HostRecord], settings: SshSettings, forks: int = 50) -> list[HostCheck]:
+    return asyncio.run(_check_all(hosts, settings, forks))
