@@ -1,0 +1,56 @@
+"""`fleetflame collapse`: FlameGraph's stackcollapse-perf.pl as a library.
+
+    result = collapse_perf_file("out.perf", PerfOptions(annotate_kernel=True))
+    sys.stdout.buffer.write(format_collapsed(result.stacks))
+    for w in result.warnings: print(w, file=sys.stderr)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import IO
+
+from .collapser import Collapser
+from .options import CollapseResult, PerfOptions
+from .source import byte_chunks, open_binary
+
+__all__ = ["CollapseResult", "PerfOptions", "collapse_perf", "collapse_perf_file", "format_collapsed"]
+
+
+def collapse_perf(
+    stream: IO[bytes] | IO[str] | Iterable[str] | Iterable[bytes], options: PerfOptions | None = None
+) -> CollapseResult:
+    """Collapse `perf script` output. Memory grows with the number of unique stacks only."""
+    c = Collapser(options or PerfOptions())
+    carry = b""
+    for chunk in byte_chunks(stream):
+        buf = carry + chunk if carry else chunk
+        cut = buf.rfind(b"\n\n")
+        if cut < 0:
+            carry = buf
+            continue
+        c.feed_records(buf[:cut])
+        carry = buf[cut + 2 :]
+    if carry:  # no blank line after these lines: the script leaves their stack out too
+        lines = carry.split(b"\n")
+        if not lines[-1]:
+            lines.pop()
+        c.feed_lines(lines)
+    return c.finish()
+
+
+def collapse_perf_file(path: str | Path, options: PerfOptions | None = None) -> CollapseResult:
+    """A `perf script` file ("-" for stdin), gzip detected by its magic bytes."""
+    fp = open_binary(path)
+    try:
+        return collapse_perf(fp, options)
+    finally:
+        if fp is not getattr(__import__("sys").stdin, "buffer", None):
+            fp.close()
+
+
+def format_collapsed(stacks: Mapping[str, int]) -> bytes:
+    """The script's output: `stack count` lines sorted by the stack's bytes (perl `cmp`)."""
+    encoded = sorted((k.encode("utf-8", "surrogateescape"), v) for k, v in stacks.items())
+    return b"".join(b"%s %d\n" % (k, v) for k, v in encoded)

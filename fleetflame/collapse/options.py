@@ -1,0 +1,39 @@
+"""Options and result of collapsing `perf script` output, as plain data (they pickle into workers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class PerfOptions:
+    """Defaults are those of FlameGraph's stackcollapse-perf.pl."""
+
+    include_pid: bool = False  # --pid: root frame `comm-PID`
+    include_tid: bool = False  # --tid: root frame `comm-PID/TID` (wins over --pid)
+    annotate_kernel: bool = False  # --kernel: `_[k]` on kernel frames
+    annotate_jit: bool = False  # --jit: `_[j]` on frames from /tmp/perf-PID.map
+    include_addrs: bool = False  # --addrs: `[module <addr>]` for unknown symbols
+    event_filter: str | None = None  # --event-filter; None/"" = first event type seen
+    srcline: bool = False  # --srcline: input has `perf script -F+srcline` lines
+    # fleet extensions, used by fleetflame's own pipeline:
+    weight: Literal["period", "samples"] = "period"  # "samples" counts 1 per sample
+    # tid -> root frame(s) (';' separates several) used instead of the process name
+    roots_by_tid: dict[int, str] | None = None
+    # with roots_by_tid, root for other tids: template with {comm} {pid} {tid}; None drops the sample
+    unknown_tid_root: str | None = None
+
+    @classmethod
+    def all(cls, **kwargs: object) -> PerfOptions:
+        """--all: every annotation (--kernel --jit)."""
+        return cls(annotate_kernel=True, annotate_jit=True, **kwargs)  # type: ignore[arg-type]
+
+
+@dataclass
+class CollapseResult:
+    stacks: dict[str, int]  # folded stack -> summed period (or samples)
+    warnings: list[str] = field(default_factory=list)  # what stackcollapse-perf.pl prints on stderr
+    event: str | None = None  # the event type kept
+    samples: int = 0  # samples counted into `stacks`
+    dropped_events: dict[str, int] = field(default_factory=dict)  # event -> samples filtered out

@@ -1,0 +1,135 @@
+"""stackcollapse-perf.pl's per-line rules, on bytes (perl reads bytes; `\\s`, `\\w`, `\\d` are ASCII).
+
+The regular expressions are the script's own, so that odd lines split exactly as there
+(Python's and Perl's backtracking agree on these patterns).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from .options import PerfOptions
+
+# event record start: `comm [pid/]tid ...`; comm may hold spaces (lazy, then backtracks)
+EVENT_LINE = re.compile(rb"(\S.+?)\s+(\d+)/*(\d+)*\s+")
+# `...: [period] event:` at the end of the event line
+EVENT_NAME = re.compile(rb":\s*(\d+)*\s+(\S+):\s*$")
+# stack line `  pc func (module)`; greedy, so the module is the last `(...)`
+STACK_LINE = re.compile(rb"\s*(\w+)\s*(.+) \((.*)\)")
+SYMBOL_OFFSET = re.compile(rb"\+0x[\da-f]+$")  # Linux 4.8+ prints `func+0x1f`
+GO_METHOD = re.compile(rb"\.\(.*\)\.")  # `net/http.(*Client).Do` keeps its parens
+ARGUMENTS = re.compile(rb"\((?!anonymous namespace\)).*")  # C++ args, but not `(anonymous namespace)`
+JIT_MAP = re.compile(rb"/tmp/perf-\d+\.map")
+SRCLINE_BRACKETS = re.compile(rb"\[.*?\]")
+
+NOT_STACK = object()  # a line that is neither a comment nor a stack line
+
+
+class Header:
+    """What the script takes from an event line."""
+
+    __slots__ = ("comm", "pid", "tid", "period", "event")
+
+    def __init__(self, comm: bytes, pid: bytes, tid: bytes, period: int, event: bytes | None):
+        self.comm, self.pid, self.tid, self.period, self.event = comm, pid, tid, period, event
+
+
+def parse_header(line: bytes) -> Header | None:
+    m = EVENT_LINE.match(line)
+    if m is None:
+        return None
+    comm, pid, tid = m.groups()
+    if tid is None or tid == b"0":  # perl `if (not $tid)`: a lone number is the TID
+        pid, tid = b"?", pid
+    period_text: bytes | None = None
+    event: bytes | None = None
+    e = EVENT_NAME.search(line)
+    if e is not None:
+        period_text, event = e.groups()
+    # perl `if (not $period) { $period = 1 }`: missing, "" and "0" all weigh 1
+    period = 1 if period_text is None or period_text == b"0" else int(period_text)
+    return Header(comm, pid, tid, period, event)
+
+
+def process_name(h: Header, opts: PerfOptions) -> bytes:
+    if opts.include_tid:
+        name = b"%s-%s/%s" % (h.comm, h.pid, h.tid)
+    elif opts.include_pid:
+        name = b"%s-%s" % (h.comm, h.pid)
+    else:
+        name = h.comm
+    return name.replace(b" ", b"_")
+
+
+def is_java(pname: bytes) -> bool:
+    return pname.startswith(b"java")  # perl: `$pname =~ m/^java/`
+
+
+def perl_split_arrows(raw: bytes) -> list[bytes]:
+    """`split /->/`: a leading empty field stays, trailing empty fields go."""
+    parts = raw.split(b"->")
+    while parts and not parts[-1]:
+        parts.pop()
+    return parts
+
+
+def stack_frames(
+    m: re.Match[bytes], java: bool, opts: PerfOptions, next_line: Callable[[], bytes | None] | None = None
+) -> list[bytes] | None:
+    """The frames one stack line adds (outermost first), or None when the script skips the line.
+
+    `next_line` is given with --srcline: each frame then consumes the following input line.
+    """
+    pc, rawfunc, mod = m.groups()
+    rawfunc = SYMBOL_OFFSET.sub(b"", rawfunc, count=1)
+    if rawfunc.startswith(b"("):  # perl: "skip process names"
+        return None
+    frames: list[bytes] = []
+    unknown = False
+    for func in perl_split_arrows(rawfunc):
+        if func == b"[unknown]":  # name the module instead, if known
+            if mod != b"[unknown]":
+                func = mod.rpartition(b"/")[2]
+            else:
+                func = b"unknown"
+                unknown = True
+            func = b"[%s <%s>]" % (func, pc) if opts.include_addrs else b"[%s]" % func
+        # tidy_generic
+        func = func.replace(b";", b":")
+        if GO_METHOD.search(func) is None:
+            func = ARGUMENTS.sub(b"", func, count=1)
+        func = func.translate(None, b"\"'")
+        # tidy_java
+        if java and b"/" in func and func.startswith(b"L"):
+            func = func[1:]
+        if frames:
+            if b"_[i]" not in func:
+                func += b"_[i]"  # inlined (Java `a->b`)
+        elif opts.annotate_kernel and (mod.startswith(b"[") or mod.endswith(b"vmlinux")) and b"unknown" not in mod:
+            func += b"_[k]"
+        elif opts.annotate_jit and JIT_MAP.search(mod) is not None:
+            if b"_[j]" not in func:
+                func += b"_[j]"
+        if next_line is not None and not unknown:
+            src = next_line() or b""
+            src = SRCLINE_BRACKETS.sub(b"", src).strip(b" \t\n\r\f\v")
+            if src:
+                func += b":" + src
+        frames.append(func)
+    return frames
+
+
+def fold_line(line: bytes, java: bool, opts: PerfOptions) -> bytes | None | object:
+    """One line inside a record: its frames joined by ';', None if it adds none, NOT_STACK otherwise."""
+    if line.startswith(b"#"):
+        return None  # comments are skipped wherever they are
+    if EVENT_LINE.match(line) is not None:
+        return NOT_STACK
+    m = STACK_LINE.match(line)
+    if m is None:
+        return NOT_STACK
+    frames = stack_frames(m, java, opts)
+    if not frames:
+        return None
+    return b";".join(frames)
