@@ -175,7 +175,8 @@ class HostCapture:
         self.result.perf_exit_status = int(status_line.split()[0])
         match = re.search(r"\((\d+) samples\)", stderr)
         self.result.perf_samples_reported = int(match[1]) if match else None
-        if self.result.perf_exit_status != 0:
+        # perf record re-raises the SIGINT that ended it, so 130 is a normal end, not a failure
+        if self.result.perf_exit_status not in (0, 130) or "Captured and wrote" not in stderr:
             raise HostFailure(_perf_failure(self.host, self.result.perf_stderr))
 
     async def _symbolize(self) -> None:
