@@ -1,0 +1,96 @@
+"""ansible-core as the oracle: the hosts a pattern selects and each host's variables.
+
+Ansible walks a group's descendants through Python sets of Group objects, which hash by object
+identity, so below the first level of children its host order changes from run to run (try
+`ansible -i tests/inventory/fixtures/nested/hosts.yml all --list-hosts` a few times). For an exact
+comparison the oracle pins that walk with an insertion-ordered set; fleetflame's order is
+Ansible's order under that pinning (level by level, children in the order they were declared).
+The CLI comparisons run unpinned ansible on inventories whose order does not depend on it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+try:
+    import ansible.inventory.group as _ansible_group
+    from ansible import constants as C
+    from ansible.inventory.manager import InventoryManager, split_host_pattern
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.plugins.inventory import expand_hostname_range
+    from ansible.parsing.utils.addresses import parse_address
+    from ansible.vars.manager import VariableManager
+
+    IMPORT_ERROR: str | None = None
+except ImportError as exc:  # pragma: no cover - depends on the test environment
+    IMPORT_ERROR = f"ansible-core is not importable ({exc}); `pip install ansible-core` to run the oracle"
+
+
+class InsertionOrderedSet:
+    """The part of the set API ansible.inventory.group uses, iterating in insertion order."""
+
+    def __init__(self, items: Iterable[Any] = ()) -> None:
+        self._items = dict.fromkeys(items)
+
+    def add(self, item: Any) -> None:
+        self._items[item] = None
+
+    def update(self, items: Iterable[Any]) -> None:
+        for item in items:
+            self._items[item] = None
+
+    def difference_update(self, items: Iterable[Any]) -> None:
+        for item in list(items):
+            self._items.pop(item, None)
+
+    def copy(self) -> InsertionOrderedSet:
+        return InsertionOrderedSet(self._items)
+
+    def __contains__(self, item: Any) -> bool:
+        return item in self._items
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+if IMPORT_ERROR is None:
+    _ansible_group.set = InsertionOrderedSet  # type: ignore[attr-defined]
+
+
+class Oracle:
+    def __init__(self, sources: list[str]) -> None:
+        self.loader = DataLoader()
+        self.manager = InventoryManager(loader=self.loader, sources=sources)
+        self.variables = VariableManager(loader=self.loader, inventory=self.manager)
+
+    def hosts(self, pattern: str) -> list[str]:
+        return [h.name for h in self.manager.get_hosts(pattern)]
+
+    def host_vars(self, name: str) -> dict[str, Any]:
+        host = self.manager.get_host(name)
+        found = self.variables.get_vars(host=host, include_hostvars=False, stage="all")
+        return {k: v for k, v in found.items() if k not in C.INTERNAL_STATIC_VARS}
+
+
+def ansible_expand(pattern: str) -> tuple[list[str], int | None]:
+    """What Ansible's inventory plugins make of one host entry."""
+    try:
+        name, port = parse_address(pattern, allow_ranges=True)
+    except Exception:
+        name, port = pattern, None
+    return (expand_hostname_range(name) if "[" in name else [name]), port
+
+
+def ansible_split(pattern: str) -> list[str]:
+    return split_host_pattern(pattern)
+
+
+def cli_env() -> dict[str, str]:
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0")
+    env.pop("ANSIBLE_CONFIG", None)
+    return env
