@@ -180,8 +180,8 @@ def test_perf_sees_each_kind_in_its_own_threads(binary: Path, tmp_path: Path, la
     script = subprocess.run([perf, "script", "-i", str(data)], check=True,
                             capture_output=True, text=True, timeout=60).stdout
     seen: dict[str, set[str]] = {}
-    for comm, frames in perf_samples(script):
-        seen.setdefault(comm, set()).update(frames)
+    for comm, stack in perf_samples(script):
+        seen.setdefault(comm, set()).update(stack)
     for name in EXPECTED | {"solRpcSvc", "solGossip"}:
         kind = name.split(":")[0] if ":" in name else {"solRpcSvc": "agave_rpc",
                                                        "solGossip": "agave_gossip"}[name]

@@ -168,7 +168,8 @@ class StandinProcess:
         if self.metrics_url is None:
             raise StandinError("this stand-in runs with --no-metrics")
         with urllib.request.urlopen(self.metrics_url, timeout=timeout) as resp:
-            return resp.read().decode()
+            body: bytes = resp.read()
+        return body.decode()
 
     def log(self) -> str:
         try:

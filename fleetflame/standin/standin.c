@@ -1,7 +1,7 @@
 /* fleetflame stand-in validator: a tiny model of a Firedancer / Frankendancer host.
  *
  * Tiles are named KIND:IDX (thread or process comm), each burns a configurable share of
- * CPU in functions whose names start with its kind (verify_tile_run -> fd_stem_run ->
+ * CPU (--load percent of every --period ms, in CPU time) in functions whose names start with its kind (verify_tile_run -> fd_stem_run ->
  * verify_sigverify_batch -> verify_sha512_block), and an HTTP server answers GET /metrics
  * with tile_pid / tile_tid gauges in Prometheus text format.  As in Frankendancer, the
  * bank tiles live in a separate "agave" process with extra non-tile threads.
@@ -79,22 +79,29 @@ NOINLINE uint64_t fd_stem_poll(uint64_t seq) {
   return x;
 }
 
-/* Duty-cycle loop: burn load% of every period in `work`, sleep the rest. */
+static double g_batch_s = 5e-6;   /* CPU seconds of one batch, measured by calibrate() */
+
+/* Duty-cycle loop: every period, run as many batches of `work` as load% of the period
+ * takes in CPU time (counted, not timed: a busy machine stretches the burst instead of
+ * shrinking it), then sleep.  Each thread starts at its own phase so tiles do not all
+ * wake at once. */
 NOINLINE void fd_stem_run(uint64_t (*work)(uint64_t)) {
   double period = g_period_ms / 1000.0;
-  double burn = period * g_load / 100.0;
-  double next = now_s();
+  double per_period = period * g_load / 100.0 / g_batch_s, credit = 0;
+  double phase = (double)((uint64_t)gettid() * 2654435761ULL % 1000) / 1000.0;
+  double next = now_s() + phase * period;
   uint64_t acc = 0;
+  sleep_until(next);
   while (g_running) {
-    double end = next + burn;
-    do {
+    credit += per_period;
+    for (; credit >= 1; credit -= 1) {
       acc += fd_stem_poll(acc);
       acc += work(acc);
-    } while (now_s() < end);
+    }
     g_sink = acc;
     next += period;
     double now = now_s();
-    if (next < now) next = now; /* fell behind (busy machine): do not catch up */
+    if (next < now) next = now; /* fell behind: do not catch up */
     else sleep_until(next);
   }
 }
@@ -150,6 +157,26 @@ static const struct { const char *kind; tile_fn run; } KINDS[] = {
   {"plugin", plugin_tile_run}, {"bundle", bundle_tile_run}, {"cswtch", cswtch_tile_run},
 };
 #define NKINDS ((int)(sizeof(KINDS) / sizeof(KINDS[0])))
+
+static double thread_cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Measure the CPU cost of one batch (about 10 ms of CPU, once, before any tile starts). */
+NOINLINE static void calibrate(void) {
+  uint64_t acc = 0, n = 0;
+  double start = thread_cpu_s(), spent;
+  do {
+    for (int i = 0; i < 64; i++, n++) {
+      acc += fd_stem_poll(acc);
+      acc += verify_sigverify_batch(acc);
+    }
+  } while ((spent = thread_cpu_s() - start) < 0.01);
+  g_sink = acc;
+  g_batch_s = spent / (double)n;
+}
 
 static const char *DEFAULT_TILES =
     "net:1,quic:1,verify:3,dedup:1,pack:1,bank:2,poh:1,shred:1,store:1,sign:1,metric:1";
@@ -449,6 +476,7 @@ int main(int argc, char **argv) {
   for (int i = 0; i < ndead; i++) mark_dead(dead[i]);
 
   prctl(PR_SET_NAME, "fdctl", 0, 0, 0);
+  calibrate();
   sigset_t sigs;
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGTERM);
