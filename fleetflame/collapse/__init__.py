@@ -11,11 +11,18 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO
 
-from .collapser import Collapser
+from .fast import Collapser
 from .options import CollapseResult, PerfOptions
 from .source import byte_chunks, open_binary
 
-__all__ = ["CollapseResult", "PerfOptions", "collapse_perf", "collapse_perf_file", "format_collapsed"]
+__all__ = [
+    "CollapseResult",
+    "PerfOptions",
+    "collapse_perf",
+    "collapse_perf_file",
+    "collapse_perf_files",
+    "format_collapsed",
+]
 
 
 def collapse_perf(
@@ -54,3 +61,6 @@ def format_collapsed(stacks: Mapping[str, int]) -> bytes:
     """The script's output: `stack count` lines sorted by the stack's bytes (perl `cmp`)."""
     encoded = sorted((k.encode("utf-8", "surrogateescape"), v) for k, v in stacks.items())
     return b"".join(b"%s %d\n" % (k, v) for k, v in encoded)
+
+
+from .parallel import collapse_perf_files  # noqa: E402  (it uses collapse_perf_file)

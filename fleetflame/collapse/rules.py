@@ -22,6 +22,14 @@ GO_METHOD = re.compile(rb"\.\(.*\)\.")  # `net/http.(*Client).Do` keeps its pare
 ARGUMENTS = re.compile(rb"\((?!anonymous namespace\)).*")  # C++ args, but not `(anonymous namespace)`
 JIT_MAP = re.compile(rb"/tmp/perf-\d+\.map")
 SRCLINE_BRACKETS = re.compile(rb"\[.*?\]")
+# The usual perf event line, `comm pid[/tid] [cpu] secs.usecs: [period] event: `, in one match.
+# Where it matches, EVENT_LINE and EVENT_NAME give the same parts, provided the comm has no
+# blank followed by a digit (a comm like `pool 2 worker` is where EVENT_LINE's lazy comm stops
+# earlier, at the first `blank digits blank`; check those with EVENT_LINE): a shorter comm
+# would need such a blank, and with at least the pid and time tokens after the comm no earlier
+# ':' can start an EVENT_NAME match (that allows two tokens after it).
+USUAL_EVENT_LINE = re.compile(rb"(\S.+?)\s+(\d+)(?:/(\d+))?\s+(?:\[\d+\]\s+)?\d+\.\d+:\s*(\d+)*\s+(\S+):\s*$")
+BLANK_DIGIT = re.compile(rb"\s\d")
 
 NOT_STACK = object()  # a line that is neither a comment nor a stack line
 
@@ -82,7 +90,8 @@ def stack_frames(
     `next_line` is given with --srcline: each frame then consumes the following input line.
     """
     pc, rawfunc, mod = m.groups()
-    rawfunc = SYMBOL_OFFSET.sub(b"", rawfunc, count=1)
+    if b"+0x" in rawfunc:
+        rawfunc = SYMBOL_OFFSET.sub(b"", rawfunc, count=1)
     if rawfunc.startswith(b"("):  # perl: "skip process names"
         return None
     frames: list[bytes] = []
@@ -97,7 +106,7 @@ def stack_frames(
             func = b"[%s <%s>]" % (func, pc) if opts.include_addrs else b"[%s]" % func
         # tidy_generic
         func = func.replace(b";", b":")
-        if GO_METHOD.search(func) is None:
+        if b"(" in func and GO_METHOD.search(func) is None:
             func = ARGUMENTS.sub(b"", func, count=1)
         func = func.translate(None, b"\"'")
         # tidy_java
@@ -120,16 +129,14 @@ def stack_frames(
     return frames
 
 
-def fold_line(line: bytes, java: bool, opts: PerfOptions) -> bytes | None | object:
-    """One line inside a record: its frames joined by ';', None if it adds none, NOT_STACK otherwise."""
+def fold_line(line: bytes, java: bool, opts: PerfOptions) -> bytes | object:
+    """One line inside a record: its frames, each after a ';' (b"" if none), or NOT_STACK."""
     if line.startswith(b"#"):
-        return None  # comments are skipped wherever they are
+        return b""  # comments are skipped wherever they are
     if EVENT_LINE.match(line) is not None:
         return NOT_STACK
     m = STACK_LINE.match(line)
     if m is None:
         return NOT_STACK
     frames = stack_frames(m, java, opts)
-    if not frames:
-        return None
-    return b";".join(frames)
+    return b"".join(b";" + f for f in frames) if frames else b""

@@ -1,0 +1,138 @@
+"""The fast path: whole records, a run at a time, with the raw frame blocks memoized.
+
+perf ends every sample with a blank line, so a chunk split on b"\\n\\n" gives whole records.
+For a run of records with the usual event line, the work is done by C-level calls (split,
+map over regex matches, zip, dict lookups, Counter), each raw frame block is folded once
+(perf repeats identical raw stacks a lot) and each distinct line once. Any record it is not
+sure about goes, in its turn, to the literal loop in `machine.py`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from itertools import repeat
+from typing import Any
+
+from .machine import Machine
+from .rules import BLANK_DIGIT, EVENT_LINE, NOT_STACK, USUAL_EVENT_LINE, Header, fold_line, is_java, process_name
+
+MEMO_BYTES = 24 << 20  # raw frame blocks kept before the memo is emptied (keeps RSS flat)
+LINE_MEMO_ENTRIES = 200_000
+
+Memo = dict[bytes, "bytes | object"]
+
+
+def weight(period: bytes | None) -> int:
+    return 1 if period is None or period == b"0" else int(period)  # perl `if (not $period)`
+
+
+class Collapser(Machine):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # raw frame block -> b";frame;frame" (or NOT_STACK); one line -> its frames; each
+        # twice, as tidy_java depends on the process name
+        self.block_memo: tuple[Memo, Memo] = ({}, {})
+        self.line_memo: tuple[Memo, Memo] = ({}, {})
+        self.memo_bytes = 0
+        self.plain_roots = self.roots is None and not self.opts.include_pid and not self.opts.include_tid
+
+    def feed_records(self, data: bytes) -> None:
+        """Whole records separated by b"\\n\\n", as if a blank line followed the last one."""
+        if self.opts.srcline:  # a srcline read may swallow the blank line: stay literal
+            self.feed_lines(data.split(b"\n") + [b""])
+            return
+        recs = data.split(b"\n\n")
+        heads, _, blocks = zip(*map(bytes.partition, recs, repeat(b"\n")))
+        matches = list(map(USUAL_EVENT_LINE.match, heads))
+        i, n = 0, len(recs)
+        while i < n:
+            if self.clean:
+                try:
+                    j = matches.index(None, i)
+                except ValueError:
+                    j = n
+                if j > i:
+                    i += self.feed_run(matches[i:j], blocks[i:j])  # type: ignore[arg-type]
+                    if i == j:
+                        continue
+            self.feed_one(recs[i], heads[i], blocks[i])
+            i += 1
+
+    def feed_run(self, matches: list[re.Match[bytes]], blocks: tuple[bytes, ...]) -> int:
+        """Count the leading records of a run that need no care; return how many."""
+        comms, pids, tids, periods, events = zip(*map(re.Match.groups, matches))
+        n = len(comms)
+        if self.event is None:
+            self.accept_event(events[0])
+        if events.count(self.event) != n:  # another event type: stop before it
+            n = next(k for k, e in enumerate(events) if e != self.event)
+        joined = b"\0" + b"\0".join(comms[:n])
+        if b"\0java" in joined:  # tidy_java applies: stop before it
+            n = next(k for k, c in enumerate(comms) if is_java(c))
+        if BLANK_DIGIT.search(joined) is not None:  # a comm EVENT_LINE may cut: stop before it
+            n = min(n, next(k for k, c in enumerate(comms) if BLANK_DIGIT.search(c) is not None))
+        folded: list[Any] = list(map(self.block_memo[False].get, blocks[:n]))
+        if None in folded:
+            for k in range(n):
+                if folded[k] is None:
+                    folded[k] = self.fold_block(blocks[k], False)
+        if NOT_STACK in folded:  # a line that is no stack line: stop before it
+            n = folded.index(NOT_STACK)
+        if self.plain_roots:
+            counts, by_period = self.counts, self.by_period
+            for (comm, period, frames), times in Counter(zip(comms[:n], periods[:n], folded[:n])).items():
+                key = (comm.replace(b" ", b"_"), frames)  # perl's $pname
+                counts[key] = counts.get(key, 0) + times * (weight(period) if by_period else 1)
+            self.samples += n
+        else:
+            keys = zip(comms[:n], pids[:n], tids[:n], periods[:n], folded[:n])
+            for (comm, pid, tid, period, frames), times in Counter(keys).items():
+                h = header(comm, pid, tid, period, events[0])
+                self.count(h, process_name(h, self.opts), frames, times)
+        return n
+
+    def feed_one(self, rec: bytes, head: bytes, block: bytes) -> None:
+        """One record: the usual shape where EVENT_LINE must confirm the comm, or the literal loop."""
+        m = USUAL_EVENT_LINE.match(head) if self.clean else None
+        if m is not None and m.group(1) == EVENT_LINE.match(head).group(1):  # type: ignore[union-attr]
+            comm, pid, tid, period, event = m.groups()
+            if not self.accept_event(event):
+                return  # its stack lines are skipped with it
+            folded = self.fold_block(block, is_java(comm))
+            if folded is not NOT_STACK:
+                h = header(comm, pid, tid, period, event)
+                self.count(h, process_name(h, self.opts), folded)  # type: ignore[arg-type]
+                return
+        self.feed_lines(rec.split(b"\n") + [b""])
+
+    def fold_block(self, block: bytes, java: bool) -> bytes | object:
+        """A record's stack lines as b";root;...;leaf", or NOT_STACK if one is no stack line."""
+        memo = self.block_memo[java]
+        folded = memo.get(block)
+        if folded is not None:
+            return folded
+        lines = block.split(b"\n") if block else []
+        lines.reverse()
+        line_memo = self.line_memo[java]
+        parts = list(map(line_memo.get, lines))
+        if None in parts:
+            if len(line_memo) > LINE_MEMO_ENTRIES:
+                line_memo.clear()
+            for i, line in enumerate(lines):
+                if parts[i] is None:
+                    parts[i] = line_memo[line] = fold_line(line, java, self.opts)
+        folded = NOT_STACK if NOT_STACK in parts else b"".join(parts)  # type: ignore[arg-type]
+        if self.memo_bytes > MEMO_BYTES:
+            self.block_memo[0].clear()
+            self.block_memo[1].clear()
+            self.memo_bytes = 0
+        memo[block] = folded
+        self.memo_bytes += len(block) + 100
+        return folded
+
+
+def header(comm: bytes, pid: bytes, tid: bytes | None, period: bytes | None, event: bytes) -> Header:
+    if tid is None or tid == b"0":  # perl `if (not $tid)`: a lone number is the TID
+        pid, tid = b"?", pid
+    return Header(comm, pid, tid, weight(period), event)
