@@ -30,15 +30,15 @@ def collapse_perf(
 ) -> CollapseResult:
     """Collapse `perf script` output. Memory grows with the number of unique stacks only."""
     c = Collapser(options or PerfOptions())
-    carry = b""
+    carry = b""  # the text after the last blank line so far: a record still incomplete
     for chunk in byte_chunks(stream):
-        buf = carry + chunk if carry else chunk
-        cut = buf.rfind(b"\n\n")
-        if cut < 0:
-            carry = buf
-            continue
-        c.feed_records(buf[:cut])
-        carry = buf[cut + 2 :]
+        if carry.endswith(b"\n") and chunk.startswith(b"\n"):  # a b"\n\n" across the cut
+            chunk, carry = carry + chunk, b""
+        records = chunk.split(b"\n\n")
+        records[0] = carry + records[0]
+        carry = records.pop()
+        if records:
+            c.feed_records(records)
     if carry:  # no blank line after these lines: the script leaves their stack out too
         lines = carry.split(b"\n")
         if not lines[-1]:

@@ -17,7 +17,7 @@ from typing import Any
 from .machine import Machine
 from .rules import BLANK_DIGIT, EVENT_LINE, NOT_STACK, USUAL_EVENT_LINE, Header, fold_line, is_java, process_name
 
-MEMO_BYTES = 24 << 20  # raw frame blocks kept before the memo is emptied (keeps RSS flat)
+MEMO_BYTES = 24 << 20  # raw frame blocks and their folds kept before the memo is emptied (keeps RSS flat)
 LINE_MEMO_ENTRIES = 200_000
 
 Memo = dict[bytes, "bytes | object"]
@@ -37,12 +37,11 @@ class Collapser(Machine):
         self.memo_bytes = 0
         self.plain_roots = self.roots is None and not self.opts.include_pid and not self.opts.include_tid
 
-    def feed_records(self, data: bytes) -> None:
-        """Whole records separated by b"\\n\\n", as if a blank line followed the last one."""
+    def feed_records(self, recs: list[bytes]) -> None:
+        """Whole records (the text between blank lines), each as if a blank line followed it."""
         if self.opts.srcline:  # a srcline read may swallow the blank line: stay literal
-            self.feed_lines(data.split(b"\n") + [b""])
+            self.feed_lines(b"\n\n".join(recs).split(b"\n") + [b""])
             return
-        recs = data.split(b"\n\n")
         heads, _, blocks = zip(*map(bytes.partition, recs, repeat(b"\n")))
         matches = list(map(USUAL_EVENT_LINE.match, heads))
         i, n = 0, len(recs)
@@ -107,13 +106,31 @@ class Collapser(Machine):
         self.feed_lines(rec.split(b"\n") + [b""])
 
     def fold_block(self, block: bytes, java: bool) -> bytes | object:
-        """A record's stack lines as b";root;...;leaf", or NOT_STACK if one is no stack line."""
+        """A record's stack lines as b";root;...;leaf", or NOT_STACK if one is no stack line.
+
+        A new block often differs from a known one in the leaf line only (same callers, another
+        address), so the callers are memoized too and a miss folds one line.
+        """
         memo = self.block_memo[java]
         folded = memo.get(block)
         if folded is not None:
             return folded
-        lines = block.split(b"\n") if block else []
-        lines.reverse()
+        leaf, sep, callers = block.partition(b"\n")
+        up = memo.get(callers) if sep else None
+        if up is not None:
+            folded = NOT_STACK if up is NOT_STACK else self.fold_lines([leaf], java)
+            if folded is not NOT_STACK:
+                folded = up + folded  # type: ignore[operator]
+        else:
+            lines = block.split(b"\n") if block else []
+            lines.reverse()
+            folded = self.fold_lines(lines, java)
+            if sep and folded is not NOT_STACK:
+                self.remember(memo, callers, self.fold_lines(lines[:-1], java))
+        self.remember(memo, block, folded)
+        return folded
+
+    def fold_lines(self, lines: list[bytes], java: bool) -> bytes | object:
         line_memo = self.line_memo[java]
         parts = list(map(line_memo.get, lines))
         if None in parts:
@@ -122,15 +139,15 @@ class Collapser(Machine):
             for i, line in enumerate(lines):
                 if parts[i] is None:
                     parts[i] = line_memo[line] = fold_line(line, java, self.opts)
-        folded = NOT_STACK if NOT_STACK in parts else b"".join(parts)  # type: ignore[arg-type]
+        return NOT_STACK if NOT_STACK in parts else b"".join(parts)  # type: ignore[arg-type]
+
+    def remember(self, memo: Memo, block: bytes, folded: bytes | object) -> None:
         if self.memo_bytes > MEMO_BYTES:
             self.block_memo[0].clear()
             self.block_memo[1].clear()
             self.memo_bytes = 0
         memo[block] = folded
-        self.memo_bytes += len(block) + 100
-        return folded
-
+        self.memo_bytes += len(block) + (len(folded) if isinstance(folded, bytes) else 0) + 120
 
 def header(comm: bytes, pid: bytes, tid: bytes | None, period: bytes | None, event: bytes) -> Header:
     if tid is None or tid == b"0":  # perl `if (not $tid)`: a lone number is the TID
