@@ -96,8 +96,9 @@ def _select_hosts(inventories: list[Path], limit: str | None) -> list[Any]:
 
     if not inventories:
         raise InputError("no inventory given: pass -i INVENTORY (e.g. -i inventories/local.yml)")
-    selection = select(load_inventories(inventories), limit or "all")
-    for warning in selection.warnings:
+    loaded = load_inventories(inventories)
+    selection = select(loaded, limit or "all")
+    for warning in [*loaded.warnings, *selection.warnings]:
         err.print(f"[yellow]warning:[/] {warning}", highlight=False)
     return list(selection.hosts)
 

@@ -11,7 +11,7 @@ import asyncio
 import multiprocessing
 import os
 import signal
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,10 +41,14 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def collapse_pool(workers: int) -> ProcessPoolExecutor:
-    """Worker processes for collapsing; they ignore Ctrl-C, which the control process handles."""
+def collapse_pool(hosts: int) -> Executor:
+    """Where hosts are collapsed: worker processes (which leave Ctrl-C to the control process)
+    when several hosts can use several cores, else one thread, which starts at no cost."""
+    workers = min(hosts, os.cpu_count() or 1)
+    if workers <= 1:
+        return ThreadPoolExecutor(max_workers=1)
     return ProcessPoolExecutor(
-        max_workers=max(1, min(workers, os.cpu_count() or 1)),
+        max_workers=workers,
         mp_context=multiprocessing.get_context("forkserver"),
         initializer=_ignore_interrupts,
     )
