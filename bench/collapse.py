@@ -32,8 +32,15 @@ ONCE = DATA / "recordings.txt"
 MIN_BYTES = 150_000_000
 
 
-def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM starts afresh at exec, unlike ru_maxrss on Linux)."""
+    with open("/proc/self/status") as fp:
+        return next(int(line.split()[1]) for line in fp if line.startswith("VmHWM:")) / 1024
+
+
+def workers_peak_rss_mb() -> float:
+    """The largest peak RSS among this process's finished children (forked pool workers)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def split_file(path: Path, parts: int) -> list[Path]:
@@ -60,7 +67,7 @@ def child(mode: str, paths: list[str]) -> None:
     print(json.dumps({
         "wall": wall, "cpu": cpu, "bytes": sum(os.path.getsize(p) for p in paths),
         "stacks": len(r.stacks), "samples": r.samples, "total": sum(r.stacks.values()),
-        "rss": peak_rss_mb(), "workers_rss": peak_rss_mb(resource.RUSAGE_CHILDREN),
+        "rss": peak_rss_mb(), "workers_rss": workers_peak_rss_mb(),
     }))
 
 

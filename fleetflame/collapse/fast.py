@@ -109,37 +109,39 @@ class Collapser(Machine):
         """A record's stack lines as b";root;...;leaf", or NOT_STACK if one is no stack line.
 
         A new block often differs from a known one in the leaf line only (same callers, another
-        address), so the callers are memoized too and a miss folds one line.
+        address), so the callers are memoized too and such a miss folds one line.
         """
         memo = self.block_memo[java]
         folded = memo.get(block)
         if folded is not None:
             return folded
+        line_memo = self.line_memo[java]
+        if len(line_memo) > LINE_MEMO_ENTRIES:
+            line_memo.clear()
         leaf, sep, callers = block.partition(b"\n")
         up = memo.get(callers) if sep else None
         if up is not None:
-            folded = NOT_STACK if up is NOT_STACK else self.fold_lines([leaf], java)
-            if folded is not NOT_STACK:
-                folded = up + folded  # type: ignore[operator]
+            part = line_memo.get(leaf)
+            if part is None:
+                part = line_memo[leaf] = fold_line(leaf, java, self.opts)
+            folded = NOT_STACK if up is NOT_STACK or part is NOT_STACK else up + part  # type: ignore[operator]
         else:
             lines = block.split(b"\n") if block else []
-            lines.reverse()
-            folded = self.fold_lines(lines, java)
-            if sep and folded is not NOT_STACK:
-                self.remember(memo, callers, self.fold_lines(lines[:-1], java))
+            lines.reverse()  # root first
+            parts = list(map(line_memo.get, lines))
+            if None in parts:
+                for i, line in enumerate(lines):
+                    if parts[i] is None:
+                        parts[i] = line_memo[line] = fold_line(line, java, self.opts)
+            if NOT_STACK in parts:
+                folded = NOT_STACK
+            else:
+                up = b"".join(parts[:-1])  # type: ignore[arg-type]
+                folded = up + parts[-1] if parts else b""  # type: ignore[operator]
+                if sep:
+                    self.remember(memo, callers, up)
         self.remember(memo, block, folded)
         return folded
-
-    def fold_lines(self, lines: list[bytes], java: bool) -> bytes | object:
-        line_memo = self.line_memo[java]
-        parts = list(map(line_memo.get, lines))
-        if None in parts:
-            if len(line_memo) > LINE_MEMO_ENTRIES:
-                line_memo.clear()
-            for i, line in enumerate(lines):
-                if parts[i] is None:
-                    parts[i] = line_memo[line] = fold_line(line, java, self.opts)
-        return NOT_STACK if NOT_STACK in parts else b"".join(parts)  # type: ignore[arg-type]
 
     def remember(self, memo: Memo, block: bytes, folded: bytes | object) -> None:
         if self.memo_bytes > MEMO_BYTES:
