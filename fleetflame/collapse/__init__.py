@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO
@@ -53,7 +54,7 @@ def collapse_perf_file(path: str | Path, options: PerfOptions | None = None) -> 
     try:
         return collapse_perf(fp, options)
     finally:
-        if fp is not getattr(__import__("sys").stdin, "buffer", None):
+        if fp is not sys.stdin.buffer:
             fp.close()
 
 

@@ -15,7 +15,17 @@ from itertools import repeat
 from typing import Any
 
 from .machine import Machine
-from .rules import BLANK_DIGIT, EVENT_LINE, NOT_STACK, USUAL_EVENT_LINE, Header, fold_line, is_java, process_name
+from .rules import (
+    BLANK_DIGIT,
+    EVENT_LINE,
+    NOT_STACK,
+    USUAL_EVENT_LINE,
+    USUAL_EVENT_LINE_NO_BLANK,
+    Header,
+    fold_line,
+    is_java,
+    process_name,
+)
 
 MEMO_BYTES = 24 << 20  # raw frame blocks and their folds kept before the memo is emptied (keeps RSS flat)
 LINE_MEMO_ENTRIES = 200_000
@@ -43,7 +53,11 @@ class Collapser(Machine):
             self.feed_lines(b"\n\n".join(recs).split(b"\n") + [b""])
             return
         heads, _, blocks = zip(*map(bytes.partition, recs, repeat(b"\n")))
-        matches = list(map(USUAL_EVENT_LINE.match, heads))
+        matches = list(map(USUAL_EVENT_LINE_NO_BLANK.match, heads))
+        if None in matches:
+            usual = USUAL_EVENT_LINE.match
+            for k in [k for k, m in enumerate(matches) if m is None]:
+                matches[k] = usual(heads[k])
         i, n = 0, len(recs)
         while i < n:
             if self.clean:
