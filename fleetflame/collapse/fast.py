@@ -137,7 +137,7 @@ class Collapser(Machine):
         if up is not None:
             part = line_memo.get(leaf)
             if part is None:
-                part = line_memo[leaf] = fold_line(leaf, java, self.opts)
+                part = line_memo[leaf] = fold_line(leaf, java, self.opts, self.addr2line)
             folded = NOT_STACK if up is NOT_STACK or part is NOT_STACK else up + part  # type: ignore[operator]
         else:
             lines = block.split(b"\n") if block else []
@@ -146,7 +146,7 @@ class Collapser(Machine):
             if None in parts:
                 for i, line in enumerate(lines):
                     if parts[i] is None:
-                        parts[i] = line_memo[line] = fold_line(line, java, self.opts)
+                        parts[i] = line_memo[line] = fold_line(line, java, self.opts, self.addr2line)
             if NOT_STACK in parts:
                 folded = NOT_STACK
             else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from .inline import Addr2Line
 from .options import CollapseResult, PerfOptions
 from .rules import STACK_LINE, Header, is_java, parse_header, process_name, stack_frames
 
@@ -33,6 +34,7 @@ class Machine:
         self.pname: bytes | None = None
         self.stack: list[list[bytes]] = []
         self.header: Header | None = None
+        self.addr2line = Addr2Line(opts.context) if opts.inline else None
 
     @property
     def clean(self) -> bool:
@@ -94,7 +96,7 @@ class Machine:
             m = STACK_LINE.match(line)
             if m is not None:
                 if self.pname is not None:
-                    frames = stack_frames(m, is_java(self.pname), self.opts, next_line)
+                    frames = stack_frames(m, is_java(self.pname), self.opts, next_line, self.addr2line)
                     if frames:
                         self.stack.append(frames)
                 continue

@@ -17,6 +17,8 @@ class PerfOptions:
     include_addrs: bool = False  # --addrs: `[module <addr>]` for unknown symbols
     event_filter: str | None = None  # --event-filter; None/"" = first event type seen
     srcline: bool = False  # --srcline: input has `perf script -F+srcline` lines
+    inline: bool = False  # --inline: inlined functions from addr2line (modules must be on this host)
+    context: bool = False  # --context: with --inline, add file:line to each of those frames
     # fleet extensions, used by fleetflame's own pipeline:
     weight: Literal["period", "samples"] = "period"  # "samples" counts 1 per sample
     # tid -> root frame(s) (';' separates several) used instead of the process name

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from .inline import Addr2Line
 from .options import PerfOptions
 
 # event record start: `comm [pid/]tid ...`; comm may hold spaces (lazy, then backtracks)
@@ -88,13 +89,22 @@ def perl_split_arrows(raw: bytes) -> list[bytes]:
 
 
 def stack_frames(
-    m: re.Match[bytes], java: bool, opts: PerfOptions, next_line: Callable[[], bytes | None] | None = None
+    m: re.Match[bytes],
+    java: bool,
+    opts: PerfOptions,
+    next_line: Callable[[], bytes | None] | None = None,
+    addr2line: Addr2Line | None = None,
 ) -> list[bytes] | None:
     """The frames one stack line adds (outermost first), or None when the script skips the line.
 
     `next_line` is given with --srcline: each frame then consumes the following input line.
+    `addr2line` is given with --inline: its answer, when it has one, is the line's frames.
     """
     pc, rawfunc, mod = m.groups()
+    if addr2line is not None:
+        inlined = addr2line.frames(pc, rawfunc, mod)
+        if inlined is not None:
+            return [inlined]
     if b"+0x" in rawfunc:
         rawfunc = SYMBOL_OFFSET.sub(b"", rawfunc, count=1)
     if rawfunc.startswith(b"("):  # perl: "skip process names"
@@ -134,7 +144,7 @@ def stack_frames(
     return frames
 
 
-def fold_line(line: bytes, java: bool, opts: PerfOptions) -> bytes | object:
+def fold_line(line: bytes, java: bool, opts: PerfOptions, addr2line: Addr2Line | None = None) -> bytes | object:
     """One line inside a record: its frames, each after a ';' (b"" if none), or NOT_STACK."""
     if line.startswith(b"#"):
         return b""  # comments are skipped wherever they are
@@ -143,5 +153,5 @@ def fold_line(line: bytes, java: bool, opts: PerfOptions) -> bytes | object:
     m = STACK_LINE.match(line)
     if m is None:
         return NOT_STACK
-    frames = stack_frames(m, java, opts)
+    frames = stack_frames(m, java, opts, addr2line=addr2line)
     return b"".join(b";" + f for f in frames) if frames else b""
