@@ -15,6 +15,7 @@ from itertools import repeat
 from typing import Any
 
 from .machine import Machine
+from .options import PerfOptions
 from .rules import (
     BLANK_DIGIT,
     EVENT_LINE,
@@ -27,7 +28,7 @@ from .rules import (
     process_name,
 )
 
-MEMO_BYTES = 24 << 20  # raw frame blocks and their folds kept before the memo is emptied (keeps RSS flat)
+MEMO_BYTES = 24 << 20  # blocks and folds kept before the memo is emptied: RSS stays flat
 LINE_MEMO_ENTRIES = 200_000
 
 Memo = dict[bytes, "bytes | object"]
@@ -38,8 +39,8 @@ def weight(period: bytes | None) -> int:
 
 
 class Collapser(Machine):
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, opts: PerfOptions) -> None:
+        super().__init__(opts)
         # raw frame block -> b";frame;frame" (or NOT_STACK); one line -> its frames; each
         # twice, as tidy_java depends on the process name
         self.block_memo: tuple[Memo, Memo] = ({}, {})
