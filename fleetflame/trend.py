@@ -1,0 +1,311 @@
+"""A tile's top functions across the capture history, host by host, to see when a host drifts.
+
+For TILE, the top functions are those with the most self (leaf) samples in that tile over every
+completed capture read. For each capture, in time order, and each host, a function's share is
+the percentage of that host's samples in the tile whose leaf frame is the function. Self rather
+than inclusive time: a leaf share says where the CPU went, and shares of different functions
+never overlap, so they add up (with `other`) to 100 %.
+
+A host is flagged when a share is more than `threshold` percentage points away from that
+capture's median over the hosts that recorded the tile. Points, not a ratio: a 2 % function
+doubling to 4 % is noise for an operator; a 30 % function going to 40 % is not.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from . import folded
+from .capture import FLEET_FOLDED
+from .errors import InputError
+from .history import CaptureSummary, read_history
+
+DEFAULT_TOP = 5
+DEFAULT_THRESHOLD = 5.0  # percentage points from the capture's median
+
+_TILE = re.compile(r"^(?P<kind>[a-z][a-z0-9_]*)(?::(?P<idx>\d+|\*))?$")
+
+
+def tile_matcher(tile: str) -> Callable[[str], bool]:
+    """`verify:3` matches that tile; `verify` and `verify:*` every verify tile (the trend of a
+    kind, unlike TARGET where `verify` is `verify:0`); `agave` the Agave process."""
+    match = _TILE.match(tile)
+    if not match:
+        raise InputError(f"--trend {tile!r}: give a tile (verify:3), a kind (verify or verify:*) or agave")
+    kind, idx = match["kind"], match["idx"]
+    if idx is not None and idx != "*":
+        return lambda frame: frame == tile
+    prefix = kind + ":"
+    return lambda frame: frame == kind or frame.startswith(prefix)
+
+
+@dataclass
+class HostShare:
+    host: str
+    samples: int  # the host's samples in the tile
+    self_samples: dict[str, int]  # per top function
+    shares: dict[str, float]  # % of `samples`
+    deviation: dict[str, float] = field(default_factory=dict)  # points from the capture's median
+
+    @property
+    def other(self) -> float:
+        return max(0.0, 100.0 - sum(self.shares.values()))
+
+    def drifting(self, threshold: float) -> list[str]:
+        return [f for f, d in self.deviation.items() if abs(d) > threshold]
+
+
+@dataclass
+class TrendPoint:
+    capture: str
+    started_at: str
+    hosts: list[HostShare]  # by host name
+    median: dict[str, float]
+
+
+@dataclass
+class Trend:
+    tile: str
+    tiles: list[str]  # tile frames that matched, over the history
+    functions: list[str]  # top functions, most self samples first
+    function_samples: dict[str, int]  # their self samples over the history
+    threshold: float
+    points: list[TrendPoint]  # oldest first
+    skipped: list[tuple[str, str]]  # (capture id, why)
+    warnings: list[str] = field(default_factory=list)  # unreadable capture folders
+
+    def drifting(self) -> list[tuple[str, str, str, float]]:
+        """(capture, host, function, deviation) of every flagged share, in time order."""
+        return [
+            (point.capture, host.host, f, host.deviation[f])
+            for point in self.points
+            for host in point.hosts
+            for f in host.drifting(self.threshold)
+        ]
+
+
+@dataclass
+class _TileCounts:
+    leaves: dict[str, dict[str, int]] = field(default_factory=dict)  # host -> leaf -> self samples
+    totals: dict[str, int] = field(default_factory=dict)  # host -> samples in the tile
+
+
+def trend(
+    out: Path,
+    tile: str,
+    top: int = DEFAULT_TOP,
+    threshold: float = DEFAULT_THRESHOLD,
+    last: int | None = None,
+) -> Trend:
+    """The trend of TILE over the completed captures in OUT (the `last` newest ones if given)."""
+    if top < 1:
+        raise InputError(f"--top {top}: show at least 1 function")
+    if last is not None and last < 1:
+        raise InputError(f"--last {last}: read at least 1 capture")
+    matches = tile_matcher(tile)
+    history = read_history(out)
+    if not history.captures:
+        raise InputError(
+            f"no captures in {out} yet: record some with `fleetflame run TARGET -i INVENTORY --out {out}` "
+            "(a trend needs completed captures)"
+        )
+    skipped: list[tuple[str, str]] = []
+    completed: list[CaptureSummary] = []
+    for capture in history.captures:
+        if capture.pending:
+            skipped.append((capture.id, f"hosts still pending: complete it with `fleetflame fetch {capture.id}`"))
+        else:
+            completed.append(capture)
+    if last is not None:
+        completed = completed[-last:]
+
+    seen_tiles: set[str] = set()
+    counted: list[tuple[CaptureSummary, _TileCounts]] = []
+    for capture in completed:
+        path = capture.path / FLEET_FOLDED
+        if not path.is_file():
+            skipped.append((capture.id, f"no {FLEET_FOLDED}: redraw it with `fleetflame report {capture.path}`"))
+            continue
+        counts = _read_tile(path, matches, seen_tiles)
+        if counts.totals:
+            counted.append((capture, counts))
+        else:
+            skipped.append((capture.id, f"no samples of {tile}"))
+    if not counted:
+        raise InputError(_nothing_found(out, tile, len(completed), len(history.captures), seen_tiles))
+
+    history_self: dict[str, int] = {}
+    matched: set[str] = set()
+    for _, counts in counted:
+        for leaves in counts.leaves.values():
+            for leaf, n in leaves.items():
+                history_self[leaf] = history_self.get(leaf, 0) + n
+    for frame in seen_tiles:
+        if matches(frame):
+            matched.add(frame)
+    functions = sorted(history_self, key=lambda f: (-history_self[f], f))[:top]
+    points = [_point(capture, counts, functions) for capture, counts in counted]
+    skipped.sort(key=lambda s: s[0])
+    return Trend(
+        tile=tile,
+        tiles=sorted(matched),
+        functions=functions,
+        function_samples={f: history_self[f] for f in functions},
+        threshold=threshold,
+        points=points,
+        skipped=skipped,
+        warnings=history.warnings,
+    )
+
+
+def _read_tile(path: Path, matches: Callable[[str], bool], seen_tiles: set[str]) -> _TileCounts:
+    """One pass over fleet.folded (`host;tile;frame;...;leaf COUNT`): self samples per host and
+    leaf in the tile. Streams the file: a fleet's folded stacks can be hundreds of MB."""
+    counts = _TileCounts()
+    with folded.open_text(path) as fp:
+        for stack, count in folded.iter_folded(fp):
+            parts = stack.split(";", 2)
+            if len(parts) < 2:
+                continue
+            host, frame = parts[0], parts[1]
+            seen_tiles.add(frame)
+            if not matches(frame):
+                continue
+            leaf = stack.rpartition(";")[2]
+            leaves = counts.leaves.setdefault(host, {})
+            leaves[leaf] = leaves.get(leaf, 0) + count
+            counts.totals[host] = counts.totals.get(host, 0) + count
+    return counts
+
+
+def _point(capture: CaptureSummary, counts: _TileCounts, functions: list[str]) -> TrendPoint:
+    hosts = []
+    for host in sorted(counts.totals):
+        total = counts.totals[host]
+        leaves = counts.leaves[host]
+        self_samples = {f: leaves.get(f, 0) for f in functions}
+        shares = {f: 100.0 * n / total if total else 0.0 for f, n in self_samples.items()}
+        hosts.append(HostShare(host, total, self_samples, shares))
+    median = {f: statistics.median(h.shares[f] for h in hosts) for f in functions}
+    for h in hosts:
+        h.deviation = {f: h.shares[f] - median[f] for f in functions}
+    return TrendPoint(capture.id, capture.started_at, hosts, median)
+
+
+def _nothing_found(out: Path, tile: str, completed: int, listed: int, seen_tiles: set[str]) -> str:
+    if not completed:
+        return (
+            f"no completed capture in {out}: all {listed} have hosts still pending; "
+            "complete them with `fleetflame fetch CAPTURE_ID` first"
+        )
+    # Root frames are tiles, or `agave` for the Agave process; anything else is not worth listing.
+    tiles = sorted(t for t in seen_tiles if _TILE.match(t))
+    hint = f"tiles recorded there: {_short_list(tiles)}" if tiles else "no tile has samples there"
+    return (
+        f"no samples of tile {tile!r} in the {completed} completed captures in {out}; {hint}. "
+        f"Record it with `fleetflame run {tile} -i INVENTORY --out {out}` (or `all`)"
+    )
+
+
+def _short_list(items: list[str], limit: int = 12) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _header(function: str, width: int = 28) -> str:
+    return function if len(function) <= width else function[: width - 1] + "…"
+
+
+def _cell(share: float, deviation: float | None, threshold: float) -> Text:
+    text = f"{share:.1f}%"
+    if deviation is not None and deviation > threshold:
+        return Text(text + " ▲", style="bold red")
+    if deviation is not None and deviation < -threshold:
+        return Text(text + " ▼", style="bold cyan")
+    return Text(text)
+
+
+def trend_table(result: Trend) -> Table:
+    table = Table(
+        title=(
+            f"{result.tile}: self share of the top {len(result.functions)} functions per host "
+            f"(▲▼ more than {result.threshold:g} points from the capture's median)"
+        ),
+        title_justify="left",
+        caption=_caption(result),
+        caption_justify="left",
+    )
+    table.add_column("capture")
+    table.add_column("host")
+    table.add_column("samples", justify="right")
+    for function in result.functions:
+        table.add_column(_header(function), justify="right")
+    table.add_column("other", justify="right")
+    for point in result.points:
+        for i, host in enumerate(point.hosts):
+            cells = [_cell(host.shares[f], host.deviation[f], result.threshold) for f in result.functions]
+            table.add_row(point.capture if i == 0 else "", host.host, f"{host.samples:,}", *cells, _cell(host.other, None, 0))
+        if len(point.hosts) > 1:
+            medians = [Text(f"{point.median[f]:.1f}%", style="dim") for f in result.functions]
+            table.add_row("", Text("median", style="dim"), "", *medians, "")
+        table.add_section()
+    return table
+
+
+def _caption(result: Trend) -> str | None:
+    lines = []
+    long_names = [f for f in result.functions if _header(f) != f]
+    if long_names:
+        lines.append("full names: " + "; ".join(long_names))
+    if result.skipped:
+        lines.append(f"{len(result.skipped)} captures left out: " + "; ".join(f"{c} ({why})" for c, why in result.skipped[:5]))
+        if len(result.skipped) > 5:
+            lines.append(f"… and {len(result.skipped) - 5} more (see --json)")
+    return "\n".join(lines) or None
+
+
+def trend_json(result: Trend) -> str:
+    def pct(value: float) -> float:
+        return round(value, 3)
+
+    data: dict[str, Any] = {
+        "tile": result.tile,
+        "tiles": result.tiles,
+        "threshold_points": result.threshold,
+        "functions": [{"name": f, "self_samples": result.function_samples[f]} for f in result.functions],
+        "captures": [
+            {
+                "id": point.capture,
+                "started_at": point.started_at,
+                "median": {f: pct(v) for f, v in point.median.items()},
+                "hosts": [
+                    {
+                        "host": h.host,
+                        "samples": h.samples,
+                        "self_samples": h.self_samples,
+                        "share": {f: pct(v) for f, v in h.shares.items()},
+                        "other": pct(h.other),
+                        "deviation": {f: pct(v) for f, v in h.deviation.items()},
+                        "drifting": h.drifting(result.threshold),
+                    }
+                    for h in point.hosts
+                ],
+            }
+            for point in result.points
+        ],
+        "drifting": [
+            {"capture": c, "host": h, "function": f, "deviation": pct(d)} for c, h, f, d in result.drifting()
+        ],
+        "skipped": [{"id": c, "reason": why} for c, why in result.skipped],
+        "warnings": result.warnings,
+    }
+    return json.dumps(data, indent=2)
