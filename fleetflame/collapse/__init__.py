@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
+import gc
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -30,7 +32,12 @@ def collapse_perf(
     stream: IO[bytes] | IO[str] | Iterable[str] | Iterable[bytes], options: PerfOptions | None = None
 ) -> CollapseResult:
     """Collapse `perf script` output. Memory grows with the number of unique stacks only."""
-    c = Collapser(options or PerfOptions())
+    with gc_paused():
+        return _collapse(stream, options or PerfOptions())
+
+
+def _collapse(stream: IO[bytes] | IO[str] | Iterable[str] | Iterable[bytes], options: PerfOptions) -> CollapseResult:
+    c = Collapser(options)
     carry = b""  # the text after the last blank line so far: a record still incomplete
     for chunk in byte_chunks(stream):
         if carry.endswith(b"\n") and chunk.startswith(b"\n"):  # a b"\n\n" across the cut
@@ -46,6 +53,19 @@ def collapse_perf(
             lines.pop()
         c.feed_lines(lines)
     return c.finish()
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The collapser makes millions of short-lived tuples and no reference cycles: the cyclic
+    garbage collector would only walk them (about 7% of the time)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def collapse_perf_file(path: str | Path, options: PerfOptions | None = None) -> CollapseResult:
