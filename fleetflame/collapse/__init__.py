@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import gc
+import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -17,6 +18,8 @@ from typing import IO
 from .fast import Collapser
 from .options import CollapseResult, PerfOptions
 from .source import byte_chunks, open_binary
+
+BLANK_LINE = re.compile(b"\n\n")  # splits as bytes.split does, a good deal faster (sre's prefix search)
 
 __all__ = [
     "CollapseResult",
@@ -42,7 +45,7 @@ def _collapse(stream: IO[bytes] | IO[str] | Iterable[str] | Iterable[bytes], opt
     for chunk in byte_chunks(stream):
         if carry.endswith(b"\n") and chunk.startswith(b"\n"):  # a b"\n\n" across the cut
             chunk, carry = carry + chunk, b""
-        records = chunk.split(b"\n\n")
+        records = BLANK_LINE.split(chunk)
         records[0] = carry + records[0]
         carry = records.pop()
         if records:
