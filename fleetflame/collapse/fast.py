@@ -21,11 +21,11 @@ from .rules import (
     EVENT_LINE,
     NOT_STACK,
     USUAL_EVENT_LINE,
-    USUAL_EVENT_LINE_NO_BLANK,
     Header,
     fold_line,
     is_java,
     process_name,
+    usual_event_lines,
 )
 
 MEMO_BYTES = 24 << 20  # blocks and folds kept before the memo is emptied: RSS stays flat
@@ -54,12 +54,17 @@ class Collapser(Machine):
             self.feed_lines(b"\n\n".join(recs).split(b"\n") + [b""])
             return
         heads, _, blocks = zip(*map(bytes.partition, recs, repeat(b"\n")))
-        matches = list(map(USUAL_EVENT_LINE_NO_BLANK.match, heads))
-        if None in matches:
-            usual = USUAL_EVENT_LINE.match
-            for k in [k for k, m in enumerate(matches) if m is None]:
-                matches[k] = usual(heads[k])
         i, n = 0, len(recs)
+        while self.event is None and i < n:  # until the first event type is known
+            self.feed_one(recs[i], heads[i], blocks[i])
+            i += 1
+        if i == n:
+            return
+        no_blank, blanks = usual_event_lines(self.event, not self.plain_roots)  # type: ignore[arg-type]
+        matches = list(map(no_blank.match, heads))
+        if None in matches:
+            for k in [k for k, m in enumerate(matches) if m is None]:
+                matches[k] = blanks.match(heads[k])
         while i < n:
             if self.clean:
                 try:
@@ -74,14 +79,11 @@ class Collapser(Machine):
             i += 1
 
     def feed_run(self, matches: list[re.Match[bytes]], blocks: tuple[bytes, ...]) -> int:
-        """Count the leading records of a run that need no care; return how many."""
-        comms, pids, tids, periods, events = zip(*map(re.Match.groups, matches))
+        """Count the leading records of a run (of the kept event type); return how many."""
+        groups = list(zip(*map(re.Match.groups, matches)))
+        comms, periods = groups[0], groups[-1]
         n = len(comms)
-        if self.event is None:
-            self.accept_event(events[0])
-        if events.count(self.event) != n:  # another event type: stop before it
-            n = next(k for k, e in enumerate(events) if e != self.event)
-        joined = b"\0" + b"\0".join(comms[:n])
+        joined = b"\0" + b"\0".join(comms)
         if b"\0java" in joined:  # tidy_java applies: stop before it
             n = next(k for k, c in enumerate(comms) if is_java(c))
         if BLANK_DIGIT.search(joined) is not None:  # a comm EVENT_LINE may cut: stop before it
@@ -100,9 +102,9 @@ class Collapser(Machine):
                 counts[key] = counts.get(key, 0) + times * (weight(period) if by_period else 1)
             self.samples += n
         else:
-            keys = zip(comms[:n], pids[:n], tids[:n], periods[:n], folded[:n])
+            keys = zip(comms[:n], groups[1][:n], groups[2][:n], periods[:n], folded[:n])
             for (comm, pid, tid, period, frames), times in Counter(keys).items():
-                h = header(comm, pid, tid, period, events[0])
+                h = header(comm, pid, tid, period, self.event)  # type: ignore[arg-type]
                 self.count(h, process_name(h, self.opts), frames, times)
         return n
 

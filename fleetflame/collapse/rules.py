@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 from .inline import Addr2Line
 from .options import PerfOptions
@@ -36,6 +37,18 @@ USUAL_EVENT_LINE_NO_BLANK = re.compile(
     rb"(\S\S++)\s++(\d++)(?:/(\d++))?\s++(?:\[\d++\]\s++)?\d++\.\d++:\s*(\d+)*\s+(\S+):\s*$"
 )
 BLANK_DIGIT = re.compile(rb"\s\d")
+
+
+@lru_cache(maxsize=16)
+def usual_event_lines(event: bytes, ids: bool) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """USUAL_EVENT_LINE_NO_BLANK and USUAL_EVENT_LINE for one event type, which they match
+    literally: the event is the line's last token whatever the comm, so this matches exactly
+    the lines where those give this event. Groups: comm, [pid, tid,] period."""
+    pid_tid = rb"(\d++)(?:/(\d++))?" if ids else rb"\d++(?:/\d++)?"
+    tail = rb"\s*(\d+)*\s+" + re.escape(event) + rb":\s*$"
+    no_blank = rb"(\S\S++)\s++" + pid_tid + rb"\s++(?:\[\d++\]\s++)?\d++\.\d++:" + tail
+    blanks = rb"(\S.+?)\s+" + pid_tid.replace(b"++", b"+") + rb"\s+(?:\[\d+\]\s+)?\d+\.\d+:" + tail
+    return re.compile(no_blank), re.compile(blanks)
 
 NOT_STACK = object()  # a line that is neither a comment nor a stack line
 

@@ -13,6 +13,7 @@ from fleetflame.collapse.rules import (
     USUAL_EVENT_LINE,
     USUAL_EVENT_LINE_NO_BLANK,
     parse_header,
+    usual_event_lines,
 )
 
 INPUTS = Path(__file__).parent / "inputs"
@@ -49,6 +50,17 @@ def check(line: bytes) -> None:
     fast = USUAL_EVENT_LINE_NO_BLANK.match(line)
     if fast is not None:
         assert lazy is not None and fast.groups() == lazy.groups()
+    for event in (b"cpu-clock:ppp", b"cpu-clock", b"9", b"123", b"other"):
+        for ids in (True, False):
+            no_blank, blanks = usual_event_lines(event, ids)
+            want = lazy.groups()[:4] if lazy is not None and lazy.group(5) == event else None
+            if want is not None and not ids:
+                want = (want[0], want[3])
+            got = blanks.match(line)
+            assert (got and got.groups()) == want
+            got = no_blank.match(line)
+            if got is not None:
+                assert got.groups() == want
     if lazy is None or BLANK_DIGIT.search(lazy.group(1)):
         return  # the fast path leaves these to the script's own loop (or checks the comm)
     comm, pid, tid, period, event = lazy.groups()
