@@ -44,8 +44,17 @@ class HostResult:
     perf_started_at: float | None = None  # host clock, seconds since the epoch
     perf_exit_status: int | None = None
     perf_stderr: str = ""
-    remote_dir: str | None = None
+    remote_dir: str | None = None  # set once perf has started: `fetch` can finish the host from it
+    expected_end: float | None = None  # host clock, when perf's duration runs out
+    collapse_roots: dict[str, str] = field(default_factory=dict)  # tid -> root frame(s)
+    unknown_tid_root: str | None = None  # root for other threads (agave: "agave;{comm}")
+    transfers: list[dict[str, Any]] = field(default_factory=list)  # {file, offset, bytes} per pull
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fetchable(self) -> bool:
+        """Recording started on the host and its results have not all arrived yet."""
+        return self.status != "ok" and self.remote_dir is not None
 
     def set_tiles(self, tiles: list[Tile], agave_pid: int | None = None) -> None:
         self.tiles = [t.to_json() for t in tiles]
@@ -55,6 +64,10 @@ class HostResult:
     def fail(self, error: str) -> None:
         self.status = "failed"
         self.error = error
+
+    def succeed(self) -> None:
+        self.status = "ok"
+        self.error = None
 
 
 @dataclass
@@ -82,9 +95,17 @@ class Manifest:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def pending_hosts(self) -> list[str]:
+        return [name for name, host in self.hosts.items() if host.fetchable]
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Manifest:
-        hosts = {name: HostResult(**value) for name, value in data.get("hosts", {}).items()}
+        known = HostResult.__dataclass_fields__
+        hosts = {
+            name: HostResult(**{k: v for k, v in value.items() if k in known})
+            for name, value in data.get("hosts", {}).items()
+        }
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "hosts"}
         return cls(**fields, hosts=hosts)
 

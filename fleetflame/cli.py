@@ -103,38 +103,52 @@ def _select_hosts(inventories: list[Path], limit: str | None) -> list[Any]:
     return list(selection.hosts)
 
 
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder holding capture folders OUT/CAPTURE_ID/.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no table (for cron); errors still go to stderr.")]
+FormatOpt = Annotated[str, typer.Option("--format", help="Fleet outputs, comma separated: svg,html,folded,speedscope,pprof.")]
+HostKeysOpt = Annotated[bool, typer.Option(help="Trust and remember keys of hosts not yet in known_hosts (never changed keys).")]
+NoPerfDataOpt = Annotated[bool, typer.Option("--no-perf-data", help="Do not pull perf.data back (stacks only).")]
+RateOpt = Annotated[Optional[float], typer.Option("--rate-limit", metavar="MB/S", help="Cap each host's transfer at this many MB/s, to spare the validator's network.", min=0.01)]
+ForksOpt = Annotated[int, typer.Option(help="At most this many hosts connect, symbolize and transfer at once; recording starts everywhere together.", min=1)]
+LogOpt = Annotated[Optional[Path], typer.Option("--log-file", help="Append a timestamped line per host event and the recap here (for cron).")]
+
+
 @app.command()
 @operator_errors
 def run(
     target: TargetArg,
     inventory: InventoryOpt = [],  # noqa: B006 - Typer needs a literal default
     limit: LimitOpt = None,
-    duration: Annotated[
-        float, typer.Option(help="Seconds to record; Ctrl-C or SIGTERM ends it early on every host.", min=0.1)
-    ] = 30.0,
+    duration: Annotated[float, typer.Option(help="Seconds to record; Ctrl-C or SIGTERM ends it early on every host.", min=0.1)] = 30.0,
     frequency: Annotated[int, typer.Option("--frequency", "-F", help="Samples per second per thread (perf -F).", min=1, max=100000)] = 99,
     call_graph: Annotated[str, typer.Option(help="Stack unwinding: fp (frame pointers, as fdctl), dwarf or lbr.")] = "fp",
-    forks: Annotated[int, typer.Option(help="At most this many hosts connect, symbolize and transfer at once; recording starts everywhere together.", min=1)] = 50,
-    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder that receives the capture folder OUT/CAPTURE_ID/.")] = Path("captures"),
-    formats: Annotated[str, typer.Option("--format", help="Fleet outputs, comma separated: svg,html,folded,speedscope,pprof.")] = "svg,html",
-    no_perf_data: Annotated[bool, typer.Option("--no-perf-data", help="Do not pull perf.data back (stacks only).")] = False,
-    accept_new_host_keys: Annotated[bool, typer.Option(help="Trust and remember keys of hosts not yet in known_hosts (never changed keys).")] = False,
+    forks: ForksOpt = 50,
+    out_dir: OutOpt = Path("captures"),
+    formats: FormatOpt = "svg,html",
+    no_perf_data: NoPerfDataOpt = False,
+    detach: Annotated[bool, typer.Option("--detach", help="Start perf everywhere, print the capture id and return; `fleetflame fetch` finishes it later.")] = False,
+    keep: Annotated[Optional[int], typer.Option("--keep", min=1, help="After the run, delete all but the N newest completed captures of this TARGET in OUT (pending ones are kept).")] = None,
+    rate_limit: RateOpt = None,
+    accept_new_host_keys: HostKeysOpt = False,
     connect_timeout: Annotated[float, typer.Option(help="Seconds to wait for each SSH connection.", min=0.1)] = 10.0,
+    log_file: LogOpt = None,
     json_out: JsonOpt = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no table (for cron); errors still go to stderr.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Record TARGET on every selected host at once, then fetch, merge and render.
 
     Writes OUT/CAPTURE_ID/ with manifest.json, fleet.folded, flamegraph.svg, flamegraph.html and
     hosts/HOST/{perf.data,stacks.folded,flamegraph.svg}. Exit code 0 when every host was captured,
-    1 when at least one failed (the others' data is kept), 2 for bad input, 130 if abandoned by a
+    1 when at least one failed (the others' data is kept), 2 for bad input, 75 when another run of
+    the same schedule (target, inventories, limit, OUT) still holds its lock, 130 if abandoned by a
     second Ctrl-C.
     """
     from .connection.ssh import SshSettings
     from .fleet import CaptureOptions
-    from .progress import LiveProgress, recap_json, recap_table
+    from .history import prune
     from .report import parse_formats
     from .runner import run_capture
+    from .schedule_lock import ScheduleLock, schedule_key
     from .targets import parse_target
 
     if call_graph not in ("fp", "dwarf", "lbr"):
@@ -148,28 +162,159 @@ def run(
         out=out_dir,
         formats=parse_formats(formats),
         keep_perf_data=not no_perf_data,
+        detach=detach,
+        rate_limit_mb_s=rate_limit,
         ssh=SshSettings(connect_timeout=connect_timeout, accept_new_host_keys=accept_new_host_keys),
         inventories=[str(p) for p in inventory],
         limit=limit,
     )
     hosts = _select_hosts(inventory, limit)
-    if quiet or json_out or not err.is_terminal:
-        outcome = run_capture(hosts, options)
-    else:
-        with LiveProgress([h.name for h in hosts], err) as progress:
-            outcome = run_capture(hosts, options, progress)
-    if json_out:
-        print(recap_json(outcome.manifest, str(outcome.folder), outcome.exit_code))
-    elif not quiet:
-        out.print(recap_table(outcome.manifest))
-        out.print(f"capture folder: {outcome.folder}")
-        out.print(f"flamegraph:     {outcome.folder / 'flamegraph.html'}")
-    for name in outcome.manifest.failed_hosts:
-        if quiet:
-            err.print(f"{name}: {outcome.manifest.hosts[name].error}", highlight=False)
-    if outcome.abandoned:
-        err.print("abandoned by a second interrupt; what had arrived is kept in " + str(outcome.folder))
+    with ScheduleLock(out_dir, schedule_key(target, options.inventories, limit)):
+        with _reporting([h.name for h in hosts], quiet or json_out, log_file) as reporter:
+            outcome = run_capture(hosts, options, reporter)
+        pruned = prune(out_dir, keep, target=outcome.manifest.target) if keep and not outcome.abandoned else []
+    _show_outcome(outcome, json_out, quiet, log_file, [p.name for p in pruned])
     raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+@operator_errors
+def fetch(
+    capture_id: Annotated[Optional[str], typer.Argument(help="The capture to finish (as `run --detach` printed it).", show_default=False)] = None,
+    latest: Annotated[bool, typer.Option("--latest", help="The newest unfinished capture in OUT, or, if none, the newest left on the hosts.")] = False,
+    inventory: InventoryOpt = [],  # noqa: B006
+    limit: LimitOpt = None,
+    out_dir: OutOpt = Path("captures"),
+    formats: FormatOpt = "svg,html",
+    no_perf_data: NoPerfDataOpt = False,
+    forks: ForksOpt = 50,
+    rate_limit: RateOpt = None,
+    accept_new_host_keys: HostKeysOpt = False,
+    log_file: LogOpt = None,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Finish a capture started earlier: wait for perf to end, symbolize, pull, verify, report, clean up.
+
+    Idempotent and resumable: run it again after an interruption and it completes what is missing
+    without pulling twice what already arrived. Works from the local record in OUT, or from the
+    capture folders the hosts keep (after `run --detach` elsewhere, or a run whose link dropped).
+    """
+    from .capture import read_manifest
+    from .connection.ssh import SshSettings
+    from .recover import check_capture_id, local_pending, open_or_rebuild, remote_captures
+    from .report import parse_formats
+    from .runner import fetch_capture
+
+    if bool(capture_id) == latest:
+        raise InputError("give a CAPTURE_ID or --latest (see `fleetflame captures` for ids)")
+    if capture_id:
+        check_capture_id(capture_id)
+    fmts = parse_formats(formats)
+    hosts = _select_hosts(inventory, limit)
+    ssh = SshSettings(accept_new_host_keys=accept_new_host_keys)
+    pending = local_pending(out_dir)
+    folder = out_dir / capture_id if capture_id else (pending[-1] if pending else None)
+    if folder is not None and (folder / "manifest.json").is_file():
+        manifest = read_manifest(folder)
+    else:
+        found, errors = remote_captures(hosts, ssh, forks)
+        for error in errors:
+            err.print(f"[yellow]warning:[/] {error}", highlight=False)
+        wanted = capture_id or max(found, default=None)
+        if wanted is None or wanted not in found:
+            where = f"capture {capture_id}" if capture_id else "an unfinished capture"
+            raise InputError(f"no {where} in {out_dir} or on the selected hosts: check --out, -i and --limit")
+        folder, manifest = open_or_rebuild(out_dir, wanted, found[wanted], hosts)
+    selected = [h for h in hosts if h.name in manifest.hosts]
+    with _reporting([h.name for h in selected if manifest.hosts[h.name].fetchable], quiet or json_out, log_file) as reporter:
+        outcome = fetch_capture(folder, manifest, selected, ssh, forks, fmts, reporter, not no_perf_data, rate_limit)
+    _show_outcome(outcome, json_out, quiet, log_file)
+    raise typer.Exit(outcome.exit_code)
+
+
+def _reporting(hosts: list[str], silent: bool, log_file: Path | None) -> Any:
+    from .progress import reporting
+
+    return reporting(hosts, err if not silent and err.is_terminal else None, log_file)
+
+
+def _show_outcome(outcome: Any, json_out: bool, quiet: bool, log_file: Path | None, pruned: list[str] | None = None) -> None:
+    from .progress import log_line, recap_json, recap_table
+
+    manifest = outcome.manifest
+    if log_file:
+        log_line(log_file, f"capture {manifest.id} exit {outcome.exit_code}: {manifest.total_samples} samples, failed: {', '.join(manifest.failed_hosts) or 'none'}")
+    if json_out:
+        print(recap_json(manifest, str(outcome.folder), outcome.exit_code, pruned or []))
+    elif outcome.detached:
+        if not quiet:
+            out.print(recap_table(manifest))
+        print(manifest.id)
+        err.print(f"perf is recording on the hosts; finish with: fleetflame fetch {manifest.id} -i ... --out {outcome.folder.parent}", highlight=False)
+    elif not quiet:
+        out.print(recap_table(manifest))
+        out.print(f"capture folder: {outcome.folder}", highlight=False)
+        out.print(f"flamegraph:     {outcome.folder / 'flamegraph.html'}", highlight=False)
+        for name in pruned or []:
+            out.print(f"pruned:         {name}", highlight=False)
+    if quiet:
+        for name in manifest.failed_hosts:
+            err.print(f"{name}: {manifest.hosts[name].error}", highlight=False)
+    if outcome.abandoned:
+        err.print(f"abandoned by a second interrupt; what had arrived is kept in {outcome.folder}", highlight=False)
+
+
+@app.command()
+@operator_errors
+def captures(
+    out_dir: OutOpt = Path("captures"),
+    do_prune: Annotated[bool, typer.Option("--prune", help="Delete all but the --keep newest completed captures; pending ones are kept.")] = False,
+    keep: Annotated[Optional[int], typer.Option("--keep", help="With --prune: how many completed captures to keep (at least 1).")] = None,
+    target: Annotated[Optional[str], typer.Option("--target", help="With --prune: count and delete only captures of this TARGET.")] = None,
+    include_pending: Annotated[bool, typer.Option("--include-pending", help="With --prune: unfinished captures count and may be deleted too.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --prune: show what would be deleted, delete nothing.")] = False,
+    trend_tile: Annotated[Optional[str], typer.Option("--trend", metavar="TILE", help="Per capture and host, the share of TILE's samples in its top functions (self time): verify:3, verify (every verify tile) or agave. Hosts far from the capture's median are marked.")] = None,
+    top: Annotated[int, typer.Option("--top", help="With --trend: how many functions.", min=1)] = 5,
+    threshold: Annotated[float, typer.Option("--threshold", help="With --trend: percentage points from the capture's median that mark a host.", min=0)] = 5.0,
+    last: Annotated[Optional[int], typer.Option("--last", help="With --trend: only the N newest completed captures.", min=1)] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List the captures in OUT (id, target, hosts ok/failed/pending, samples, size), prune them, or show a tile's trend."""
+    from .history import captures_json, captures_table, prune, prune_json, read_history
+
+    if trend_tile:
+        from .trend import trend, trend_json, trend_table
+
+        result = trend(out_dir, trend_tile, top, threshold, last)
+        for warning in result.warnings:
+            err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        if json_out:
+            print(trend_json(result))
+        else:
+            out.print(trend_table(result))
+        return
+    if do_prune:
+        from .targets import parse_target
+
+        if keep is None:
+            raise InputError("--prune needs --keep N: how many completed captures to keep")
+        deleted = prune(out_dir, keep, dry_run, target=parse_target(target).text if target else None, include_pending=include_pending)
+        if json_out:
+            print(prune_json(out_dir, keep, deleted, dry_run))
+            return
+        verb = "would delete" if dry_run else "deleted"
+        for path in deleted:
+            out.print(f"{verb} {path}", highlight=False)
+        out.print(f"{len(deleted)} captures {verb}", highlight=False)
+        return
+    history = read_history(out_dir)
+    for warning in history.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if json_out:
+        print(captures_json(history))
+    else:
+        out.print(captures_table(history))
 
 
 @app.command()

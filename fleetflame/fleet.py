@@ -1,28 +1,25 @@
 """A capture across the fleet: every host connects and resolves, then all start perf together.
 
-Each host runs the same stages (connect, resolve, prepare | start | wait, symbolize, transfer,
-collapse) in its own task; a host's failure is recorded in its HostResult and never reaches the
-others. `--forks` bounds how many hosts connect, symbolize and transfer at once, while the
-start barrier makes perf begin on every ready host at the same moment.
+Each host runs its stages (see hostcapture) in its own task; a host's failure is recorded in its
+HostResult and never reaches the others. `--forks` bounds how many hosts connect, symbolize and
+transfer at once, while the start barrier makes perf begin on every ready host at one moment.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import time
-from collections.abc import Callable
-from concurrent.futures import Executor
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .capture import HostResult, Manifest, host_dir, iso, new_capture_id, utc_now
-from .connection import open_connection
-from .connection.base import Connection
-from .connection.ssh import BastionPool, SshSettings
-from .hostcapture import HostCapture, Stage
+from .collapse_host import HostCollapser
+from .connection import BastionPool, open_connection
+from .connection.ssh import SshSettings
+from .hostcapture import CaptureSettings, HostCapture, Stage
 from .inventory.model import HostRecord
-from .targets import Target
+from .record import RecordSpec
+from .targets import Target, parse_target
 
 Reporter = Callable[[str, Stage, str], None]
 
@@ -41,6 +38,8 @@ class CaptureOptions:
     out: Path = Path("captures")
     formats: tuple[str, ...] = ("svg", "html")
     keep_perf_data: bool = True
+    detach: bool = False
+    rate_limit_mb_s: float | None = None
     ssh: SshSettings = field(default_factory=SshSettings)
     inventories: list[str] = field(default_factory=list)
     limit: str | None = None
@@ -65,84 +64,115 @@ class StartBarrier:
 
 
 @dataclass
-class FleetCapture:
-    """Shared state of one capture run; `run()` returns the finished manifest."""
+class Fleet:
+    """What the hosts of one run share: the folder, the manifest, the stop signal, the pools."""
 
+    folder: Path
+    manifest: Manifest
     hosts: list[HostRecord]
-    options: CaptureOptions
-    executor: Executor
+    ssh: SshSettings
+    forks: int
+    collapser: HostCollapser
     reporter: Reporter = _quiet
+    rate_limit_mb_s: float | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
-    folder: Path = field(init=False)
-    manifest: Manifest = field(init=False)
 
-    def __post_init__(self) -> None:
-        started = utc_now()
-        self.options.out.mkdir(parents=True, exist_ok=True)
-        capture_id = new_capture_id(self.options.target.slug, started, self.options.out)
-        self.folder = self.options.out / capture_id
-        self.folder.mkdir()
-        self.manifest = Manifest(
-            id=capture_id,
-            target=self.options.target.text,
-            started_at=iso(started),
-            duration_s=self.options.duration,
-            frequency_hz=self.options.frequency,
-            call_graph=self.options.call_graph,
-            inventories=list(self.options.inventories),
-            limit=self.options.limit,
-            hosts={h.name: HostResult(address=h.address) for h in self.hosts},
-        )
-        self.manifest.write(self.folder)
-
-    async def run(self) -> Manifest:
-        forks = asyncio.Semaphore(max(1, self.options.forks))
-        barrier = StartBarrier(len(self.hosts))
-        bastions = BastionPool(self.options.ssh)
-        captures = [
-            HostCapture(
-                host=host,
-                conn=open_connection(host, self.options.ssh, bastions),
-                result=self.manifest.hosts[host.name],
-                options=self.options,
-                capture_id=self.manifest.id,
-                meta=self._meta(host),
-                local_dir=host_dir(self.folder, host.name),
-                forks=forks,
-                barrier=barrier,
-                stop=self.stop,
-                executor=self.executor,
-                report=self.reporter,
+    def captures(self, settings: CaptureSettings, bastions: BastionPool) -> list[HostCapture]:
+        gate = asyncio.Semaphore(max(1, self.forks))
+        made = []
+        for host in self.hosts:
+            conn = open_connection(host, self.ssh, bastions)
+            if self.rate_limit_mb_s:
+                conn.rate.rate = self.rate_limit_mb_s * 1e6
+            made.append(
+                HostCapture(
+                    host=host,
+                    conn=conn,
+                    result=self.manifest.hosts[host.name],
+                    settings=settings,
+                    local_dir=host_dir(self.folder, host.name),
+                    forks=gate,
+                    collapser=self.collapser,
+                    report=self.reporter,
+                    stop=self.stop,
+                )
             )
-            for host in self.hosts
-        ]
+        return made
+
+    def settings(self, keep_perf_data: bool, detach: bool = False) -> CaptureSettings:
+        m = self.manifest
+        return CaptureSettings(
+            capture_id=m.id,
+            spec=RecordSpec(m.duration_s, m.frequency_hz, m.call_graph),
+            target=parse_target(m.target),
+            started_at=m.started_at,
+            keep_perf_data=keep_perf_data,
+            detach=detach,
+        )
+
+    async def _run_all(self, captures: list[HostCapture], work: Callable[[HostCapture], Awaitable[None]], bastions: BastionPool) -> None:
         try:
-            await asyncio.gather(*(c.run() for c in captures))
+            await asyncio.gather(*(work(c) for c in captures))
         finally:
             for capture in captures:
-                if capture.result.status == "pending":
+                if capture.result.status == "pending" and not capture.settings.detach:
                     capture.result.fail("abandoned: the run was interrupted before this host finished")
             await asyncio.gather(*(c.close() for c in captures), return_exceptions=True)
             await bastions.close()
             self.manifest.ended_at = iso(utc_now())
             self.manifest.write(self.folder)
-        return self.manifest
-
-    def _meta(self, host: HostRecord) -> str:
-        """What the host keeps in meta.json, so `fetch` can find and finish the capture later."""
-        return json.dumps(
-            {
-                "id": self.manifest.id,
-                "host": host.name,
-                "target": self.manifest.target,
-                "duration_s": self.options.duration,
-                "frequency_hz": self.options.frequency,
-                "call_graph": self.options.call_graph,
-                "started_at": self.manifest.started_at,
-                "expected_end": time.time() + self.options.duration,
-            },
-            separators=(",", ":"),
-        )
 
 
-__all__ = ["CaptureOptions", "FleetCapture", "Reporter", "Stage", "Connection"]
+def new_fleet_capture(hosts: list[HostRecord], options: CaptureOptions, collapser: HostCollapser, reporter: Reporter | None = None) -> Fleet:
+    """Create the capture folder and its manifest, every host pending."""
+    started = utc_now()
+    options.out.mkdir(parents=True, exist_ok=True)
+    capture_id = new_capture_id(options.target.slug, started, options.out)
+    folder = options.out / capture_id
+    folder.mkdir()
+    manifest = Manifest(
+        id=capture_id,
+        target=options.target.text,
+        started_at=iso(started),
+        duration_s=options.duration,
+        frequency_hz=options.frequency,
+        call_graph=options.call_graph,
+        inventories=list(options.inventories),
+        limit=options.limit,
+        hosts={h.name: HostResult(address=h.address) for h in hosts},
+    )
+    manifest.write(folder)
+    return Fleet(folder, manifest, hosts, options.ssh, options.forks, collapser, reporter or _quiet, options.rate_limit_mb_s)
+
+
+async def run_fleet(fleet: Fleet, options: CaptureOptions) -> Manifest:
+    """Record on every host at once; then finish each (or, detached, leave perf running)."""
+    bastions = BastionPool(fleet.ssh)
+    captures = fleet.captures(fleet.settings(options.keep_perf_data, options.detach), bastions)
+    barrier = StartBarrier(len(captures))
+    checkpoint = asyncio.ensure_future(_checkpoint_when_started(fleet, barrier))
+    try:
+        await fleet._run_all(captures, lambda c: c.run(barrier), bastions)
+    finally:
+        checkpoint.cancel()
+    return fleet.manifest
+
+
+async def _checkpoint_when_started(fleet: Fleet, barrier: StartBarrier) -> None:
+    """Save the manifest once perf runs everywhere, so `fetch` can recover a run that dies later."""
+    await barrier.wait()
+    for _ in range(600):
+        if all(h.status != "pending" or h.perf_started_at is not None for h in fleet.manifest.hosts.values()):
+            break
+        await asyncio.sleep(0.05)
+    fleet.manifest.write(fleet.folder)
+
+
+async def fetch_fleet(fleet: Fleet, keep_perf_data: bool = True) -> Manifest:
+    """Finish every host of an earlier capture whose results have not all arrived."""
+    bastions = BastionPool(fleet.ssh)
+    pending = set(fleet.manifest.pending_hosts)
+    fleet.hosts = [h for h in fleet.hosts if h.name in pending]
+    captures = fleet.captures(fleet.settings(keep_perf_data), bastions)
+    await fleet._run_all(captures, lambda c: c.fetch(), bastions)
+    return fleet.manifest

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +18,8 @@ from rich.text import Text
 
 from .capture import Manifest
 from .hostcapture import Stage
+
+Reporter = Callable[[str, Stage, str], None]
 
 STAGE_STYLE = {
     Stage.FAILED: "bold red",
@@ -111,7 +117,7 @@ def recap_table(manifest: Manifest) -> Table:
     return table
 
 
-def recap_json(manifest: Manifest, folder: str, exit_code: int) -> str:
+def recap_json(manifest: Manifest, folder: str, exit_code: int, pruned: list[str] | None = None) -> str:
     return json.dumps(
         {
             "capture": manifest.id,
@@ -120,6 +126,53 @@ def recap_json(manifest: Manifest, folder: str, exit_code: int) -> str:
             "exit_code": exit_code,
             "samples": manifest.total_samples,
             "hosts": recap_rows(manifest),
+            "pruned": pruned or [],
         },
         indent=2,
     )
+
+
+def log_line(path: Path, text: str) -> None:
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+    with open(path, "a", encoding="utf-8") as fp:
+        fp.write(f"{stamp} {text}\n")
+
+
+class LogReporter:
+    """One line per stage change of a host (not per progress tick), for `--log-file`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.stages: dict[str, Stage] = {}
+
+    def __call__(self, host: str, stage: Stage, detail: str) -> None:
+        if self.stages.get(host) == stage:
+            return
+        self.stages[host] = stage
+        log_line(self.path, f"{host} {stage.value} {detail}".rstrip())
+
+
+@contextmanager
+def reporting(hosts: list[str], console: Console | None, log_file: Path | None) -> Iterator[Reporter | None]:
+    """The progress sinks a command asked for: a live display, a log file, both, or none."""
+    sinks: list[Reporter] = []
+    if log_file is not None:
+        sinks.append(LogReporter(log_file))
+    if console is None:
+        yield _fan_out(sinks)
+        return
+    with LiveProgress(hosts, console) as live:
+        yield _fan_out([live, *sinks])
+
+
+def _fan_out(sinks: list[Reporter]) -> Reporter | None:
+    if not sinks:
+        return None
+    if len(sinks) == 1:
+        return sinks[0]
+
+    def report(host: str, stage: Stage, detail: str) -> None:
+        for sink in sinks:
+            sink(host, stage, detail)
+
+    return report

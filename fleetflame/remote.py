@@ -73,19 +73,37 @@ printf '%s %s\n' "$(cat rc)" "$(cat started 2>/dev/null)"
 cat perf.stderr 2>/dev/null
 """
 
+# Where symbolizing stands: `done` (perf.script.gz complete), `running` (another fetch is at it),
+# or `none`; and whether perf has ended (`rc`).
+STATE = r"""
+cd "$1" || exit 3
+if [ -e perf.script.gz ]; then s=done
+elif [ -d symbolize.lock ] && kill -0 "$(cat symbolize.lock/pid 2>/dev/null)" 2>/dev/null; then s=running
+else s=none; fi
+printf '%s %s\n' "$s" "$(cat rc 2>/dev/null || echo -)"
+"""
+
 # Symbolize where the binaries are, at low priority, streaming gzip to stdout while keeping a
-# copy on the host (tee -p carries on if the link drops) so an interrupted fetch can resume.
+# copy on the host (tee -p carries on if the link drops) so an interrupted fetch can resume by
+# SFTP. A lock folder keeps two fetches from symbolizing at once; exit 10 means "already done or
+# in progress elsewhere: pull perf.script.gz instead".
 SYMBOLIZE = r"""
 cd "$1" || exit 3
 perf=$2 owner=${SUDO_UID:-$(id -u)}
 shift 2
 umask 077
-if [ -e perf.script.gz ]; then cat perf.script.gz; exit 0; fi
-{ nice -n 19 "$perf" script -i perf.data "$@" 2> script.stderr; echo $? > script.rc; } \
+[ -e perf.script.gz ] && exit 10
+if ! mkdir symbolize.lock 2>/dev/null; then
+  kill -0 "$(cat symbolize.lock/pid 2>/dev/null)" 2>/dev/null && exit 10
+  rm -rf symbolize.lock && mkdir symbolize.lock || exit 10
+fi
+echo $$ > symbolize.lock/pid
+{ nice -n 19 "$perf" script -f -i perf.data "$@" 2> script.stderr; echo $? > script.rc; } \
   | gzip -1 | tee -p perf.script.gz.tmp
-[ "$(cat script.rc)" = 0 ] || { cat script.stderr >&2; exit 6; }
+if [ "$(cat script.rc)" != 0 ]; then cat script.stderr >&2; rm -rf symbolize.lock; exit 6; fi
 mv perf.script.gz.tmp perf.script.gz
 chown -R "$owner" . 2>/dev/null
+rm -rf symbolize.lock
 exit 0
 """
 

@@ -1,4 +1,4 @@
-"""Run a fleet capture to the end: signals, worker processes, the capture folder and its reports.
+"""Run a fleet capture (or a fetch) to the end: signals, the capture folder and its reports.
 
 The first Ctrl-C (or SIGTERM) stops recording on every host at once and the run goes on to fetch
 and report; a second one abandons what is still in flight, keeps what already arrived, and the
@@ -8,16 +8,15 @@ run exits 130.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import os
 import signal
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .capture import Manifest
-from .fleet import CaptureOptions, FleetCapture, Reporter
-from .hostcapture import Stage
+from .collapse_host import HostCollapser
+from .connection.ssh import SshSettings
+from .fleet import CaptureOptions, Fleet, Reporter, fetch_fleet, new_fleet_capture, run_fleet
 from .inventory.model import HostRecord
 from .report import build_reports
 
@@ -29,65 +28,78 @@ class RunOutcome:
     folder: Path
     manifest: Manifest
     abandoned: bool = False
+    detached: bool = False
 
     @property
     def exit_code(self) -> int:
         if self.abandoned:
             return EXIT_ABANDONED
-        return EXIT_HOST_FAILED if self.manifest.failed_hosts else EXIT_OK
+        return EXIT_HOST_FAILED if self.manifest.failed_hosts and not self.detached else EXIT_OK
 
 
-def _ignore_interrupts() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def collapse_pool(hosts: int) -> Executor:
-    """Where hosts are collapsed: worker processes (which leave Ctrl-C to the control process)
-    when several hosts can use several cores, else one thread, which starts at no cost."""
-    workers = min(hosts, os.cpu_count() or 1)
-    if workers <= 1:
-        return ThreadPoolExecutor(max_workers=1)
-    return ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("forkserver"),
-        initializer=_ignore_interrupts,
-    )
-
-
-def run_capture(
-    hosts: list[HostRecord], options: CaptureOptions, reporter: Reporter | None = None
-) -> RunOutcome:
-    return asyncio.run(_run(hosts, options, reporter))
-
-
-async def _run(hosts: list[HostRecord], options: CaptureOptions, reporter: Reporter | None) -> RunOutcome:
+async def _interruptible(fleet: Fleet, work: Awaitable[Manifest]) -> bool:
+    """Await the fleet's work with Ctrl-C / SIGTERM handling; True if abandoned."""
     loop = asyncio.get_running_loop()
-    with collapse_pool(len(hosts)) as executor:
-        fleet = FleetCapture(hosts, options, executor, **({"reporter": reporter} if reporter else {}))
-        task = asyncio.ensure_future(fleet.run())
-        interrupts = 0
+    task = asyncio.ensure_future(work)
+    interrupts = 0
 
-        def on_signal() -> None:
-            nonlocal interrupts
-            interrupts += 1
-            if interrupts == 1:
-                fleet.stop.set()
-                if reporter:
-                    for host in hosts:
-                        reporter(host.name, Stage.STOPPING, "interrupt: stopping perf on every host")
-            else:
-                task.cancel()
+    def on_signal() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            fleet.stop.set()
+        else:
+            task.cancel()
 
-        handled = (signal.SIGINT, signal.SIGTERM)
+    handled = (signal.SIGINT, signal.SIGTERM)
+    for sig in handled:
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await task
+        return False
+    except asyncio.CancelledError:
+        return True
+    finally:
         for sig in handled:
-            loop.add_signal_handler(sig, on_signal)
-        abandoned = False
-        try:
-            manifest = await task
-        except asyncio.CancelledError:
-            abandoned, manifest = True, fleet.manifest
-        finally:
-            for sig in handled:
-                loop.remove_signal_handler(sig)
-    build_reports(fleet.folder, manifest, options.formats)
-    return RunOutcome(fleet.folder, manifest, abandoned)
+            loop.remove_signal_handler(sig)
+
+
+async def _with_fleet(make: Callable[[HostCollapser], Fleet], work: Callable[[Fleet], Awaitable[Manifest]]) -> tuple[Fleet, bool]:
+    collapser = HostCollapser()
+    try:
+        fleet = make(collapser)
+        abandoned = await _interruptible(fleet, work(fleet))
+    finally:
+        collapser.close()
+    return fleet, abandoned
+
+
+def run_capture(hosts: list[HostRecord], options: CaptureOptions, reporter: Reporter | None = None) -> RunOutcome:
+    fleet, abandoned = asyncio.run(
+        _with_fleet(lambda c: new_fleet_capture(hosts, options, c, reporter), lambda f: run_fleet(f, options))
+    )
+    if not options.detach:
+        build_reports(fleet.folder, fleet.manifest, options.formats)
+    return RunOutcome(fleet.folder, fleet.manifest, abandoned, options.detach)
+
+
+def fetch_capture(
+    folder: Path,
+    manifest: Manifest,
+    hosts: list[HostRecord],
+    ssh: SshSettings,
+    forks: int = 50,
+    formats: tuple[str, ...] = ("svg", "html"),
+    reporter: Reporter | None = None,
+    keep_perf_data: bool = True,
+    rate_limit_mb_s: float | None = None,
+) -> RunOutcome:
+    def make(collapser: HostCollapser) -> Fleet:
+        fleet = Fleet(folder, manifest, hosts, ssh, forks, collapser, rate_limit_mb_s=rate_limit_mb_s)
+        if reporter:
+            fleet.reporter = reporter
+        return fleet
+
+    fleet, abandoned = asyncio.run(_with_fleet(make, lambda f: fetch_fleet(f, keep_perf_data)))
+    build_reports(folder, fleet.manifest, formats)
+    return RunOutcome(folder, fleet.manifest, abandoned)

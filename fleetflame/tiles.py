@@ -80,7 +80,7 @@ def parse_threads(text: str) -> list[HostThread]:
 
 def tiles_from_threads(threads: Iterable[HostThread]) -> list[Tile]:
     """Tiles found by thread name, for hosts whose metrics endpoint does not answer."""
-    tiles = {}
+    tiles: dict[tuple[str, int], Tile] = {}
     for thread in threads:
         match = _THREAD_NAME.match(thread.comm)
         if match and match[1] in TILE_KINDS:

@@ -43,7 +43,7 @@ def fleetflame(*args: str, user: str | None = None, cwd: Path | None = None) -> 
 
 
 def capture_folder(out: Path) -> Path:
-    (folder,) = out.iterdir()
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
     return folder
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..inventory.model import HostRecord
+from .ratelimit import RateLimit
 
 Progress = Callable[[int], None]  # called with bytes transferred so far
 
@@ -56,6 +57,7 @@ class RunningCommand(ABC):
 class Connection(ABC):
     def __init__(self, host: HostRecord) -> None:
         self.host = host
+        self.rate = RateLimit()
 
     def command(self, argv: Sequence[str], privileged: bool = False) -> list[str]:
         """The argv to run; privileged commands go through `sudo -n` when the host says become."""

@@ -87,6 +87,7 @@ class LocalConnection(Connection):
                 while chunk := await proc.stdout.read(CHUNK):
                     out.write(chunk)
                     copied += len(chunk)
+                    await self.rate.consume(len(chunk))
                     if progress:
                         progress(copied)
             await proc.wait()
@@ -108,20 +109,17 @@ class LocalConnection(Connection):
     async def fetch_file(
         self, remote: str, dest: Path, *, offset: int = 0, progress: Progress | None = None
     ) -> int:
-        return await asyncio.to_thread(_copy_from, Path(remote), dest, offset, progress)
+        copied = 0
+        with open(remote, "rb") as inp, open(dest, "ab" if offset else "wb") as out:
+            inp.seek(offset)
+            out.truncate(offset)
+            while chunk := await asyncio.to_thread(inp.read, self.rate.chunk_size):
+                out.write(chunk)
+                copied += len(chunk)
+                await self.rate.consume(len(chunk))
+                if progress:
+                    progress(offset + copied)
+        return copied
 
     async def close(self) -> None:
         return None
-
-
-def _copy_from(src: Path, dest: Path, offset: int, progress: Progress | None) -> int:
-    copied = 0
-    with open(src, "rb") as inp, open(dest, "ab" if offset else "wb") as out:
-        inp.seek(offset)
-        out.truncate(offset)
-        while chunk := inp.read(CHUNK):
-            out.write(chunk)
-            copied += len(chunk)
-            if progress:
-                progress(offset + copied)
-    return copied

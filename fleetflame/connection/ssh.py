@@ -249,6 +249,7 @@ class SshConnection(Connection):
                     while chunk := await proc.stdout.read(CHUNK):
                         out.write(chunk)
                         copied += len(chunk)
+                        await self.rate.consume(len(chunk))
                         if progress:
                             progress(copied)
                 result = await proc.wait()
@@ -279,9 +280,10 @@ class SshConnection(Connection):
                 await inp.seek(offset)
                 with open(dest, "ab" if offset else "wb") as out:
                     out.truncate(offset)
-                    while chunk := await inp.read(4 * CHUNK):
-                        out.write(chunk)
+                    while chunk := await inp.read(self.rate.chunk_size):
+                        out.write(_as_bytes(chunk))
                         copied += len(chunk)
+                        await self.rate.consume(len(chunk))
                         if progress:
                             progress(offset + copied)
             return copied
