@@ -31,8 +31,8 @@ SRCLINE_BRACKETS = re.compile(rb"\[.*?\]")
 # would need such a blank, and with at least the pid and time tokens after the comm no earlier
 # ':' can start an EVENT_NAME match (that allows two tokens after it).
 USUAL_EVENT_LINE = re.compile(rb"(\S.+?)\s+(\d+)(?:/(\d+))?\s+(?:\[\d+\]\s+)?\d+\.\d+:\s*(\d+)*\s+(\S+):\s*$")
-# The same where the comm has no blank (nearly always): possessive, as backtracking there can
-# only fail (checked: the same matches on every recorded input), and a good deal faster.
+# The same where the comm has no blank (nearly always), possessive and so a good deal faster:
+# giving back a character of those tokens can only make the next token fail to match.
 USUAL_EVENT_LINE_NO_BLANK = re.compile(
     rb"(\S\S++)\s++(\d++)(?:/(\d++))?\s++(?:\[\d++\]\s++)?\d++\.\d++:\s*(\d+)*\s+(\S+):\s*$"
 )
@@ -49,6 +49,7 @@ def usual_event_lines(event: bytes, ids: bool) -> tuple[re.Pattern[bytes], re.Pa
     no_blank = rb"(\S\S++)\s++" + pid_tid + rb"\s++(?:\[\d++\]\s++)?\d++\.\d++:" + tail
     blanks = rb"(\S.+?)\s+" + pid_tid.replace(b"++", b"+") + rb"\s+(?:\[\d+\]\s+)?\d+\.\d+:" + tail
     return re.compile(no_blank), re.compile(blanks)
+
 
 NOT_STACK = object()  # a line that is neither a comment nor a stack line
 
