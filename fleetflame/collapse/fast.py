@@ -113,10 +113,10 @@ class Collapser(Machine):
         m = USUAL_EVENT_LINE.match(head) if self.clean else None
         if m is not None and m.group(1) == EVENT_LINE.match(head).group(1):  # type: ignore[union-attr]
             comm, pid, tid, period, event = m.groups()
-            if not self.accept_event(event):
-                return  # its stack lines are skipped with it
             folded = self.fold_block(block, is_java(comm))
-            if folded is not NOT_STACK:
+            if folded is not NOT_STACK:  # else another event line may be in it: literal loop
+                if not self.accept_event(event):
+                    return  # its stack lines are skipped with it
                 h = header(comm, pid, tid, period, event)
                 self.count(h, process_name(h, self.opts), folded)  # type: ignore[arg-type]
                 return
