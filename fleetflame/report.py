@@ -12,7 +12,7 @@ from pathlib import Path
 from . import folded
 from .capture import FLEET_FOLDED, STACKS_FOLDED, Manifest, host_dir
 from .errors import InputError
-from .render import RENDERERS, FlameGraphOptions
+from .render import RENDERERS, FlameGraphOptions, html
 
 DEFAULT_FORMATS = ("svg", "html")
 GROUPINGS = ("host", "tile", "none")
@@ -64,6 +64,15 @@ def _title(manifest: Manifest, scope: str) -> FlameGraphOptions:
     return FlameGraphOptions(title=f"fleetflame: {scope}", subtitle=subtitle)
 
 
+VIEW_NAMES = {"host": "by host (host;tile;…)", "tile": "by tile (tile;host;…)", "none": "merged (all hosts and tiles)"}
+
+
+def fleet_views(stacks: Mapping[str, int], group_by: str) -> dict[str, folded.Stacks]:
+    """The fleet graph three ways, the chosen grouping first: the HTML viewer switches between them."""
+    order = [group_by] + [g for g in GROUPINGS if g != group_by]
+    return {VIEW_NAMES[g]: regroup(stacks, g) for g in order}
+
+
 def write_outputs(
     stacks: Mapping[str, int], folder: Path, stem: str, formats: Iterable[str], options: FlameGraphOptions
 ) -> list[Path]:
@@ -88,8 +97,14 @@ def build_reports(
     stacks = fleet_stacks(folder, manifest)
     folded.write_folded(stacks, folder / FLEET_FOLDED)
     written = [folder / FLEET_FOLDED]
-    fleet_formats = [f for f in formats if f != "folded"]
-    written += write_outputs(regroup(stacks, group_by), folder, "flamegraph", fleet_formats, _title(manifest, "fleet"))
+    views = fleet_views(stacks, group_by)
+    options = _title(manifest, "fleet")
+    fleet_formats = [f for f in formats if f not in ("folded", "html")]
+    written += write_outputs(next(iter(views.values())), folder, "flamegraph", fleet_formats, options)
+    if "html" in formats:
+        page = folder / f"flamegraph{html.EXTENSION}"
+        page.write_text(html.render_profiles(views, options), encoding="utf-8")
+        written.append(page)
     for name, host in manifest.hosts.items():
         path = host_dir(folder, name) / STACKS_FOLDED
         if host.status == "ok" and path.exists():

@@ -46,9 +46,30 @@
   function color(node) { return node.name < 0 ? data.rootColor : frames.color[node.name]; }
   function kind(node) { return node.name < 0 ? "root" : frames.kind[node.name]; }
 
+  // Several profiles (e.g. a capture by host, by tile, merged): a selector switches between them.
   var profile = data.profiles[0] || { name: "empty", total: 0, stacks: [], counts: [] };
   var root = buildTree(profile);
   var zoomed = root;
+  var viewSelect = $("ff-view");
+
+  function showProfile(index) {
+    profile = data.profiles[index];
+    root = buildTree(profile);
+    zoomed = root;
+    if (window.fleetflame) window.fleetflame.root = root;
+    render();
+  }
+
+  if (viewSelect && data.profiles.length > 1) {
+    data.profiles.forEach(function (p, i) {
+      var option = doc.createElement("option");
+      option.value = String(i);
+      option.textContent = p.name;
+      viewSelect.appendChild(option);
+    });
+    viewSelect.hidden = false;
+    viewSelect.addEventListener("change", function () { showProfile(+viewSelect.value); });
+  }
   var matcher = null;     // RegExp of the current search, or null
   var matches = null;     // per frame name: does it match? (names repeat; test each once)
   var shown = [];         // nodes drawn, indexed by the element's data-i
@@ -231,14 +252,14 @@
 
   // For scripts and tests driving the viewer.
   window.fleetflame = {
-    data: data, root: root, zoom: zoom, search: search, describe: describe,
+    data: data, root: root, zoom: zoom, search: search, describe: describe, showProfile: showProfile,
     find: function (name) {
       var found = null;
       (function walk(n) {
         if (found) return;
         if (n.name >= 0 && frames.label[n.name] === name) { found = n; return; }
         n.children.forEach(walk);
-      })(root);
+      })(window.fleetflame.root);
       return found;
     },
   };

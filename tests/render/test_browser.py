@@ -187,3 +187,32 @@ def test_svg_search_zoom_in_browser(browser: str, basic: dict[str, int], tmp_pat
     cls, x, w, fill = frames["fd_ed25519_verify", 67]
     assert fill == "rgb(230,0,230)"  # search highlight
     assert (x, w) == (pytest.approx(10 + 1180 * 5 / 80, abs=0.1), pytest.approx(1180 * 65 / 80, abs=0.1))
+
+
+def test_html_viewer_switches_between_views_of_a_capture(browser: str, basic: dict[str, int], tmp_path: Path) -> None:
+    from fleetflame.report import fleet_views
+
+    script = """
+    var out = {};
+    var select = document.getElementById('ff-view');
+    out.hidden = select.hidden;
+    out.options = Array.prototype.map.call(select.options, function (o) { return o.textContent; });
+    out.before = document.querySelectorAll('.ff-frame')[1].textContent;
+    select.value = '1';
+    select.dispatchEvent(new Event('change'));
+    out.after = Array.prototype.map.call(document.querySelectorAll('.ff-frame'), function (e) { return e.textContent; }).slice(0, 3);
+    out.rootTotal = window.fleetflame.root.total;
+    var pre = document.createElement('pre'); pre.id = 't-out'; pre.textContent = JSON.stringify(out);
+    document.body.appendChild(pre);
+    """
+    views = fleet_views(basic, "host")
+    page = tmp_path / "flamegraph.html"
+    page.write_text(with_script(html.render_profiles(views, FlameGraphOptions()), script), encoding="utf-8")
+    dom = run_browser(browser, page, tmp_path / "profile", "--window-size=1280,800", "--dump-dom")
+    no_error(dom)
+    out = out_json(dom)
+    assert out["hidden"] is False
+    assert out["options"] == list(views)
+    assert out["before"] == "lab01"
+    assert out["after"][0] == "all" and ":" in out["after"][1]  # by tile: tiles sit right above the root
+    assert out["rootTotal"] == sum(basic.values())
