@@ -496,22 +496,13 @@ def diff(
     after: Annotated[Path, typer.Argument(help="Capture folder or folded file: the one to compare.", show_default=False)],
     output: Annotated[Optional[Path], typer.Option("--out", "-o", help="SVG to write (default: stdout).")] = None,
 ) -> None:
-    """Differential flamegraph: widths from AFTER, red where it grew, blue where it shrank."""
-    from .diff import diff_stacks, render_diff_svg
+    """Differential flamegraph: widths from AFTER, red where it grew, blue where it shrank.
 
-    def load(path: Path) -> dict[str, int]:
-        from . import folded
-        from .capture import FLEET_FOLDED
+    BEFORE's counts are scaled to AFTER's total first, so captures of different lengths compare.
+    """
+    from .diff import diff_stacks, read_side, render_diff_svg
 
-        if path.is_dir():
-            if not (path / FLEET_FOLDED).is_file():
-                raise InputError(f"{path} has no {FLEET_FOLDED}: give a capture folder or a folded file")
-            return folded.read_folded(path / FLEET_FOLDED)
-        if not path.is_file():
-            raise InputError(f"{path}: no such file or capture folder")
-        return folded.read_folded(path)
-
-    svg = render_diff_svg(diff_stacks(load(before), load(after)), title=f"{before.name} → {after.name}")
+    svg = render_diff_svg(diff_stacks(read_side(before), read_side(after)), title=f"{before.name} → {after.name}")
     _emit(svg, output)
 
 
