@@ -38,14 +38,40 @@ def weight(period: bytes | None) -> int:
     return 1 if period is None or period == b"0" else int(period)  # perl `if (not $period)`
 
 
+class Memos:
+    """raw frame block -> b";frame;frame" (or NOT_STACK), and one line -> its frames; each
+    twice, as tidy_java depends on the process name."""
+
+    def __init__(self) -> None:
+        self.blocks: tuple[Memo, Memo] = ({}, {})
+        self.lines: tuple[Memo, Memo] = ({}, {})
+        self.bytes = 0
+
+
+# The memos of the last options used, kept for the next file: a worker collapsing the files
+# of several hosts meets the same stacks again. Folding depends on these options only.
+_last_memos: tuple[tuple[object, ...], Memos] | None = None
+
+
+def shared_memos(opts: PerfOptions) -> Memos:
+    global _last_memos
+    key = (opts.annotate_kernel, opts.annotate_jit, opts.include_addrs, opts.inline, opts.context)
+    if _last_memos is None or _last_memos[0] != key:
+        _last_memos = (key, Memos())
+    return _last_memos[1]
+
+
+def clear_memos() -> None:
+    """Let go of the kept memos (up to about MEMO_BYTES plus the line memo)."""
+    global _last_memos
+    _last_memos = None
+
+
 class Collapser(Machine):
     def __init__(self, opts: PerfOptions) -> None:
         super().__init__(opts)
-        # raw frame block -> b";frame;frame" (or NOT_STACK); one line -> its frames; each
-        # twice, as tidy_java depends on the process name
-        self.block_memo: tuple[Memo, Memo] = ({}, {})
-        self.line_memo: tuple[Memo, Memo] = ({}, {})
-        self.memo_bytes = 0
+        self.memos = shared_memos(opts)
+        self.block_memo, self.line_memo = self.memos.blocks, self.memos.lines
         self.plain_roots = self.roots is None and not self.opts.include_pid and not self.opts.include_tid
 
     def feed_records(self, recs: list[bytes]) -> None:
@@ -161,12 +187,13 @@ class Collapser(Machine):
         return folded
 
     def remember(self, memo: Memo, block: bytes, folded: bytes | object) -> None:
-        if self.memo_bytes > MEMO_BYTES:
-            self.block_memo[0].clear()
-            self.block_memo[1].clear()
-            self.memo_bytes = 0
+        memos = self.memos
+        if memos.bytes > MEMO_BYTES:
+            memos.blocks[0].clear()
+            memos.blocks[1].clear()
+            memos.bytes = 0
         memo[block] = folded
-        self.memo_bytes += len(block) + (len(folded) if isinstance(folded, bytes) else 0) + 120
+        memos.bytes += len(block) + (len(folded) if isinstance(folded, bytes) else 0) + 120
 
 def header(comm: bytes, pid: bytes, tid: bytes | None, period: bytes | None, event: bytes) -> Header:
     if tid is None or tid == b"0":  # perl `if (not $tid)`: a lone number is the TID
