@@ -23,6 +23,10 @@ def options(flags: list[str]) -> PerfOptions:
             o.include_addrs = True
         elif name == "--srcline":
             o.srcline = True
+        elif name == "--inline":
+            o.inline = True
+        elif name == "--context":
+            o.context = True
         elif name == "--event-filter":
             o.event_filter = value
         else:
