@@ -23,13 +23,14 @@ from .rules import (
     USUAL_EVENT_LINE,
     Header,
     fold_line,
+    fold_lines,
     is_java,
     process_name,
     usual_event_lines,
 )
 
 MEMO_BYTES = 24 << 20  # blocks and folds kept before the memo is emptied: RSS stays flat
-LINE_MEMO_ENTRIES = 200_000
+LINE_MEMO_ENTRIES = 100_000  # about 25 MB at most
 
 Memo = dict[bytes, "bytes | object"]
 
@@ -173,9 +174,10 @@ class Collapser(Machine):
             lines.reverse()  # root first
             parts = list(map(line_memo.get, lines))
             if None in parts:
-                for i, line in enumerate(lines):
-                    if parts[i] is None:
-                        parts[i] = line_memo[line] = fold_line(line, java, self.opts, self.addr2line)
+                todo = [i for i, part in enumerate(parts) if part is None]
+                new = fold_lines([lines[i] for i in todo], java, self.opts, self.addr2line)
+                for i, part in zip(todo, new):
+                    parts[i] = line_memo[lines[i]] = part
             if NOT_STACK in parts:
                 folded = NOT_STACK
             else:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import lru_cache
+from functools import lru_cache, partial
+from itertools import repeat
 
 from .inline import Addr2Line
 from .options import PerfOptions
@@ -19,6 +20,9 @@ EVENT_LINE = re.compile(rb"(\S.+?)\s+(\d+)/*(\d+)*\s+")
 EVENT_NAME = re.compile(rb":\s*(\d+)*\s+(\S+):\s*$")
 # stack line `  pc func (module)`; greedy, so the module is the last `(...)`
 STACK_LINE = re.compile(rb"\s*(\w+)\s*(.+) \((.*)\)")
+# the same for a line that starts with a blank (so no comment and no event line): \s* then
+# takes all the blanks, as giving one back cannot help \w+
+STACK_LINE_INDENTED = re.compile(rb"\s+(\w+)\s*(.+) \((.*)\)")
 SYMBOL_OFFSET = re.compile(rb"\+0x[\da-f]+$")  # Linux 4.8+ prints `func+0x1f`
 GO_METHOD = re.compile(rb"\.\(.*\)\.")  # `net/http.(*Client).Do` keeps its parens
 ARGUMENTS = re.compile(rb"\((?!anonymous namespace\)).*")  # C++ args, but not `(anonymous namespace)`
@@ -102,6 +106,22 @@ def perl_split_arrows(raw: bytes) -> list[bytes]:
     return parts
 
 
+def tidy_generic(func: bytes) -> bytes:
+    func = func.replace(b";", b":")
+    if b"(" in func and GO_METHOD.search(func) is None:
+        func = ARGUMENTS.sub(b"", func, count=1)
+    return func.translate(None, b"\"'")
+
+
+def annotate(func: bytes, mod: bytes, opts: PerfOptions) -> bytes:
+    """`_[k]` and `_[j]` on a line's first frame, from its module."""
+    if opts.annotate_kernel and (mod.startswith(b"[") or mod.endswith(b"vmlinux")) and b"unknown" not in mod:
+        return func + b"_[k]"
+    if opts.annotate_jit and JIT_MAP.search(mod) is not None and b"_[j]" not in func:
+        return func + b"_[j]"
+    return func
+
+
 def stack_frames(
     m: re.Match[bytes],
     java: bool,
@@ -123,6 +143,8 @@ def stack_frames(
         rawfunc = SYMBOL_OFFSET.sub(b"", rawfunc, count=1)
     if rawfunc.startswith(b"("):  # perl: "skip process names"
         return None
+    if next_line is None and rawfunc and b"->" not in rawfunc and rawfunc != b"[unknown]" and not java:
+        return [annotate(tidy_generic(rawfunc), mod, opts)]  # the usual line: one frame
     frames: list[bytes] = []
     unknown = False
     for func in perl_split_arrows(rawfunc):
@@ -133,22 +155,14 @@ def stack_frames(
                 func = b"unknown"
                 unknown = True
             func = b"[%s <%s>]" % (func, pc) if opts.include_addrs else b"[%s]" % func
-        # tidy_generic
-        func = func.replace(b";", b":")
-        if b"(" in func and GO_METHOD.search(func) is None:
-            func = ARGUMENTS.sub(b"", func, count=1)
-        func = func.translate(None, b"\"'")
-        # tidy_java
-        if java and b"/" in func and func.startswith(b"L"):
+        func = tidy_generic(func)
+        if java and b"/" in func and func.startswith(b"L"):  # tidy_java
             func = func[1:]
         if frames:
             if b"_[i]" not in func:
                 func += b"_[i]"  # inlined (Java `a->b`)
-        elif opts.annotate_kernel and (mod.startswith(b"[") or mod.endswith(b"vmlinux")) and b"unknown" not in mod:
-            func += b"_[k]"
-        elif opts.annotate_jit and JIT_MAP.search(mod) is not None:
-            if b"_[j]" not in func:
-                func += b"_[j]"
+        else:
+            func = annotate(func, mod, opts)
         if next_line is not None and not unknown:
             src = next_line() or b""
             src = SRCLINE_BRACKETS.sub(b"", src).strip(b" \t\n\r\f\v")
@@ -162,10 +176,42 @@ def fold_line(line: bytes, java: bool, opts: PerfOptions, addr2line: Addr2Line |
     """One line inside a record: its frames, each after a ';' (b"" if none), or NOT_STACK."""
     if line.startswith(b"#"):
         return b""  # comments are skipped wherever they are
-    if EVENT_LINE.match(line) is not None:
+    if not line[:1].isspace() and EVENT_LINE.match(line) is not None:  # (it needs a non-blank first)
         return NOT_STACK
     m = STACK_LINE.match(line)
     if m is None:
         return NOT_STACK
     frames = stack_frames(m, java, opts, addr2line=addr2line)
-    return b"".join(b";" + f for f in frames) if frames else b""
+    if not frames:
+        return b""
+    return b";" + frames[0] if len(frames) == 1 else b"".join(b";" + f for f in frames)
+
+
+def fold_lines(lines: list[bytes], java: bool, opts: PerfOptions, addr2line: Addr2Line | None = None) -> list[object]:
+    """fold_line over many lines; when they are all usual (one plain frame each), with C-level
+    maps, else line by line."""
+    if java or addr2line is not None or len(lines) < 4:
+        return [fold_line(line, java, opts, addr2line) for line in lines]
+    matches = list(map(STACK_LINE_INDENTED.match, lines))
+    if None in matches:
+        return [fold_line(line, java, opts) for line in lines]
+    _, raws, mods = zip(*map(re.Match.groups, matches))  # type: ignore[arg-type]
+    funcs = list(map(_strip_offset, raws))  # `$`-anchored: at most one match, as with count=1
+    joined = b"\n" + b"\n".join(funcs) + b"\n"  # (a func holds no newline)
+    # each line one plain frame: none skipped ("(...") or split ("->"), none empty or [unknown]
+    if b"\n(" in joined or b"->" in joined or b"\n\n" in joined or b"\n[unknown]\n" in joined:
+        return [fold_line(line, java, opts) for line in lines]
+    if b";" in joined:
+        funcs = [f.replace(b";", b":") for f in funcs]
+    if b"(" in joined:
+        for j, func in enumerate(funcs):
+            if b"(" in func and GO_METHOD.search(func) is None:
+                funcs[j] = ARGUMENTS.sub(b"", func, count=1)
+    if b'"' in joined or b"'" in joined:
+        funcs = [f.translate(None, b"\"'") for f in funcs]
+    if opts.annotate_kernel or opts.annotate_jit:
+        funcs = list(map(annotate, funcs, mods, repeat(opts)))
+    return list(map(b";".__add__, funcs))
+
+
+_strip_offset = partial(SYMBOL_OFFSET.sub, b"")
