@@ -110,7 +110,7 @@ class Fleet:
             detach=detach,
         )
 
-    async def _run_all(self, captures: list[HostCapture], work: Callable[[HostCapture], Awaitable[None]], bastions: BastionPool) -> None:
+    async def run_hosts(self, captures: list[HostCapture], work: Callable[[HostCapture], Awaitable[None]], bastions: BastionPool) -> None:
         try:
             await asyncio.gather(*(work(c) for c in captures))
         finally:
@@ -152,7 +152,7 @@ async def run_fleet(fleet: Fleet, options: CaptureOptions) -> Manifest:
     barrier = StartBarrier(len(captures))
     checkpoint = asyncio.ensure_future(_checkpoint_when_started(fleet, barrier))
     try:
-        await fleet._run_all(captures, lambda c: c.run(barrier), bastions)
+        await fleet.run_hosts(captures, lambda c: c.run(barrier), bastions)
     finally:
         checkpoint.cancel()
     return fleet.manifest
@@ -174,5 +174,5 @@ async def fetch_fleet(fleet: Fleet, keep_perf_data: bool = True) -> Manifest:
     pending = set(fleet.manifest.pending_hosts)
     fleet.hosts = [h for h in fleet.hosts if h.name in pending]
     captures = fleet.captures(fleet.settings(keep_perf_data), bastions)
-    await fleet._run_all(captures, lambda c: c.fetch(), bastions)
+    await fleet.run_hosts(captures, lambda c: c.fetch(), bastions)
     return fleet.manifest
