@@ -76,3 +76,23 @@ def test_odd_input_against_the_script(seed: int, tmp_path: object) -> None:
 
 def test_options_default_is_the_script_default() -> None:
     assert options([]) == PerfOptions()
+
+
+ROOTS = {tid: f"lab01;tile{tid}" for tid in range(0, 99, 3)}
+
+
+@pytest.mark.parametrize("seed", SEEDS[:4])
+def test_fleet_options_on_odd_input(seed: int) -> None:
+    data = fuzz_input(seed)
+    for opts in (
+        PerfOptions(weight="samples", roots_by_tid=ROOTS, unknown_tid_root="other;{comm}-{pid}/{tid}"),
+        PerfOptions(roots_by_tid=ROOTS),
+    ):
+        literal = Collapser(opts)
+        lines = data.split(b"\n")
+        if not lines[-1]:
+            lines.pop()
+        literal.feed_lines(lines)
+        want = literal.finish()
+        got = collapse_perf(io.BytesIO(data), opts)
+        assert (got.stacks, got.samples) == (want.stacks, want.samples)
