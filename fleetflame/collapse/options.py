@@ -23,13 +23,9 @@ class PerfOptions:
     weight: Literal["period", "samples"] = "period"  # "samples" counts 1 per sample
     # tid -> root frame(s) (';' separates several) used instead of the process name
     roots_by_tid: dict[int, str] | None = None
-    # with roots_by_tid, root for other tids: template with {comm} {pid} {tid}; None drops the sample
+    # with roots_by_tid, root for other tids: template with {comm} (blanks as _) {pid} {tid};
+    # None drops the sample
     unknown_tid_root: str | None = None
-
-    @classmethod
-    def all(cls, **kwargs: object) -> PerfOptions:
-        """--all: every annotation (--kernel --jit)."""
-        return cls(annotate_kernel=True, annotate_jit=True, **kwargs)  # type: ignore[arg-type]
 
 
 @dataclass
