@@ -465,10 +465,15 @@ def collapse(
     all_annotations: Annotated[bool, typer.Option("--all", help="All annotations (--kernel --jit).")] = False,
     addrs: Annotated[bool, typer.Option("--addrs", help="Include raw addresses where symbols can't be found.")] = False,
     event_filter: Annotated[Optional[str], typer.Option("--event-filter", help="Only this event type (default: the first one seen).")] = None,
+    inline: Annotated[bool, typer.Option("--inline", help="Un-inline frames with addr2line, as the perl script does.")] = False,
+    context: Annotated[bool, typer.Option("--context", help="With --inline: add source context (file:line).")] = False,
+    srcline: Annotated[bool, typer.Option("--srcline", help="The input has `perf script -F+srcline` lines.")] = False,
 ) -> None:
-    """Fold `perf script` output into `frame;frame;leaf COUNT` lines: a drop-in for stackcollapse-perf.pl."""
-    from .collapse import PerfOptions, collapse_perf, collapse_perf_file
-    from .folded import format_folded
+    """Fold `perf script` output into `frame;frame;leaf COUNT` lines: a drop-in for stackcollapse-perf.pl.
+
+    Same flags and same output (sorted, weighted by the sample period) as FlameGraph's script.
+    """
+    from .collapse import PerfOptions, collapse_perf_file, format_collapsed
 
     options = PerfOptions(
         include_pid=pid,
@@ -477,16 +482,18 @@ def collapse(
         annotate_jit=jit or all_annotations,
         include_addrs=addrs,
         event_filter=event_filter,
+        srcline=srcline,
+        inline=inline,
+        context=context,
     )
-    if file is None or str(file) == "-":
-        result = collapse_perf(sys.stdin.buffer, options)
-    elif not file.is_file():
-        raise InputError(f"{file}: no such file")
-    else:
-        result = collapse_perf_file(file, options)
+    source = "-" if file is None or str(file) == "-" else file
+    if source != "-" and not Path(source).is_file():
+        raise InputError(f"{source}: no such file")
+    result = collapse_perf_file(source, options)
     for warning in result.warnings:
-        err.print(warning, highlight=False)
-    sys.stdout.write(format_folded(result.stacks))
+        print(warning, file=sys.stderr)
+    sys.stdout.buffer.write(format_collapsed(result.stacks))
+    sys.stdout.flush()
 
 
 @app.command()
