@@ -84,7 +84,9 @@ class HostCapture:
     async def run(self, barrier: StartBarrier) -> None:
         """Record on this host together with the others, then (unless detached) finish."""
         arrived = False
-        try:
+
+        async def stages() -> None:
+            nonlocal arrived
             async with self.forks:
                 await self._timed("connect", self._connect())
                 await self._timed("resolve", self._resolve())
@@ -94,28 +96,34 @@ class HostCapture:
             await barrier.wait()
             await self._start(starter)
             if self.settings.detach:
-                self._stage(Stage.DETACHED, f"perf records until {time.strftime('%H:%M:%S', time.localtime(self.result.expected_end))}")
+                until = time.strftime("%H:%M:%S", time.localtime(self.result.expected_end))
+                self._stage(Stage.DETACHED, f"perf records until {until}")
                 return
             await self._timed("record", self._wait(self.settings.spec.duration))
             await self._finish()
-        except HOST_ERRORS as exc:
-            self._fail(str(exc))
-        except asyncio.TimeoutError:
-            self._fail(f"{self.host.name} stopped answering (timed out)")
-        except OSError as exc:
-            self._fail(f"{self.host.name}: {exc}")
+
+        try:
+            await self._guarded(stages())
         finally:
             if not arrived:
                 barrier.arrive()
 
     async def fetch(self) -> None:
         """Finish a capture whose recording was started earlier (detached, or by a run that died)."""
-        try:
+
+        async def stages() -> None:
             async with self.forks:
                 await self._timed("connect", self._connect())
             self._stage(Stage.WAITING, "until perf ends")
             await self._timed("record", self._wait(record.seconds_left(self.result.expected_end)))
             await self._finish()
+
+        await self._guarded(stages())
+
+    async def _guarded(self, stages: Awaitable[None]) -> None:
+        """Run the stages; whatever goes wrong on this host ends this host only."""
+        try:
+            await stages
         except HOST_ERRORS as exc:
             self._fail(str(exc))
         except asyncio.TimeoutError:
