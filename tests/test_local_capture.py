@@ -58,9 +58,9 @@ def kind_of(function: str) -> str | None:
 @pytest.mark.parametrize("layout", ["threads", "processes"])
 def test_capture_puts_each_tiles_functions_under_that_tile(standin_binary: Path, tmp_path: Path, layout: str) -> None:
     need_root_and_perf()
-    with run_standin(standin_binary, layout=layout, metrics=f"127.0.0.1:{free_port()}", load=20) as standin:
+    with run_standin(standin_binary, layout=layout, metrics=f"127.0.0.1:{free_port()}", load=3) as standin:
         inventory = write_inventory(tmp_path / "local.yml", standin.metrics_url, fleetflame_tmpdir=str(tmp_path))
-        done = fleetflame("run", "all", "-i", str(inventory), "--duration", "1.5", "--out", str(tmp_path / "out"), "--quiet")
+        done = fleetflame("run", "all", "-i", str(inventory), "--duration", "1.5", "-F", "999", "--out", str(tmp_path / "out"), "--quiet")
     assert done.returncode == 0, done.stderr
     folder = capture_folder(tmp_path / "out")
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -98,9 +98,9 @@ def test_capture_puts_each_tiles_functions_under_that_tile(standin_binary: Path,
 @pytest.mark.root
 def test_agave_records_the_whole_process_including_non_tile_threads(standin_binary: Path, tmp_path: Path) -> None:
     need_root_and_perf()
-    with run_standin(standin_binary, layout="processes", metrics=f"127.0.0.1:{free_port()}", load=20) as standin:
+    with run_standin(standin_binary, layout="processes", metrics=f"127.0.0.1:{free_port()}", load=3) as standin:
         inventory = write_inventory(tmp_path / "local.yml", standin.metrics_url)
-        done = fleetflame("run", "agave", "-i", str(inventory), "--duration", "1.5", "--out", str(tmp_path / "out"), "--json")
+        done = fleetflame("run", "agave", "-i", str(inventory), "--duration", "1.5", "-F", "999", "--out", str(tmp_path / "out"), "--json")
         agave_pid = standin.agave_pid()
     assert done.returncode == 0, done.stderr
     recap = json.loads(done.stdout)
@@ -117,7 +117,7 @@ def test_agave_records_the_whole_process_including_non_tile_threads(standin_bina
 @pytest.mark.root
 def test_missing_and_dead_tiles_fail_the_host_naming_the_tile(standin_binary: Path, tmp_path: Path) -> None:
     need_root_and_perf()
-    with run_standin(standin_binary, metrics=f"127.0.0.1:{free_port()}", dead_tiles=["verify:1"]) as standin:
+    with run_standin(standin_binary, metrics=f"127.0.0.1:{free_port()}", dead_tiles=["verify:1"], load=3) as standin:
         inventory = write_inventory(tmp_path / "local.yml", standin.metrics_url)
         missing = fleetflame("run", "verify:7", "-i", str(inventory), "--duration", "1", "--out", str(tmp_path / "a"), "--json")
         dead = fleetflame("run", "verify:*", "-i", str(inventory), "--duration", "1", "--out", str(tmp_path / "b"), "--json")
@@ -131,7 +131,7 @@ def test_missing_and_dead_tiles_fail_the_host_naming_the_tile(standin_binary: Pa
 @pytest.mark.root
 def test_thread_names_are_the_fallback_when_metrics_do_not_answer(standin_binary: Path, tmp_path: Path) -> None:
     need_root_and_perf()
-    with run_standin(standin_binary, no_metrics=True):
+    with run_standin(standin_binary, no_metrics=True, load=3):
         inventory = write_inventory(tmp_path / "local.yml", f"http://127.0.0.1:{free_port()}/metrics")
         done = fleetflame("run", "verify:*,net", "-i", str(inventory), "--duration", "1", "--out", str(tmp_path / "out"), "--quiet")
     assert done.returncode == 0, done.stderr
@@ -154,7 +154,7 @@ def test_unknown_target_word_is_refused_before_any_host(tmp_path: Path) -> None:
 @pytest.mark.root
 def test_missing_perf_says_what_to_install(standin_binary: Path, tmp_path: Path) -> None:
     need_root_and_perf()
-    with run_standin(standin_binary, metrics=f"127.0.0.1:{free_port()}") as standin:
+    with run_standin(standin_binary, metrics=f"127.0.0.1:{free_port()}", load=3) as standin:
         inventory = write_inventory(tmp_path / "local.yml", standin.metrics_url, fleetflame_perf="/opt/nowhere/perf")
         done = fleetflame("run", "net", "-i", str(inventory), "--duration", "1", "--out", str(tmp_path / "out"), "--json")
     assert done.returncode == 1
@@ -168,7 +168,7 @@ def test_user_without_perf_permission_is_told_how_to_get_it(standin_binary: Path
     if int(Path("/proc/sys/kernel/perf_event_paranoid").read_text()) < 2:
         pytest.skip("perf_event_paranoid < 2: unprivileged users may record here")
     with tempfile.TemporaryDirectory(prefix="fleetflame-nobody-") as shared, run_standin(
-        standin_binary, metrics=f"127.0.0.1:{free_port()}"
+        standin_binary, metrics=f"127.0.0.1:{free_port()}", load=3
     ) as standin:
         workdir = Path(shared)  # pytest's tmp_path sits under a 0700 folder that nobody cannot enter
         os.chmod(workdir, 0o777)
