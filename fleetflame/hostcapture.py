@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import record, transfer
-from .capture import PERF_DATA, PERF_SCRIPT, STACKS_FOLDED, HostResult
+from .capture import PERF_SCRIPT, STACKS_FOLDED, HostResult
 from .collapse_host import HostCollapser
 from .connection.base import Connection, ConnectionError_, RunningCommand
 from .folded import write_folded
@@ -100,7 +100,7 @@ class HostCapture:
                 self._stage(Stage.DETACHED, f"perf records until {until}")
                 return
             await self._timed("record", self._wait(self.settings.spec.duration))
-            await self._finish()
+            await self._finish(fresh=True)
 
         try:
             await self._guarded(stages())
@@ -200,27 +200,27 @@ class HostCapture:
             self.conn, self.remote_dir, self.result, self.stop, seconds, on_stop=lambda: self._stage(Stage.STOPPING)
         )
 
-    async def _finish(self) -> None:
+    async def _finish(self, fresh: bool = False) -> None:
         async with self.forks:
-            await self._timed("transfer", self._transfer())
-        await self._timed("collapse", self._collapse())
-        error = await transfer.clean(self.conn, self.remote_dir)
+            await self._timed("transfer", self._transfer(fresh))
+        # The host's folder is removed while we collapse: both are waits of a different kind.
+        cleaning = asyncio.ensure_future(transfer.clean(self.conn, self.remote_dir))
+        try:
+            await self._timed("collapse", self._collapse())
+        finally:
+            error = await cleaning
         self.result.succeed()
         self.result.error = error
         self._stage(Stage.DONE, f"{self.result.samples} samples")
 
-    async def _transfer(self) -> None:
-        self.local_dir.mkdir(parents=True, exist_ok=True)
-
+    async def _transfer(self, fresh: bool) -> None:
         def progress(detail: str) -> None:
             stage = Stage.SYMBOLIZING if detail.startswith(("symbolizing", "waiting")) else Stage.TRANSFERRING
             self._stage(stage, detail)
 
-        await transfer.pull_script(self.conn, self.remote_dir, self.local_dir, self.result, progress)
-        await transfer.record_sums(self.conn, self.remote_dir, self.result)
-        if self.settings.keep_perf_data:
-            await transfer.pull_file(self.conn, self.remote_dir, PERF_DATA, self.local_dir, self.result, progress)
-        self.result.bytes_pulled = sum(int(t["bytes"]) for t in self.result.transfers)
+        await transfer.pull_results(
+            self.conn, self.remote_dir, self.local_dir, self.result, progress, self.settings.keep_perf_data, fresh
+        )
 
     async def _collapse(self) -> None:
         self._stage(Stage.COLLAPSING)

@@ -70,7 +70,7 @@ async def wait(
     """Wait until perf has ended (asking it to stop when `stop` is set) and record how it ended."""
     max_wait = int(max(0.0, wait_s) + GRACE_S)
     waiting = asyncio.ensure_future(
-        conn.run(sh(WAIT, "wait", remote_dir, max_wait), privileged=True, timeout=max_wait + 30)
+        conn.run(sh(WAIT, "wait", remote_dir, max_wait, int(max(0.0, wait_s - 1))), privileged=True, timeout=max_wait + 30)
     )
     stopping = asyncio.ensure_future(stop.wait() if stop else asyncio.Event().wait())
     try:

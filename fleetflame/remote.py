@@ -61,13 +61,21 @@ cd "$1" || exit 3
 exit 0
 """
 
-# Wait (at most $2 seconds) until perf has ended; print `RC STARTED` and perf's messages.
+# Wait (at most $2 seconds) until perf has ended; print `RC STARTED` and perf's messages. The
+# first $3 seconds are polled once a second, the rest ten times a second: few processes while perf
+# records, a prompt answer when it ends (or fails at once, or is stopped early).
 WAIT = r"""
 cd "$1" || exit 3
-end=$(( $(date +%s) + $2 ))
+n=$(( $2 * 10 )) slow=$3
 while [ ! -e rc ]; do
-  [ "$(date +%s)" -le "$end" ] || exit 4
-  sleep 0.1
+  [ "$n" -gt 0 ] || exit 4
+  if [ "$slow" -gt 0 ]; then
+    slow=$((slow - 1)) n=$((n - 10))
+    sleep 1
+  else
+    n=$((n - 1))
+    sleep 0.1
+  fi
 done
 printf '%s %s\n' "$(cat rc)" "$(cat started 2>/dev/null)"
 cat perf.stderr 2>/dev/null

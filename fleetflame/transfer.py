@@ -2,7 +2,8 @@
 
 Every pull is resumable: a file arrives as `NAME.part` and becomes `NAME` only once its size and
 sha256 match the host's, so an interrupted `run` or `fetch` continues where it stopped and never
-downloads twice what already arrived.
+downloads twice what already arrived. A fresh run costs the host three commands after perf ends:
+symbolize (streamed back), checksum both files, remove the folder.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .remote import CLEAN, STATE, SUMS, SYMBOLIZE, sh
 
 ALREADY_SYMBOLIZED = 10  # SYMBOLIZE's exit status: done, or being done by another fetch
 Progress = Callable[[str], None]
+Sums = dict[str, tuple[int, str]]  # name -> (size, sha256)
 
 
 class TransferError(Exception):
@@ -29,7 +31,37 @@ def part(path: Path) -> Path:
     return path.with_name(path.name + ".part")
 
 
-async def remote_sums(conn: Connection, remote_dir: str, *names: str) -> dict[str, tuple[int, str]]:
+async def pull_results(
+    conn: Connection,
+    remote_dir: str,
+    local_dir: Path,
+    result: HostResult,
+    progress: Progress,
+    keep_perf_data: bool = True,
+    fresh: bool = False,
+) -> None:
+    """perf.script.gz (and perf.data) into local_dir, verified. `fresh`: nothing was tried before."""
+    local_dir.mkdir(parents=True, exist_ok=True)
+    script = local_dir / PERF_SCRIPT
+    if not script.exists():
+        if fresh:
+            await _stream_script(conn, remote_dir, script, result, progress)
+        else:
+            await _symbolized(conn, remote_dir, script, result, progress)
+    sums = await remote_sums(conn, remote_dir, PERF_SCRIPT, PERF_DATA)
+    if PERF_SCRIPT not in sums:  # a fresh stream that found the work already done or under way
+        await _symbolized(conn, remote_dir, script, result, progress)
+        sums = await remote_sums(conn, remote_dir, PERF_SCRIPT, PERF_DATA)
+    result.script_bytes, result.script_sha256 = sums[PERF_SCRIPT]
+    if PERF_DATA in sums:
+        result.perf_data_bytes, result.perf_data_sha256 = sums[PERF_DATA]
+    await pull_file(conn, remote_dir, PERF_SCRIPT, local_dir, result, progress, sums)
+    if keep_perf_data:
+        await pull_file(conn, remote_dir, PERF_DATA, local_dir, result, progress, sums)
+    result.bytes_pulled = sum(int(t["bytes"]) for t in result.transfers)
+
+
+async def remote_sums(conn: Connection, remote_dir: str, *names: str) -> Sums:
     done = await conn.run(sh(SUMS, "sums", remote_dir, *names), privileged=True, timeout=600)
     if not done.ok:
         raise TransferError(f"cannot checksum capture files on {conn.host.name}: {done.error_text()}")
@@ -47,14 +79,11 @@ async def symbolize_state(conn: Connection, remote_dir: str) -> str:
     return done.stdout.decode().split()[0]
 
 
-async def pull_script(
-    conn: Connection, remote_dir: str, local_dir: Path, result: HostResult, progress: Progress, max_wait: float = 3600
+async def _symbolized(
+    conn: Connection, remote_dir: str, script: Path, result: HostResult, progress: Progress, max_wait: float = 3600
 ) -> None:
-    """perf.script.gz: streamed while `perf script` runs on the host, or resumed by SFTP."""
-    dest = local_dir / PERF_SCRIPT
-    if dest.exists():
-        return
-    _keep_longer_prefix(dest.with_name(dest.name + ".stream"), part(dest))
+    """Make sure the host has a complete perf.script.gz, symbolizing it here if no one else is."""
+    _keep_longer_prefix(script.with_name(script.name + ".stream"), part(script))
     deadline = asyncio.get_running_loop().time() + max_wait
     while (state := await symbolize_state(conn, remote_dir)) != "done":
         if asyncio.get_running_loop().time() > deadline:
@@ -63,8 +92,7 @@ async def pull_script(
             progress("waiting for another fetch to finish symbolizing")
             await asyncio.sleep(0.5)
             continue
-        await _stream_script(conn, remote_dir, dest, result, progress)
-    await pull_file(conn, remote_dir, PERF_SCRIPT, local_dir, result, progress)
+        await _stream_script(conn, remote_dir, script, result, progress)
 
 
 def _keep_longer_prefix(stream: Path, partial: Path) -> None:
@@ -93,9 +121,10 @@ async def _stream_script(conn: Connection, remote_dir: str, dest: Path, result: 
         raise TransferError(f"perf script failed on {conn.host.name}: {done.error_text()}")
 
 
-async def pull_file(conn: Connection, remote_dir: str, name: str, local_dir: Path, result: HostResult, progress: Progress) -> None:
+async def pull_file(
+    conn: Connection, remote_dir: str, name: str, local_dir: Path, result: HostResult, progress: Progress, sums: Sums
+) -> None:
     """Pull one file, resuming a `.part` left by an earlier attempt, and verify it."""
-    sums = await remote_sums(conn, remote_dir, name)
     if name not in sums:
         raise TransferError(f"{name} is missing on {conn.host.name} in {remote_dir}")
     size, digest = sums[name]
@@ -111,6 +140,7 @@ async def pull_file(conn: Connection, remote_dir: str, name: str, local_dir: Pat
             f"{remote_dir}/{name}",
             partial,
             offset=offset,
+            size=size,
             progress=lambda n: progress(f"{name} {n / 1e6:.1f}/{size / 1e6:.1f} MB"),
         )
         result.transfers.append({"file": name, "offset": offset, "bytes": pulled, "how": "sftp"})
@@ -118,14 +148,6 @@ async def pull_file(conn: Connection, remote_dir: str, name: str, local_dir: Pat
         partial.unlink(missing_ok=True)
         raise TransferError(f"{name} from {conn.host.name} arrived damaged (checksum mismatch); run fetch again")
     os.replace(partial, dest)
-
-
-async def record_sums(conn: Connection, remote_dir: str, result: HostResult) -> None:
-    sums = await remote_sums(conn, remote_dir, PERF_SCRIPT, PERF_DATA)
-    if PERF_SCRIPT in sums:
-        result.script_bytes, result.script_sha256 = sums[PERF_SCRIPT]
-    if PERF_DATA in sums:
-        result.perf_data_bytes, result.perf_data_sha256 = sums[PERF_DATA]
 
 
 async def clean(conn: Connection, remote_dir: str) -> str | None:

@@ -84,3 +84,19 @@ def test_dead_tile_is_named() -> None:
 def test_all_on_a_host_without_tiles() -> None:
     with pytest.raises(TileError, match="no tiles found on lab05"):
         select_tiles(parse_target("all"), [], [], "lab05")
+
+
+def test_parse_metrics_handles_escapes_label_order_timestamps_and_floats() -> None:
+    text = (
+        'tile_pid{kind_id="2",kind="verify"} 1.2e+03 1700000000000\n'
+        'tile_tid{kind="verify",kind_id="2",note="a \\"quoted\\", b"} 1201\n'
+        'tile_pid{kind="net",kind_id="0",} 7\n'
+        'tile_pid{kind="bad",kind_id="x"} 5\n'
+        'tile_pid{kind="broken",kind_id="1" 5\n'
+        "tile_pid_total 9\n"
+    )
+    assert parse_metrics(text) == [Tile("net", 0, 7, 7), Tile("verify", 2, 1200, 1201)]
+
+
+def test_parse_metrics_of_something_else_finds_nothing() -> None:
+    assert parse_metrics("<html>not metrics</html>\n") == []

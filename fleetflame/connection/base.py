@@ -99,9 +99,10 @@ class Connection(ABC):
 
     @abstractmethod
     async def fetch_file(
-        self, remote: str, dest: Path, *, offset: int = 0, progress: Progress | None = None
+        self, remote: str, dest: Path, *, offset: int = 0, size: int | None = None, progress: Progress | None = None
     ) -> int:
-        """Copy a host file into `dest`, appending from `offset` (resume). Returns bytes copied."""
+        """Copy a host file into `dest`, appending from `offset` (resume) up to `size` when known.
+        Returns the bytes copied."""
 
     @abstractmethod
     async def close(self) -> None: ...

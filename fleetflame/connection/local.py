@@ -107,13 +107,13 @@ class LocalConnection(Connection):
         return await http_get(asyncio.open_connection, url, timeout)
 
     async def fetch_file(
-        self, remote: str, dest: Path, *, offset: int = 0, progress: Progress | None = None
+        self, remote: str, dest: Path, *, offset: int = 0, size: int | None = None, progress: Progress | None = None
     ) -> int:
         copied = 0
         with open(remote, "rb") as inp, open(dest, "ab" if offset else "wb") as out:
             inp.seek(offset)
             out.truncate(offset)
-            while chunk := await asyncio.to_thread(inp.read, self.rate.chunk_size):
+            while chunk := await asyncio.to_thread(inp.read, self.rate.read_size(offset + copied, size)):
                 out.write(chunk)
                 copied += len(chunk)
                 await self.rate.consume(len(chunk))

@@ -19,6 +19,10 @@ class RateLimit:
             return 4 << 20
         return max(16 << 10, min(4 << 20, int(self.rate / 8)))
 
+    def read_size(self, position: int, size: int | None) -> int:
+        """How much to read next; never past a known end (a read past it costs a round trip)."""
+        return self.chunk_size if size is None else max(0, min(self.chunk_size, size - position))
+
     async def consume(self, nbytes: int) -> None:
         if not self.rate:
             return
