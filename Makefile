@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m compileall -q fleetflame
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -27,6 +28,7 @@ unit: setup
 
 lint: setup
 	$(PY) -m mypy
+	$(VENV)/bin/ruff check --select F fleetflame tests bench
 
 bench: setup
 	$(PY) bench/collapse.py

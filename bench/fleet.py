@@ -27,10 +27,9 @@ collapses in a thread of the control process.  The perf start spread is max - mi
 `perf_started_at` (manifest.json; `date +%s.%N` on the host just before perf, the same clock
 for every lab host); the loop's is taken the same way (`date` before its perf).
 
-The lab hosts get an empty /root/.bashrc (bind-mounted in their own mount namespace, see
-quiet_shells): this machine's runs `pyenv init` on every SSH session (~0.2 s of CPU each,
-serialized by pyenv's lock), which no validator host does and which would swamp every figure;
-`--host-bashrc` keeps it.  Before each N the bench waits (--wait seconds at most) for a 1-minute
+The lab hosts get an empty /root/.bashrc (tests/lab mounts /dev/null over it in each host's
+mount namespace): this machine's runs `pyenv init` on every SSH session (~0.2 s of CPU each),
+which no validator host does and which would swamp every figure.  Before each N the bench waits (--wait seconds at most) for a 1-minute
 load average <= --max-load, and it prints the load and the machine's CPU busy share during each
 run: the machine is shared, and the lab's hosts share its CPUs with the control process, so
 only side-by-side ratios mean much.
@@ -109,12 +108,13 @@ with open(out, "w") as fp:
 
 # The control process itself: fleetflame's CLI run in-process, its own rusage noted at exit.
 HOOK = r"""
-import json, resource, runpy, sys
+import json, os, resource, sys
 out = sys.argv[1]
 sys.argv = ["fleetflame"] + sys.argv[2:]
 code = 0
 try:
-    runpy.run_module("fleetflame", run_name="__main__", alter_sys=True)
+    from fleetflame.cli import app  # what fleetflame.cli.main runs, before it os._exit()s
+    app()
 except SystemExit as exc:
     code = exc.code
 finally:
@@ -126,7 +126,9 @@ finally:
         json.dump({"self_cpu": me.ru_utime + me.ru_stime, "self_user": me.ru_utime,
                    "self_sys": me.ru_stime, "reaped_children_cpu": kids.ru_utime + kids.ru_stime,
                    "hwm_mb": hwm}, fp)
-sys.exit(code)
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(code if isinstance(code, int) else 1)
 """
 
 
@@ -172,21 +174,6 @@ class Measured:
         except ProcessLookupError:
             pass
         self.popen.wait()
-
-
-def quiet_shells(lab: LabFleet) -> None:
-    """Give every lab host an empty ~/.bashrc for root, in that host's own mount namespace.
-
-    sshd runs each command through the user's shell, and bash reads ~/.bashrc when sshd starts
-    it.  This dev machine's /root/.bashrc runs `pyenv init` and `pyenv virtualenv-init` (about
-    0.2 s of CPU per SSH session, and pyenv's rehash lock serializes concurrent sessions), which
-    a validator host would not do.  Left in, it dominates every figure: it is paid once per
-    exec channel, so it weighs per command rather than per host.
-    """
-    if not Path("/root/.bashrc").exists():
-        return
-    for name in lab.names:
-        lab.host_exec(name, ["mount", "--bind", "/dev/null", "/root/.bashrc"], check=True)
 
 
 def resolve_tids(lab: LabFleet) -> dict[str, list[int]]:
@@ -307,8 +294,6 @@ def bench_n(n: int, args: argparse.Namespace, base: Path) -> dict[str, Any]:
     with LabFleet(n, work / "lab", load=args.load, addr_base=args.addr_base, start_timeout=60,
                   standin_args=["--period", f"{args.period:g}"]) as lab:
         inventory = lab.write_inventory(work / "inventory.yml")
-        if not args.host_bashrc:
-            quiet_shells(lab)
         tids = resolve_tids(lab)
         time.sleep(args.settle)
         busy0, total0 = cpu_times()
@@ -472,8 +457,6 @@ def main() -> None:
     ap.add_argument("--period", type=float, default=200.0,
                     help="stand-in duty-cycle period, ms (200: few wake-ups, so 16 hosts idle "
                          "lightly on 2 cores)")
-    ap.add_argument("--host-bashrc", action="store_true",
-                    help="keep this machine's /root/.bashrc on the lab hosts (see quiet_shells)")
     ap.add_argument("--max-load", type=float, default=3.0,
                     help="wait for a 1-minute load average at most this before each N (3)")
     ap.add_argument("--wait", type=float, default=0.0,
@@ -493,8 +476,7 @@ def main() -> None:
     print(f"         {info['openssh']}; asyncssh {info['asyncssh']}; {info['python']}; "
           f"{info['perf']}")
     print(f"fleetflame run all --duration {args.duration:g} vs plain ssh loop; stand-in load "
-          f"{args.load}% per tile every {args.period:g} ms; {args.repeat} pair(s) of runs per N; "
-          f"root's .bashrc on the hosts: {'this machine' if args.host_bashrc else 'empty'}",
+          f"{args.load}% per tile every {args.period:g} ms; {args.repeat} pair(s) of runs per N",
           flush=True)
     base = Path(tempfile.mkdtemp(prefix="fleetflame-bench-fleet-"))
     results = []

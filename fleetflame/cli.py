@@ -144,7 +144,7 @@ def run(
     the same schedule (target, inventories, limit, OUT) still holds its lock, 130 if abandoned by a
     second Ctrl-C.
     """
-    from .connection.ssh import SshSettings
+    from .connection.settings import SshSettings
     from .fleet import CaptureOptions
     from .history import prune
     from .report import parse_formats
@@ -202,7 +202,7 @@ def fetch(
     capture folders the hosts keep (after `run --detach` elsewhere, or a run whose link dropped).
     """
     from .capture import read_manifest
-    from .connection.ssh import SshSettings
+    from .connection.settings import SshSettings
     from .recover import check_capture_id, local_pending, open_or_rebuild, remote_captures
     from .report import parse_formats
     from .runner import fetch_capture
@@ -328,7 +328,7 @@ def tiles(
     accept_new_host_keys: Annotated[bool, typer.Option(help="Trust keys of hosts not yet in known_hosts.")] = False,
 ) -> None:
     """Show which threads TARGET resolves to on each host (host x tile x pid x tid), without recording."""
-    from .connection.ssh import SshSettings
+    from .connection.settings import SshSettings
     from .probe import resolve_fleet, tiles_json, tiles_table
     from .targets import parse_target
 
@@ -353,7 +353,7 @@ def check(
     the metrics endpoint, tiles found, free space in fleetflame_tmpdir. One line per problem,
     with what to do; exit code 1 if any host has a problem."""
     from .check import check_fleet
-    from .connection.ssh import SshSettings
+    from .connection.settings import SshSettings
 
     results = check_fleet(_select_hosts(inventory, limit), SshSettings(accept_new_host_keys=accept_new_host_keys))
     for result in results:

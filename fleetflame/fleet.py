@@ -15,7 +15,7 @@ from pathlib import Path
 from .capture import HostResult, Manifest, host_dir, iso, new_capture_id, utc_now
 from .collapse_host import HostCollapser
 from .connection import BastionPool, open_connection
-from .connection.ssh import SshSettings
+from .connection.settings import SshSettings
 from .hostcapture import CaptureSettings, HostCapture, Stage
 from .inventory.model import HostRecord
 from .record import RecordSpec

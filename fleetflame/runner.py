@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .capture import Manifest
 from .collapse_host import HostCollapser
-from .connection.ssh import SshSettings
+from .connection.settings import SshSettings
 from .fleet import CaptureOptions, Fleet, Reporter, fetch_fleet, new_fleet_capture, run_fleet
 from .inventory.model import HostRecord
 from .report import build_reports

@@ -234,7 +234,7 @@ def test_interrupt_stops_every_host_then_reports(make_lab: Callable[..., LabFlee
     assert proc.returncode == 0, stderr
     assert time.monotonic() - began < 45
     recap = json.loads(stdout)
-    assert all(row["status"] == "ok" and row["samples"] > 0 for row in recap["hosts"])
+    assert all(row["status"] == "ok" and row["samples"] > 0 for row in recap["hosts"]), recap
     assert not _perf_processes(lab)
 
 
@@ -269,13 +269,15 @@ def _perf_processes(lab: LabFleet) -> list[str]:
     return found
 
 
-def _wait_for_perf_everywhere(lab: LabFleet, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+def _wait_for_perf_everywhere(lab: LabFleet, proc: subprocess.Popen[str], timeout: float = 60, settle: float = 2.0) -> None:
+    """Until perf runs on every host, plus `settle` seconds: a perf interrupted while it is still
+    setting up its events (slow on a loaded 2-core machine) ends with no samples at all."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         hosts = {entry.split(":")[0] for entry in _perf_processes(lab)}
         if hosts == set(lab.names):
-            time.sleep(0.5)
+            time.sleep(settle)
             return
         time.sleep(0.1)
     raise AssertionError("perf did not start on every host")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,9 @@ import asyncssh
 
 from ..inventory.model import HostRecord
 from .base import CommandResult, Connection, ConnectionError_, Progress, RunningCommand, shell_join
+from .bastions import BastionPool
 from .http import http_get
+from .settings import SshSettings
 
 CHUNK = 1 << 20
 
@@ -33,14 +34,6 @@ FAST_CIPHERS = (
     "aes192-ctr",
     "aes256-ctr",
 )
-
-
-@dataclass
-class SshSettings:
-    connect_timeout: float = 10.0
-    keepalive_interval: float = 15.0
-    keepalive_count_max: int = 4
-    accept_new_host_keys: bool = False
 
 
 class _HostKeyPolicy(asyncssh.SSHClient):
@@ -85,47 +78,6 @@ def _remember_key(files: list[str], host: str, port: int, key: asyncssh.SSHKey) 
     line = key.export_public_key("openssh").decode().split()
     with open(path, "a", encoding="utf-8") as fp:
         fp.write(f"{_known_host_name(host, port)} {line[0]} {line[1]}\n")
-
-
-@dataclass
-class BastionPool:
-    """Jump-host connections shared by every host that goes through the same bastion."""
-
-    settings: SshSettings
-    _conns: dict[str, asyncssh.SSHClientConnection] = field(default_factory=dict)
-    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
-
-    async def get(self, spec: str) -> asyncssh.SSHClientConnection:
-        async with self._locks.setdefault(spec, asyncio.Lock()):
-            if spec not in self._conns:
-                self._conns[spec] = await self._open(spec)
-            return self._conns[spec]
-
-    async def _open(self, spec: str) -> asyncssh.SSHClientConnection:
-        hops = spec.split(",")
-        previous = await self.get(",".join(hops[:-1])) if len(hops) > 1 else None
-        user, _, hostport = hops[-1].rpartition("@")
-        host, _, port = hostport.partition(":")
-        kwargs: dict[str, Any] = {}
-        if user:
-            kwargs["username"] = user
-        if previous is not None:
-            kwargs["tunnel"] = previous
-        try:
-            return await asyncssh.connect(
-                host,
-                int(port) if port else (),
-                connect_timeout=self.settings.connect_timeout,
-                keepalive_interval=self.settings.keepalive_interval,
-                **kwargs,
-            )
-        except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
-            raise ConnectionError_(f"cannot reach jump host {hops[-1]}: {_describe(exc)}") from exc
-
-    async def close(self) -> None:
-        for conn in self._conns.values():
-            conn.close()
-        self._conns.clear()
 
 
 class SshProcess(RunningCommand):

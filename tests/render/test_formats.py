@@ -11,7 +11,7 @@ from fleetflame.folded import format_folded, read_folded
 from fleetflame.render import RENDERERS, foldedtext, output_name, pprof, render, speedscope, write_output
 from fleetflame.render.options import FlameGraphOptions
 
-from .golden import GOLDEN, check_golden
+from .golden import check_golden
 
 
 def test_registry_renders_every_format(basic: dict[str, int], tmp_path: Path) -> None:
