@@ -9,6 +9,8 @@ key that differs from a recorded one.
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -286,8 +288,15 @@ def _as_bytes(data: object) -> bytes:
 
 
 def _describe(exc: BaseException) -> str:
+    """The reason, in words an operator can act on."""
     if isinstance(exc, asyncio.TimeoutError):
-        return "timed out"
+        return "timed out: is the host up and port open? (--connect-timeout sets the wait)"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused: is sshd running there, and is ansible_port right?"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve the address ({exc.strerror}): check ansible_host"
+    if isinstance(exc, OSError) and exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+        return "no route to host: check ansible_host and the network path (or a ProxyJump)"
     if isinstance(exc, asyncssh.Error):
         return exc.reason or type(exc).__name__
     return str(exc) or type(exc).__name__
