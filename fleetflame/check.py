@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from .connection import BastionPool, ConnectionError_, SshSettings, open_connection
-from .connection.base import Connection
+from .connection import Connection, ConnectionError_, SshSettings, visit_hosts
 from .inventory.model import HostRecord
 from .remote import CHECK, sh
 from .resolve import DiscoveryError, discover
@@ -74,9 +73,9 @@ async def _sudo_works(conn: Connection) -> bool:
     return done.ok and done.stdout.strip() == b"0"
 
 
-async def check_host(host: HostRecord, settings: SshSettings, bastions: BastionPool, gate: asyncio.Semaphore) -> HostCheck:
+async def check_host(conn: Connection, gate: asyncio.Semaphore) -> HostCheck:
+    host = conn.host
     result = HostCheck(host.name)
-    conn = open_connection(host, settings, bastions)
     try:
         async with gate:
             await conn.connect()
@@ -103,19 +102,8 @@ async def check_host(host: HostRecord, settings: SshSettings, bastions: BastionP
         result.problems.append(str(exc))
     except asyncio.TimeoutError:
         result.problems.append(f"{host.name}: stopped answering (timed out)")
-    finally:
-        await conn.close()
     return result
 
 
-async def _check_all(hosts: list[HostRecord], settings: SshSettings, forks: int) -> list[HostCheck]:
-    bastions = BastionPool(settings)
-    gate = asyncio.Semaphore(forks)
-    try:
-        return list(await asyncio.gather(*(check_host(h, settings, bastions, gate) for h in hosts)))
-    finally:
-        await bastions.close()
-
-
 def check_fleet(hosts: list[HostRecord], settings: SshSettings, forks: int = 50) -> list[HostCheck]:
-    return asyncio.run(_check_all(hosts, settings, forks))
+    return visit_hosts(hosts, settings, forks, check_host)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from rich.table import Table
 
-from .connection import BastionPool, ConnectionError_, SshSettings, open_connection
+from .connection import Connection, ConnectionError_, SshSettings, visit_hosts
 from .inventory.model import HostRecord
 from .resolve import DiscoveryError, discover
 from .targets import Target
@@ -24,11 +24,11 @@ class HostTiles:
     notes: list[str] = field(default_factory=list)
 
 
-async def _resolve_one(host: HostRecord, target: Target, settings: SshSettings, bastions: BastionPool, forks: asyncio.Semaphore) -> HostTiles:
+async def _resolve_one(conn: Connection, gate: asyncio.Semaphore, target: Target) -> HostTiles:
+    host = conn.host
     result = HostTiles(host.name)
-    conn = open_connection(host, settings, bastions)
     try:
-        async with forks:
+        async with gate:
             await conn.connect()
             found = await discover(conn)
         result.source = found.source
@@ -39,22 +39,11 @@ async def _resolve_one(host: HostRecord, target: Target, settings: SshSettings, 
         result.error = str(exc)
     except asyncio.TimeoutError:
         result.error = f"{host.name} stopped answering (timed out)"
-    finally:
-        await conn.close()
     return result
 
 
-async def _resolve_all(hosts: list[HostRecord], target: Target, settings: SshSettings, forks: int) -> list[HostTiles]:
-    bastions = BastionPool(settings)
-    gate = asyncio.Semaphore(forks)
-    try:
-        return list(await asyncio.gather(*(_resolve_one(h, target, settings, bastions, gate) for h in hosts)))
-    finally:
-        await bastions.close()
-
-
 def resolve_fleet(hosts: list[HostRecord], target: Target, settings: SshSettings, forks: int = 50) -> list[HostTiles]:
-    return asyncio.run(_resolve_all(hosts, target, settings, forks))
+    return visit_hosts(hosts, settings, forks, lambda conn, gate: _resolve_one(conn, gate, target))
 
 
 def _rows(result: HostTiles) -> list[dict[str, object]]:

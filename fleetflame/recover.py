@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .capture import MANIFEST, HostResult, Manifest, read_manifest
-from .connection import BastionPool, ConnectionError_, SshSettings, open_connection
+from .connection import Connection, ConnectionError_, SshSettings, visit_hosts
 from .errors import InputError
 from .inventory.model import HostRecord
 from .remote import LIST, sh
@@ -36,8 +36,8 @@ def check_capture_id(capture_id: str) -> None:
         raise InputError(f"{capture_id!r} is not a capture id (like 20261125T221500Z-all): see `fleetflame captures`")
 
 
-async def _list_one(host: HostRecord, ssh: SshSettings, bastions: BastionPool, gate: asyncio.Semaphore) -> tuple[str, list[dict[str, Any]], str | None]:
-    conn = open_connection(host, ssh, bastions)
+async def _list_one(conn: Connection, gate: asyncio.Semaphore) -> tuple[str, list[dict[str, Any]], str | None]:
+    host = conn.host
     try:
         async with gate:
             await conn.connect()
@@ -55,24 +55,13 @@ async def _list_one(host: HostRecord, ssh: SshSettings, bastions: BastionPool, g
         return host.name, metas, None
     except (ConnectionError_, OSError, asyncio.TimeoutError) as exc:
         return host.name, [], str(exc) or "timed out"
-    finally:
-        await conn.close()
-
-
-async def _list_all(hosts: list[HostRecord], ssh: SshSettings, forks: int) -> list[tuple[str, list[dict[str, Any]], str | None]]:
-    bastions = BastionPool(ssh)
-    gate = asyncio.Semaphore(forks)
-    try:
-        return list(await asyncio.gather(*(_list_one(h, ssh, bastions, gate) for h in hosts)))
-    finally:
-        await bastions.close()
 
 
 def remote_captures(hosts: list[HostRecord], ssh: SshSettings, forks: int = 50) -> tuple[dict[str, dict[str, dict[str, Any]]], list[str]]:
     """{capture id: {host: meta}} of capture folders left on the hosts, and per-host errors."""
     found: dict[str, dict[str, dict[str, Any]]] = {}
     errors = []
-    for name, metas, error in asyncio.run(_list_all(hosts, ssh, forks)):
+    for name, metas, error in visit_hosts(hosts, ssh, forks, _list_one):
         if error:
             errors.append(f"{name}: {error}")
         for meta in metas:
