@@ -81,26 +81,5 @@ def with_prefix(stacks: Mapping[str, int], *frames: str) -> Stacks:
     return {f"{prefix};{stack}": count for stack, count in stacks.items()}
 
 
-def strip_root(stacks: Mapping[str, int], depth: int = 1) -> Stacks:
-    """Drop the first `depth` frames of each stack, merging stacks that become equal."""
-    out: Stacks = {}
-    for stack, count in stacks.items():
-        rest = stack.split(";", depth)[-1] if stack.count(";") >= depth else ""
-        if rest:
-            out[rest] = out.get(rest, 0) + count
-    return out
-
-
-def group_by_root(stacks: Mapping[str, int]) -> dict[str, Stacks]:
-    """Split stacks by their first frame: {root: {rest: count}}."""
-    groups: dict[str, Stacks] = {}
-    for stack, count in stacks.items():
-        root, _, rest = stack.partition(";")
-        group = groups.setdefault(root, {})
-        key = rest or root
-        group[key] = group.get(key, 0) + count
-    return groups
-
-
 def total(stacks: Mapping[str, int]) -> int:
     return sum(stacks.values())

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from .lab.procs import running
 from fleetflame.standin import (
     DEFAULT_TILES, StandinProcess, build_standin, run_standin, standin_argv,
 )
@@ -103,15 +104,6 @@ def test_bad_arguments(binary: Path) -> None:
         res = subprocess.run([str(binary), "--no-metrics", *args], capture_output=True,
                              text=True, timeout=10)
         assert res.returncode == 2 and res.stderr.startswith("standin:"), res
-
-
-def running(pid: int) -> bool:
-    """Exists and is not a zombie (orphans wait for this machine's init to reap them)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def gone(pids: list[int], timeout: float = 5.0) -> bool:
