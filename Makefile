@@ -4,11 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test unit lint bench clean system-deps
+.PHONY: setup demo test unit lint bench clean system-deps lock
 
-$(STAMP): pyproject.toml
+# constraints.txt pins every package (and its dependencies) that the venv gets, so that a clean
+# clone installs what CI ran. Update it deliberately: `make lock` after changing pyproject.toml.
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
 	$(PY) -m compileall -q fleetflame
 	touch $(STAMP)
 
@@ -20,7 +22,7 @@ system-deps:
 demo: setup
 	$(VENV)/bin/fleetflame demo
 
-test: setup system-deps
+test: setup system-deps lint
 	$(PY) -m pytest -q -ra
 
 unit: setup
@@ -28,7 +30,14 @@ unit: setup
 
 lint: setup
 	$(PY) -m mypy
-	$(VENV)/bin/ruff check --select F fleetflame tests bench
+	$(VENV)/bin/ruff check fleetflame tests bench
+
+# Re-resolve the newest versions pyproject.toml allows and write them to constraints.txt.
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/pip install -q -e '.[test]'
+	.lockvenv/bin/pip freeze --exclude-editable | grep -v '^#' > constraints.txt
+	rm -rf .lockvenv
 
 bench: setup
 	$(PY) bench/collapse.py

@@ -57,6 +57,15 @@ class Target:
         return self.agave and not self.all_tiles and not self.selectors
 
     @property
+    def key(self) -> str:
+        """The target's meaning as one canonical string: `verify` and `verify:0`, `a,b` and `b,a`
+        give the same key. Locks and filters compare targets by it."""
+        words = {str(selector) for selector in self.selectors}
+        words |= {"all"} if self.all_tiles else set()
+        words |= {"agave"} if self.agave else set()
+        return ",".join(sorted(words))
+
+    @property
     def slug(self) -> str:
         """File-name-safe form for capture ids: `verify:*,quic` -> `verify-all+quic`."""
         return self.text.replace(":*", "-all").replace(":", "-").replace(",", "+")
@@ -103,3 +112,40 @@ def _parse_tile_word(word: str) -> TileSelector:
     if idx is None:
         return TileSelector(kind, 0)  # `fdctl flame verify` means verify:0
     return TileSelector(kind, None if idx == "*" else int(idx))
+
+
+@dataclass(frozen=True)
+class TileFilter:
+    """A tile word of the analysis commands (`captures --trend`, `skew --tile`): unlike in TARGET,
+    a bare kind means every tile of that kind. `verify:3` one tile, `verify` / `verify:*` every
+    verify tile, `agave` the Agave process."""
+
+    text: str
+    kind: str
+    kind_id: int | None  # None: every tile of the kind
+
+    def matches(self, tile: str) -> bool:
+        """Whether a tile frame of a capture (`verify:3`, `agave`) is one of this filter's."""
+        if self.kind_id is not None:
+            return tile == f"{self.kind}:{self.kind_id}"
+        return tile == self.kind or tile.startswith(self.kind + ":")
+
+    @property
+    def is_single_tile(self) -> bool:
+        return self.kind_id is not None
+
+
+def parse_tile_filter(word: str, option: str = "--tile") -> TileFilter:
+    """Parse one tile word of an analysis filter; InputError (naming `option`) if it is not one."""
+    text = word.strip()
+    if text == "agave":
+        return TileFilter(text, "agave", None)
+    match = _WORD.match(text)
+    if not match:
+        raise InputError(f"{option} {word!r}: give a tile (verify:3), a kind (verify or verify:*) or agave")
+    kind, idx = match["kind"], match["idx"]
+    if kind not in TILE_KINDS:
+        close = difflib.get_close_matches(kind, sorted(TILE_KINDS | {"agave"}), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise InputError(f"{option} {word!r}: unknown tile kind {kind!r}; {hint}use a Firedancer tile kind such as verify, quic, net")
+    return TileFilter(text, kind, None if idx in (None, "*") else int(idx))

@@ -12,7 +12,7 @@ DEFAULT_METRICS_URL = "http://127.0.0.1:7999/metrics"
 class HostRecord:
     """Everything fleetflame needs to reach and profile one inventory host.
 
-    Built from the host's merged Ansible variables (see CONTRACT.md for the table). `None` means
+    Built from the host's merged Ansible variables (see the variables table in the README). `None` means
     "not set in the inventory": the SSH layer then falls back to ~/.ssh/config and its defaults.
     """
 

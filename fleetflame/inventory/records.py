@@ -1,4 +1,4 @@
-"""Resolve a host's merged variables into the `HostRecord` the SSH layer uses (CONTRACT.md table).
+"""Resolve a host's merged variables into the `HostRecord` the SSH layer uses (the README's variables table).
 
 When both spellings are set, the older `ansible_ssh_*` one wins, as in Ansible's connection
 settings. Values are taken as written: a Jinja template in a setting fleetflame uses is refused,

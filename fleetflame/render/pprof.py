@@ -63,7 +63,7 @@ def encode(stacks: Mapping[str, int], options: FlameGraphOptions) -> bytes:
         ids = [functions.setdefault(name, len(functions) + 1) for name in stack.split(";")]
         ids.reverse()
         parts.append(field_bytes(PROFILE_SAMPLE, packed(SAMPLE_LOCATION_ID, ids) + packed(SAMPLE_VALUE, [stacks[stack]])))
-    for name, fid in functions.items():
+    for fid in functions.values():
         line = field_varint(LINE_FUNCTION_ID, fid)
         parts.append(field_bytes(PROFILE_LOCATION, field_varint(LOCATION_ID, fid) + field_bytes(LOCATION_LINE, line)))
     for name, fid in functions.items():

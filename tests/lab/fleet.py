@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import ctypes
+import fcntl
 import os
 import shutil
 import signal
@@ -82,6 +83,34 @@ _prctl = ctypes.CDLL(None, use_errno=True).prctl
 _LIVE: set["LabFleet"] = set()
 _LIVE_LOCK = threading.Lock()
 
+# Labs bind fixed loopback addresses and ports, and load the machine: one process at a time may
+# run them (several test runs, e.g. from different checkouts, then wait for each other). Labs
+# within one process share the hold; the last one stopped releases it.
+MACHINE_LOCK = Path("/run/lock/fleetflame-lab.lock")
+_machine_hold: list[Any] = []   # [open file, count of running labs]
+
+
+def _hold_machine() -> None:
+    with _LIVE_LOCK:
+        if _machine_hold:
+            _machine_hold[1] += 1
+            return
+        MACHINE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+        fp = open(MACHINE_LOCK, "a+")
+        fcntl.flock(fp.fileno(), fcntl.LOCK_EX)
+        _machine_hold[:] = [fp, 1]
+
+
+def _release_machine() -> None:
+    with _LIVE_LOCK:
+        if not _machine_hold:
+            return
+        _machine_hold[1] -= 1
+        if _machine_hold[1] == 0:
+            fcntl.flock(_machine_hold[0].fileno(), fcntl.LOCK_UN)
+            _machine_hold[0].close()
+            _machine_hold.clear()
+
 
 def _die_with_parent() -> None:  # runs in the forked child, before exec
     _prctl(1, signal.SIGKILL)    # PR_SET_PDEATHSIG
@@ -146,8 +175,13 @@ class LabFleet:
             raise LabUnavailable(reason)
         if self.binary is None:
             self.binary = build_standin()
-        self._prepare_files()
-        self._check_ports_free()
+        _hold_machine()
+        try:
+            self._prepare_files()
+            self._check_ports_free()
+        except BaseException:
+            _release_machine()
+            raise
         with _LIVE_LOCK:
             _LIVE.add(self)
         self._started = True
@@ -182,6 +216,7 @@ class LabFleet:
         self._started = False
         with _LIVE_LOCK:
             _LIVE.discard(self)
+        _release_machine()
         if self.shared is not None:
             shutil.rmtree(self.shared, ignore_errors=True)
         return leftovers

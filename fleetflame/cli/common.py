@@ -1,0 +1,110 @@
+"""What every command shares: the consoles, the operator-error wrapper, the common options."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from ..errors import FleetflameError, InputError
+from ..inventory.model import HostRecord
+
+out = Console()
+err = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def operator_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Print a FleetflameError as one line and exit with its code; tracebacks are for bugs only."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except FleetflameError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def warn(text: str) -> None:
+    err.print(f"[yellow]warning:[/] {text}", highlight=False)
+
+
+InventoryOpt = Annotated[
+    list[Path],
+    typer.Option(
+        "-i",
+        "--inventory",
+        help="Ansible inventory (YAML or INI file, or a folder); repeat to merge several, as with ansible -i.",
+        show_default=False,
+    ),
+]
+LimitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--limit",
+        "-l",
+        help="Ansible host pattern: 'mainnet', 'a:b', 'a,b', 'a:&b', 'a:!b', 'val0*', '~val0[1-3]', 'group[0:2]'.",
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of a table.")]
+TargetArg = Annotated[
+    str,
+    typer.Argument(
+        help=(
+            "What to record, as for `fdctl flame`: 'all' (every tile), 'agave' (the whole Agave process, "
+            "perf -p), 'KIND' (= KIND:0), 'KIND:IDX', 'KIND:*', or a comma list: 'verify:*,quic,net:1'."
+        ),
+        show_default=False,
+    ),
+]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder holding capture folders OUT/CAPTURE_ID/.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no table (for cron); errors still go to stderr.")]
+FormatOpt = Annotated[str, typer.Option("--format", help="Fleet outputs, comma separated: svg,html,folded,speedscope,pprof.")]
+HostKeysOpt = Annotated[bool, typer.Option(help="Trust and remember keys of hosts not yet in known_hosts (never changed keys).")]
+NoPerfDataOpt = Annotated[bool, typer.Option("--no-perf-data", help="Do not pull perf.data back (stacks only).")]
+RateOpt = Annotated[
+    float | None,
+    typer.Option("--rate-limit", metavar="MB/S", help="Cap each host's transfer at this many MB/s, to spare the validator's network.", min=0.01),
+]
+ForksOpt = Annotated[
+    int,
+    typer.Option(help="At most this many hosts connect, symbolize and transfer at once; recording starts everywhere together.", min=1),
+]
+LogOpt = Annotated[Path | None, typer.Option("--log-file", help="Append a timestamped line per host event and the recap here (for cron).")]
+
+
+def select_hosts(inventories: list[Path], limit: str | None) -> list[HostRecord]:
+    """The hosts that the inventories and --limit select; warnings go to stderr."""
+    from ..inventory import load_inventories, select
+
+    if not inventories:
+        raise InputError("no inventory given: pass -i INVENTORY (e.g. -i inventories/local.yml)")
+    loaded = load_inventories(inventories)
+    selection = select(loaded, limit or "all")
+    for warning in [*loaded.warnings, *selection.warnings]:
+        warn(warning)
+    return list(selection.hosts)
+
+
+def emit(data: str | bytes, output: Path | None) -> None:
+    """Write a rendered output to a file, or to stdout when no file is given."""
+    if output is None:
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data)
+        return
+    if isinstance(data, bytes):
+        output.write_bytes(data)
+    else:
+        output.write_text(data, encoding="utf-8")
