@@ -1,0 +1,106 @@
+"""Printing text that fleetflame did not write: literally, without control characters, whole.
+
+The rule: every string that came from a host (perf's stderr, error messages, thread names,
+function names), an inventory (host names, variables), a manifest, a file or the command line
+is printed through this module; fleetflame's own rich markup only ever *wraps* it. Such text is
+never parsed as rich markup (where `[kernel.kallsyms]` would vanish and `[/sys/x]` would raise
+MarkupError), never gets emoji codes (`:fire:`) or highlighting, and never reaches the terminal
+with a control character in it.
+
+What counts as a control character is Python's `str.isprintable()`: C0 (ESC, so every ANSI
+escape sequence; BEL; backspace; carriage return, which can overwrite what is already on the
+line), DEL, C1, bidi overrides and isolates (U+202A-U+202E, U+2066-U+2069) and the other
+format characters (zero-width spaces, BOM), line and paragraph separators, lone surrogates left
+by `errors="surrogateescape"`, unassigned and private-use code points, and spaces other than
+ASCII space. Each is shown as its Python escape (`\\x1b[2J`, `\\u202e`), so the operator sees
+that something was there and what, and nothing is lost silently. `safe()` keeps newlines and
+tabs, for text that is meant to span lines; `safe_line()` escapes them too, for a table cell or
+a one-line message. Backslashes are left as they are: the output is for reading, not parsing.
+
+Tables: `print_table()` never cuts or folds a column marked `no_wrap` (capture ids, host names):
+in a terminal too narrow for the table, it is printed at its narrowest width and the terminal
+soft-wraps it; in a pipe it is printed at its natural width, so `grep` and `awk` see whole
+rows.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape as _escape_markup
+from rich.measure import Measurement
+from rich.table import Table
+from rich.style import Style
+from rich.text import Text
+
+# One-line contexts are cut after this many characters: a host's 10 MB stderr is not a message.
+MAX_LINE = 2000
+_WIDE = 1_000_000  # "no width limit" when measuring a table's natural width
+
+
+def safe(text: str, *, limit: int | None = None) -> str:
+    """`text` with every non-printable character but newline and tab escaped; see the module
+    docstring. Windows line ends (CRLF) become newlines. With `limit`, at most that many
+    characters of `text` are kept and the cut is said."""
+    return _clean(text.replace("\r\n", "\n"), "\n\t", limit)
+
+
+def safe_line(text: str, *, limit: int | None = MAX_LINE) -> str:
+    """`text` as one line: every non-printable character escaped, newlines and tabs included.
+    At most `limit` characters (default MAX_LINE) are kept, and the cut is said."""
+    return _clean(text, "", limit)
+
+
+def literal(text: str, style: str | Style = "", *, limit: int | None = None) -> Text:
+    """Untrusted multi-line text as a rich Text: printed as-is, never parsed as markup."""
+    return Text(safe(text, limit=limit), style=style)
+
+
+def literal_line(text: str, style: str | Style = "", *, limit: int | None = MAX_LINE) -> Text:
+    """Untrusted one-line text (a table cell, an id, a host name) as a rich Text."""
+    return Text(safe_line(text, limit=limit), style=style)
+
+
+def labelled(label: str, style: str, message: str) -> Text:
+    """`label message` as one line, the label in fleetflame's style and the message literal:
+    `labelled("error:", "bold red", str(exc))`."""
+    return Text.assemble((label, style), " ", literal_line(message))
+
+
+def escape_markup(text: str) -> str:
+    """Untrusted one-line text made safe to put inside a rich markup string. Prefer `literal_line`
+    and `Text.assemble`; this is for code that must build markup strings."""
+    return _escape_markup(safe_line(text))
+
+
+def print_table(console: Console, table: Table) -> None:
+    """Print a table without cutting any `no_wrap` column (see the module docstring)."""
+    measured = Measurement.get(console, console.options.update(max_width=_WIDE), table)
+    width = max(console.width, measured.minimum) if console.is_terminal else measured.maximum
+    if width <= console.width:
+        console.print(table)
+        return
+    # Console.print clamps `width` to the console's, so a wider table needs a console of its own
+    # on the same stream.
+    wide = Console(
+        file=console.file,
+        width=width,
+        force_terminal=console.is_terminal,
+        color_system=console.color_system,  # type: ignore[arg-type]  # one of the names it accepts
+        no_color=console.no_color,
+        highlight=False,
+        emoji=False,
+    )
+    wide.print(table)
+
+
+def _clean(text: str, keep: str, limit: int | None) -> str:
+    cut = 0
+    if limit is not None and len(text) > limit:
+        cut, text = len(text) - limit, text[:limit]
+    if not text.isprintable():  # the common case, a printable text, costs one C-level scan
+        text = "".join(ch if ch.isprintable() or ch in keep else _escape(ch) for ch in text)
+    return f"{text}… ({cut:,} more characters)" if cut else text
+
+
+def _escape(char: str) -> str:
+    return char.encode("unicode_escape").decode("ascii")
