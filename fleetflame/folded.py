@@ -1,17 +1,49 @@
 """The folded-stack format (`frame;frame;leaf COUNT`), the interface between collapse, merge and render.
 
-As in FlameGraph, a line is the stack joined by `;` (root first), one space, and an integer count.
-The count is split off at the *last* space, so frames may contain spaces.
+As in FlameGraph, a line is the stack joined by `;` (root first), one space, and a count. The
+count is split off at the *last* space, so frames may contain spaces. Counts are what
+flamegraph.pl accepts (`\\d+(\\.\\d*)?`, fractions rounded to whole samples) up to MAX_COUNT;
+anything else is not a folded line and is counted as ignored.
+
+Reading is bounded whatever the input: files and streams are read in blocks and split at `\\n`
+only, a line longer than MAX_LINE_BYTES is skipped (and counted) without being held whole, and
+bytes that are not UTF-8 become U+FFFD. Memory then grows only with the distinct stacks kept.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
+import re
+import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
+
+from fleetflame.errors import InputError
 
 Stacks = dict[str, int]
+
+MAX_LINE_BYTES = 4 << 20  # far beyond perf's deepest stacks (127 frames by default), small for memory
+MAX_COUNT = 2**53 - 1  # counts stay exact as JSON numbers in the viewer and in speedscope (JS doubles)
+BLOCK_BYTES = 1 << 20
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?")  # flamegraph.pl's count: (\d+(?:\.\d*)?)$
+
+
+def parse_count(text: str) -> int | None:
+    """A folded line's count as an int, or None if it is not one flamegraph.pl would accept."""
+    if text.isascii() and text.isdigit():
+        if len(text) > 16:  # MAX_COUNT has 16 digits; also keeps int() away from huge strings
+            text = text.lstrip("0") or "0"
+            if len(text) > 16:
+                return None
+        value = int(text)
+    elif len(text) <= 40 and _DECIMAL.fullmatch(text):
+        value = round(float(text))  # FlameGraph accepts fractional counts; we keep integers
+    else:
+        return None
+    return value if value <= MAX_COUNT else None
 
 
 def parse_line(line: str) -> tuple[str, int] | None:
@@ -20,14 +52,8 @@ def parse_line(line: str) -> tuple[str, int] | None:
     stack, sep, count = line.rpartition(" ")
     if not sep or not stack:
         return None
-    try:
-        value = int(count)
-    except ValueError:
-        try:
-            value = round(float(count))  # FlameGraph accepts fractional counts; we keep integers
-        except ValueError:
-            return None
-    return stack, value
+    value = parse_count(count)
+    return None if value is None else (stack, value)
 
 
 def iter_folded(lines: Iterable[str]) -> Iterator[tuple[str, int]]:
@@ -37,22 +63,124 @@ def iter_folded(lines: Iterable[str]) -> Iterator[tuple[str, int]]:
             yield parsed
 
 
-def open_text(path: str | Path) -> IO[str]:
-    """Open a text file for reading, transparently gunzipping `.gz` files (or gzip magic)."""
-    path = Path(path)
+@dataclass
+class FoldedInput:
+    """Stacks read from one or more sources, with what was not a folded line."""
+
+    stacks: Stacks
+    ignored: int = 0  # non-blank lines that are not `stack COUNT` (too long, no count, bad count)
+    first_ignored: str | None = None  # `SOURCE:LINE: 'text'` of the first, shortened; not yet safe to print
+
+    def note_ignored(self, source: str, number: int, text: str | None) -> None:
+        """Count a line that is not a folded stack; None stands for an overlong line."""
+        self.ignored += 1
+        if self.first_ignored is None:
+            if text is None:
+                shown = f"a line longer than {MAX_LINE_BYTES >> 20} MiB"
+            else:
+                shown = repr(text if len(text) <= 80 else text[:80] + "…")
+            self.first_ignored = f"{source}:{number}: {shown}"
+
+    def ignored_message(self) -> str:
+        """flamegraph.pl's "Ignored N lines with invalid format", with the first of them."""
+        return (
+            f"Ignored {self.ignored:,} lines with invalid format (not 'frame;frame;leaf COUNT'); "
+            f"the first, {self.first_ignored}"
+        )
+
+
+def _blocks(stream: BinaryIO) -> Iterator[bytes]:
+    while block := stream.read(BLOCK_BYTES):
+        yield block
+
+
+def iter_lines(stream: BinaryIO) -> Iterator[str | None]:
+    """The stream's lines as text (without the newline); None stands for a line over MAX_LINE_BYTES.
+
+    Only `\\n` ends a line (a `\\r` or other Unicode line break inside a frame name stays there);
+    a trailing `\\r` is dropped. At most one block and one line are held at a time.
+    """
+    pending = b""  # the start of a line whose end has not arrived yet
+    skipping = False  # inside an overlong line: drop bytes until its newline
+    for block in _blocks(stream):
+        start = 0
+        if skipping:
+            cut = block.find(b"\n")
+            if cut < 0:
+                continue
+            skipping, start = False, cut + 1
+        end = block.rfind(b"\n") + 1
+        if end <= start:  # no newline in the rest of the block
+            pending += block[start:]
+            if len(pending) > MAX_LINE_BYTES:
+                pending, skipping = b"", True
+                yield None
+            continue
+        head = pending + block[start:end]
+        pending = block[end:]
+        # one decode per block, cut at a newline so no UTF-8 sequence is split
+        for line in head.decode("utf-8", "replace").split("\n")[:-1]:
+            yield None if len(line) > MAX_LINE_BYTES else line.removesuffix("\r")
+        if len(pending) > MAX_LINE_BYTES:
+            pending, skipping = b"", True
+            yield None
+    if pending:
+        yield pending.decode("utf-8", "replace").removesuffix("\r")
+
+
+def open_binary(path: str | Path) -> BinaryIO:
+    """Open a file for reading, transparently gunzipping it when it starts with gzip's magic."""
     with open(path, "rb") as probe:
         magic = probe.read(2)
     if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # GzipFile reads bytes
+    return open(path, "rb")
+
+
+def open_text(path: str | Path) -> IO[str]:
+    """Open a text file for reading, transparently gunzipping `.gz` files (or gzip magic).
+
+    Lines come from a buffered text wrapper: callers that must be bounded on hostile input
+    iterate `iter_lines(open_binary(path))` instead.
+    """
+    return io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="replace")
+
+
+def load_folded(source: str | Path | BinaryIO, into: FoldedInput | None = None, name: str | None = None) -> FoldedInput:
+    """Read folded stacks from a file (gzip ok) or a binary stream, adding to `into` if given.
+
+    Counts of repeated stacks add up. Lines that are not folded stacks are counted in `ignored`
+    (blank lines are not); a truncated gzip stops the read with a FoldedReadError.
+    """
+    result = into if into is not None else FoldedInput({})
+    label = name or (str(source) if isinstance(source, (str, Path)) else "-")
+    stacks = result.stacks
+    stream = open_binary(source) if isinstance(source, (str, Path)) else source
+    try:
+        for number, line in enumerate(iter_lines(stream), 1):
+            if line is None:
+                result.note_ignored(label, number, None)
+                continue
+            parsed = parse_line(line)
+            if parsed is None:
+                if line.strip():
+                    result.note_ignored(label, number, line)
+                continue
+            stack, count = parsed
+            stacks[stack] = stacks.get(stack, 0) + count
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise FoldedReadError(f"{label}: damaged gzip data ({exc}); the file is truncated or not gzip") from None
+    finally:
+        if isinstance(source, (str, Path)):
+            stream.close()
+    return result
 
 
 def read_folded(source: str | Path | Iterable[str]) -> Stacks:
-    """Read folded stacks into a dict, adding up counts of repeated stacks."""
-    stacks: Stacks = {}
+    """Read folded stacks into a dict, adding up counts of repeated stacks; bad lines are skipped."""
     if isinstance(source, (str, Path)):
-        with open_text(source) as fp:
-            return read_folded(fp)
+        return load_folded(source).stacks
+    stacks: Stacks = {}
     for stack, count in iter_folded(source):
         stacks[stack] = stacks.get(stack, 0) + count
     return stacks
@@ -81,5 +209,18 @@ def with_prefix(stacks: Mapping[str, int], *frames: str) -> Stacks:
     return {f"{prefix};{stack}": count for stack, count in stacks.items()}
 
 
+def reverse_stacks(stacks: Mapping[str, int]) -> Stacks:
+    """Every stack leaf first, as flamegraph.pl --reverse draws them (callers above each function)."""
+    out: Stacks = {}
+    for stack, count in stacks.items():
+        key = ";".join(reversed(stack.split(";")))
+        out[key] = out.get(key, 0) + count
+    return out
+
+
 def total(stacks: Mapping[str, int]) -> int:
     return sum(stacks.values())
+
+
+class FoldedReadError(InputError):
+    """A folded file that cannot be read to its end (damaged gzip)."""

@@ -1,32 +1,54 @@
-"""Folded stacks → pprof's profile.proto, gzip-compressed (what `go tool pprof` reads).
+"""Folded stacks → pprof's profile.proto, gzip-compressed (what `go tool pprof`, Pyroscope and Parca read).
 
-The protobuf is encoded by hand: only varints and length-delimited fields are needed.
-Field numbers are those of github.com/google/pprof/proto/profile.proto. Each frame name is one
-Function with one Location (no addresses: folded stacks have none); each folded line is one
-Sample whose location ids run leaf first, as pprof expects.
+Each frame name is one Function with one Location (no addresses: folded stacks have none); each
+folded line is one Sample whose location ids run leaf first, as pprof expects.
+
+Sample types: `samples/count` first (and the default, so every reader's first view counts
+samples), then `cpu/nanoseconds` (count × period) when the sampling frequency is known; the
+period type is then `cpu-clock/nanoseconds`. For fleet stacks (`host;tile;...`) the host and tile
+are not frames but sample labels `host`, `tile` and `kind` (plus `thread` for the Agave process's
+threads), so `go tool pprof -tagfocus host=val07` and label queries in Pyroscope/Parca work.
+
+The protobuf is encoded by hand rather than with the `protobuf` package: a profile needs only
+varints and length-delimited fields (about 30 lines here), while the package would add a runtime
+dependency plus code generated from profile.proto by protoc at build time, for a file written at
+the end of every capture. Field numbers are those of github.com/google/pprof/proto/profile.proto;
+the tests read the output with `go tool pprof` itself, not only with their own decoder.
 """
 
 from __future__ import annotations
 
 import gzip
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from fleetflame.render.layout import stack_sort_key
 from fleetflame.render.options import FlameGraphOptions
 from fleetflame.render.xml import clean
 
 EXTENSION = ".pb.gz"
+INT64_MAX = 2**63 - 1
 
 # profile.proto field numbers
-PROFILE_SAMPLE_TYPE, PROFILE_SAMPLE, PROFILE_LOCATION, PROFILE_FUNCTION = 1, 2, 4, 5
-PROFILE_STRING_TABLE, PROFILE_DEFAULT_SAMPLE_TYPE = 6, 14
+PROFILE_SAMPLE_TYPE, PROFILE_SAMPLE, PROFILE_MAPPING, PROFILE_LOCATION, PROFILE_FUNCTION = 1, 2, 3, 4, 5
+PROFILE_STRING_TABLE = 6
+PROFILE_TIME_NANOS, PROFILE_DURATION_NANOS, PROFILE_PERIOD_TYPE, PROFILE_PERIOD = 9, 10, 11, 12
+PROFILE_COMMENT, PROFILE_DEFAULT_SAMPLE_TYPE = 13, 14
 VALUE_TYPE_TYPE, VALUE_TYPE_UNIT = 1, 2
-SAMPLE_LOCATION_ID, SAMPLE_VALUE = 1, 2
-LOCATION_ID, LOCATION_LINE = 1, 4
+SAMPLE_LOCATION_ID, SAMPLE_VALUE, SAMPLE_LABEL = 1, 2, 3
+LABEL_KEY, LABEL_STR = 1, 2
+MAPPING_ID, MAPPING_FILENAME, MAPPING_HAS_FUNCTIONS = 1, 5, 7
+LOCATION_ID, LOCATION_MAPPING_ID, LOCATION_LINE = 1, 2, 4
 LINE_FUNCTION_ID = 1
 FUNCTION_ID, FUNCTION_NAME, FUNCTION_SYSTEM_NAME = 1, 2, 3
 
+LABEL_KEYS = ("host", "tile", "kind", "thread")
+MAPPING_NAME = "[perf script]"  # the frames were symbolized on each host by perf script
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
+
+@lru_cache(maxsize=1 << 16)  # ids and small counts repeat on every sample
 def varint(value: int) -> bytes:
     if value < 0:
         value += 1 << 64  # int64 two's complement, as protobuf does
@@ -47,32 +69,104 @@ def field_bytes(number: int, payload: bytes) -> bytes:
 
 
 def packed(number: int, values: list[int]) -> bytes:
-    return field_bytes(number, b"".join(varint(v) for v in values))
+    return field_bytes(number, b"".join(map(varint, values)))
+
+
+def split_fleet_stack(stack: str) -> tuple[tuple[str, ...], str]:
+    """(label values host, tile, kind[, thread]) and the frames left, of a `host;tile;...` stack.
+
+    A tile is `KIND:IDX` (kind KIND) or `agave`, whose next frame is the thread's name. A stack
+    too short to hold frames after its labels keeps its last label as its only frame.
+    """
+    parts = stack.split(";", 3)
+    if len(parts) < 2:
+        return (), stack
+    host, tile = parts[0], parts[1]
+    kind = tile.partition(":")[0]
+    if tile == "agave" and len(parts) > 2:
+        return (host, tile, kind, parts[2]), parts[3] if len(parts) > 3 else parts[2]
+    rest = ";".join(parts[2:])
+    return (host, tile, kind), rest or tile
+
+
+def time_nanos(iso: str | None) -> int | None:
+    """ns since the epoch for an ISO 8601 UTC time (a manifest's started_at), None if unreadable."""
+    if not iso:
+        return None
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
+
+
+class _Strings:
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {"": 0}  # string_table[0] must be ""
+
+    def __call__(self, text: str) -> int:
+        # clean(): protobuf strings must be valid UTF-8 (lone surrogates from undecodable bytes are not)
+        return self.index.setdefault(clean(text), len(self.index))
+
+
+def _value_type(strings: _Strings, kind: str, unit: str) -> bytes:
+    return field_varint(VALUE_TYPE_TYPE, strings(kind)) + field_varint(VALUE_TYPE_UNIT, strings(unit))
 
 
 def encode(stacks: Mapping[str, int], options: FlameGraphOptions) -> bytes:
     """The uncompressed profile.proto message."""
-    strings: dict[str, int] = {"": 0}  # string_table[0] must be ""
-
-    def s(text: str) -> int:
-        return strings.setdefault(clean(text), len(strings))
-
+    s = _Strings()
+    period = round(1e9 / options.frequency_hz) if options.frequency_hz and options.frequency_hz > 0 else None
+    parts = [field_bytes(PROFILE_SAMPLE_TYPE, _value_type(s, options.count_name, "count"))]
+    if period:
+        parts.append(field_bytes(PROFILE_SAMPLE_TYPE, _value_type(s, "cpu", "nanoseconds")))
     functions: dict[str, int] = {}  # frame name -> function id (= location id)
-    parts = [field_bytes(PROFILE_SAMPLE_TYPE, field_varint(VALUE_TYPE_TYPE, s(options.count_name)) + field_varint(VALUE_TYPE_UNIT, s("count")))]
+    label_bytes: dict[tuple[str, ...], bytes] = {}
     for stack in sorted((k for k, v in stacks.items() if v > 0), key=stack_sort_key):
-        ids = [functions.setdefault(name, len(functions) + 1) for name in stack.split(";")]
+        count = stacks[stack]
+        labels: tuple[str, ...] = ()
+        frames = stack
+        if options.fleet_stacks:
+            labels, frames = split_fleet_stack(stack)
+        ids = [functions.setdefault(name, len(functions) + 1) for name in frames.split(";")]
         ids.reverse()
-        parts.append(field_bytes(PROFILE_SAMPLE, packed(SAMPLE_LOCATION_ID, ids) + packed(SAMPLE_VALUE, [stacks[stack]])))
+        values = [count, min(count * period, INT64_MAX)] if period else [count]
+        body = packed(SAMPLE_LOCATION_ID, ids) + packed(SAMPLE_VALUE, values)
+        if labels:
+            encoded = label_bytes.get(labels)
+            if encoded is None:
+                encoded = label_bytes[labels] = b"".join(
+                    field_bytes(SAMPLE_LABEL, field_varint(LABEL_KEY, s(key)) + field_varint(LABEL_STR, s(value)))
+                    for key, value in zip(LABEL_KEYS, labels)
+                )
+            body += encoded
+        parts.append(field_bytes(PROFILE_SAMPLE, body))
+    # One mapping that says the frames are already symbolized, so readers do not try to do it.
+    mapping = field_varint(MAPPING_ID, 1) + field_varint(MAPPING_FILENAME, s(MAPPING_NAME)) + field_varint(MAPPING_HAS_FUNCTIONS, 1)
+    parts.append(field_bytes(PROFILE_MAPPING, mapping))
     for fid in functions.values():
         line = field_varint(LINE_FUNCTION_ID, fid)
-        parts.append(field_bytes(PROFILE_LOCATION, field_varint(LOCATION_ID, fid) + field_bytes(LOCATION_LINE, line)))
+        location = field_varint(LOCATION_ID, fid) + field_varint(LOCATION_MAPPING_ID, 1) + field_bytes(LOCATION_LINE, line)
+        parts.append(field_bytes(PROFILE_LOCATION, location))
     for name, fid in functions.items():
         n = s(name)
         body = field_varint(FUNCTION_ID, fid) + field_varint(FUNCTION_NAME, n) + field_varint(FUNCTION_SYSTEM_NAME, n)
         parts.append(field_bytes(PROFILE_FUNCTION, body))
+    if options.start_time_ns is not None and options.start_time_ns > 0:
+        parts.append(field_varint(PROFILE_TIME_NANOS, min(options.start_time_ns, INT64_MAX)))
+    if options.duration_s is not None and options.duration_s > 0:
+        parts.append(field_varint(PROFILE_DURATION_NANOS, min(round(options.duration_s * 1e9), INT64_MAX)))
+    if period:
+        parts.append(field_bytes(PROFILE_PERIOD_TYPE, _value_type(s, "cpu-clock", "nanoseconds")))
+        parts.append(field_varint(PROFILE_PERIOD, period))
+    for comment in (options.title, options.subtitle):
+        if comment:
+            parts.append(field_varint(PROFILE_COMMENT, s(comment)))
     parts.append(field_varint(PROFILE_DEFAULT_SAMPLE_TYPE, s(options.count_name)))
     # every string must be interned before the table is written
-    parts.extend(field_bytes(PROFILE_STRING_TABLE, text.encode("utf-8")) for text in strings)
+    parts.extend(field_bytes(PROFILE_STRING_TABLE, text.encode("utf-8")) for text in s.index)
     return b"".join(parts)
 
 
