@@ -7,14 +7,16 @@ can redraw a capture offline, as `run` and `fetch` do when they finish.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from . import folded
 from .capture import FLEET_FOLDED, STACKS_FOLDED, Manifest, host_dir
 from .errors import InputError
-from .render import RENDERERS, FlameGraphOptions, html
+from .render import RENDERERS, FlameGraphOptions, html, pprof
 
 DEFAULT_FORMATS = ("svg", "html")
+EXPORT_FORMATS = ("pprof", "speedscope")  # written from the fleet stacks as stored, see _export_options
 GROUPINGS = ("host", "tile", "none")
 
 
@@ -64,6 +66,18 @@ def _title(manifest: Manifest, scope: str) -> FlameGraphOptions:
     return FlameGraphOptions(title=f"fleetflame: {scope}", subtitle=subtitle)
 
 
+def _export_options(manifest: Manifest, options: FlameGraphOptions) -> FlameGraphOptions:
+    """pprof and speedscope get the fleet stacks as stored (host and tile become labels / per-host
+    profiles) and how perf sampled: frequency, duration, start time."""
+    return replace(
+        options,
+        fleet_stacks=True,
+        frequency_hz=manifest.frequency_hz,
+        duration_s=manifest.duration_s,
+        start_time_ns=pprof.time_nanos(manifest.started_at),
+    )
+
+
 VIEW_NAMES = {"host": "by host (host;tile;…)", "tile": "by tile (tile;host;…)", "none": "merged (all hosts and tiles)"}
 
 
@@ -99,8 +113,10 @@ def build_reports(
     written = [folder / FLEET_FOLDED]
     views = fleet_views(stacks, group_by)
     options = _title(manifest, "fleet")
-    fleet_formats = [f for f in formats if f not in ("folded", "html")]
+    fleet_formats = [f for f in formats if f not in ("folded", "html", *EXPORT_FORMATS)]
     written += write_outputs(next(iter(views.values())), folder, "flamegraph", fleet_formats, options)
+    exports = [f for f in formats if f in EXPORT_FORMATS]
+    written += write_outputs(stacks, folder, "flamegraph", exports, _export_options(manifest, options))
     if "html" in formats:
         page = folder / f"flamegraph{html.EXTENSION}"
         page.write_text(html.render_profiles(views, options), encoding="utf-8")
