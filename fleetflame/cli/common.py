@@ -11,7 +11,7 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from ..errors import FleetflameError, InputError
+from ..errors import FleetflameError
 from ..inventory.model import HostRecord
 
 out = Console()
@@ -44,7 +44,10 @@ InventoryOpt = Annotated[
     typer.Option(
         "-i",
         "--inventory",
-        help="Ansible inventory (YAML or INI file, or a folder); repeat to merge several, as with ansible -i.",
+        help=(
+            "Ansible inventory (YAML or INI file, or a folder); repeat to merge several, as with ansible -i. "
+            "Without it, as Ansible: ANSIBLE_INVENTORY, then inventory = in ansible.cfg, then /etc/ansible/hosts."
+        ),
         show_default=False,
     ),
 ]
@@ -83,13 +86,22 @@ ForksOpt = Annotated[
 LogOpt = Annotated[Path | None, typer.Option("--log-file", help="Append a timestamped line per host event and the recap here (for cron).")]
 
 
-def select_hosts(inventories: list[Path], limit: str | None) -> list[HostRecord]:
-    """The hosts that the inventories and --limit select; warnings go to stderr."""
-    from ..inventory import load_inventories, select
+def select_hosts(inventories: list[Path], limit: str | None, *, announce: bool | None = None) -> list[HostRecord]:
+    """The hosts that the inventories and --limit select; the note and warnings go to stderr.
 
-    if not inventories:
-        raise InputError("no inventory given: pass -i INVENTORY (e.g. -i inventories/local.yml)")
-    loaded = load_inventories(inventories)
+    Without -i the inventory is found as Ansible finds it (ANSIBLE_INVENTORY, ansible.cfg,
+    /etc/ansible/hosts). `announce` prints which inventory was read ("inventory: … (from …)"):
+    always when True, never when False; by default only when it was found without -i and stderr
+    is a terminal, so cron jobs and pipes stay quiet while a person sees which fleet is profiled.
+    """
+    from ..inventory import discover_inventory, load_inventories, select
+
+    found = discover_inventory(inventories)
+    if announce or (announce is None and found.discovered and err.is_terminal):
+        err.print(found.describe(), markup=False, highlight=False, soft_wrap=True)
+    for warning in found.warnings:
+        warn(warning)
+    loaded = load_inventories(found.paths)
     selection = select(loaded, limit or "all")
     for warning in [*loaded.warnings, *selection.warnings]:
         warn(warning)

@@ -78,12 +78,17 @@ def hosts(
     limit: LimitOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print each host with its connection settings as JSON.")] = False,
 ) -> None:
-    """List the hosts an inventory and --limit select (the same as `ansible -i INV PATTERN --list-hosts`)."""
+    """List the hosts an inventory and --limit select (the same as `ansible -i INV PATTERN --list-hosts`).
+
+    Without -i the inventory is the one Ansible would use: ANSIBLE_INVENTORY, then `inventory =`
+    in ansible.cfg (ANSIBLE_CONFIG, ./ansible.cfg, ~/.ansible.cfg, /etc/ansible/ansible.cfg),
+    then /etc/ansible/hosts. Which one was read is said on stderr; stdout is only the host list.
+    """
     import json
 
     from ..inventory import host_record_to_json
 
-    selected = select_hosts(inventory, limit)
+    selected = select_hosts(inventory, limit, announce=True)
     if json_out:
         print(json.dumps([host_record_to_json(h) for h in selected], indent=2))
         return

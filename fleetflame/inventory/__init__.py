@@ -5,6 +5,8 @@
     for warning in inv.warnings + sel.warnings: ...       # show them; they are not fatal
     for host in sel.hosts: host.address, host.port, ...   # HostRecord, see model.py
     host_record_to_json(host)                             # for `fleetflame hosts --json`
+    found = discover_inventory([])                        # no -i: ANSIBLE_INVENTORY, ansible.cfg, ...
+    found.paths, found.describe()                         # what to load; "inventory: ... (from ...)"
 
 `Inventory` also gives `groups`, `host_names`, `group_hosts(group)`, `host_vars(name)` (all
 variables with Ansible's precedence, untemplated, like `ansible-inventory --host`),
@@ -17,13 +19,16 @@ host_vars/HOST of each source. Every InputError message names the file and line 
 """
 
 from fleetflame.inventory.api import Inventory, Selection, load_inventories, select
+from fleetflame.inventory.discovery import Resolution, discover_inventory
 from fleetflame.inventory.model import HostRecord
 from fleetflame.inventory.records import host_record_to_json
 
 __all__ = [
     "HostRecord",
     "Inventory",
+    "Resolution",
     "Selection",
+    "discover_inventory",
     "host_record_to_json",
     "load_inventories",
     "select",

@@ -22,6 +22,9 @@ from fleetflame.inventory.hostnames import RangeError, expand
 
 _SECTION = re.compile(r"\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?")
 _GROUP_NAME = re.compile(r"([^:\]\s]+)\s*(?:#.*)?")
+# `[mainnet` or `[mainnet:vars  # x`: a section header missing its `]`. No host line looks like
+# this: a bracketed IPv6 address or a range closes its bracket within the first word.
+_UNCLOSED_SECTION = re.compile(r"\[([^\]\s]*)(\s.*)?")
 
 
 def parse_value(text: str) -> Any:
@@ -94,6 +97,14 @@ class IniInventory:
                 number,
                 f"invalid section header {line!r}",
                 "write [group], [group:children] or [group:vars] without spaces",
+            )
+        elif m := _UNCLOSED_SECTION.fullmatch(line):
+            name, rest = m.group(1), (m.group(2) or "").strip()
+            plain = name and (not rest or rest.startswith("#"))
+            raise self.fail(
+                number,
+                f"section header {line!r} has no closing ']'",
+                f"write [{name}]" if plain else "write [group], [group:children] or [group:vars] without spaces",
             )
         elif self.kind == "hosts":
             self.host_line(number, line)
