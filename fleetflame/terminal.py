@@ -17,6 +17,7 @@ that something was there and what, and nothing is lost silently. `safe()` keeps 
 tabs, for text that is meant to span lines; `safe_line()` escapes them too, for a table cell or
 a one-line message. Backslashes are left as they are: the output is for reading, not parsing.
 
+Lines: `print_line()` joins fleetflame's labels and untrusted parts into one unwrapped line.
 Tables: `print_table()` never cuts or folds a column marked `no_wrap` (capture ids, host names):
 in a terminal too narrow for the table, it is printed at its narrowest width and the terminal
 soft-wraps it; in a pipe it is printed at its natural width, so `grep` and `awk` see whole
@@ -60,10 +61,20 @@ def literal_line(text: str, style: str | Style = "", *, limit: int | None = MAX_
     return Text(safe_line(text, limit=limit), style=style)
 
 
-def labelled(label: str, style: str, message: str) -> Text:
-    """`label message` as one line, the label in fleetflame's style and the message literal:
-    `labelled("error:", "bold red", str(exc))`."""
-    return Text.assemble((label, style), " ", literal_line(message))
+# A part of a line: text, or (text, style) for fleetflame's own styling of it ("error:", "bold red").
+Part = str | tuple[str, str]
+
+
+def line_text(*parts: Part) -> Text:
+    """One line made of parts, every part made safe with `safe_line` and none parsed as markup:
+    `line_text(("error:", "bold red"), " ", str(exc))`."""
+    return Text.assemble(*(safe_line(p) if isinstance(p, str) else (safe_line(p[0]), p[1]) for p in parts))
+
+
+def print_line(console: Console, *parts: Part) -> None:
+    """Print `line_text(*parts)` unwrapped: a long line stays one line in a pipe, and a terminal
+    soft-wraps it, so a path or an id in it is copied whole."""
+    console.print(line_text(*parts), soft_wrap=True)
 
 
 def escape_markup(text: str) -> str:

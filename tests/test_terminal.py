@@ -12,9 +12,10 @@ from rich.table import Table
 from fleetflame.terminal import (
     MAX_LINE,
     escape_markup,
-    labelled,
+    line_text,
     literal,
     literal_line,
+    print_line,
     print_table,
     safe,
     safe_line,
@@ -81,12 +82,21 @@ def test_literal_keeps_newlines_and_strips_the_rest() -> None:
     assert printed(literal("one [x]\ntwo \x1b[1m"), width=80) == "one [x]\ntwo \\x1b[1m\n"
 
 
-def test_labelled_styles_only_the_label() -> None:
-    text = labelled("error:", "bold red", "no [/sys/x] \x1b[2J")
+def test_line_text_styles_only_the_label() -> None:
+    text = line_text(("error:", "bold red"), " ", "no [/sys/x] \x1b[2J")
     assert text.plain == "error: no [/sys/x] \\x1b[2J"
     assert [(span.start, span.end, str(span.style)) for span in text.spans] == [(0, 6, "bold red")]
     colour = printed(text, terminal=True)
     assert colour.count("\x1b[") == 2  # rich's own bold-red on and off, nothing from the message
+    assert line_text(("\x1b[31mred", "bold"), "\n").plain == "\\x1b[31mred\\n"  # styled parts too
+
+
+def test_print_line_is_never_wrapped() -> None:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=40, color_system=None)
+    path = "/srv/fleetflame/captures/20261125T221500Z-verify-all+quic+net-1/flamegraph.html"
+    print_line(console, ("flamegraph:", "bold"), " ", path)
+    assert buffer.getvalue() == f"flamegraph: {path}\n"
 
 
 def test_escape_markup_survives_rich_markup() -> None:
