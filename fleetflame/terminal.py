@@ -71,6 +71,12 @@ def line_text(*parts: Part) -> Text:
     return Text.assemble(*(safe_line(p) if isinstance(p, str) else (safe_line(p[0]), p[1]) for p in parts))
 
 
+def labelled(label: str, style: str, message: str) -> Text:
+    """`label message` as one line, the label in fleetflame's style and the message literal:
+    `labelled("warning:", "yellow", text)` (the same as `line_text((label, style), " ", message)`)."""
+    return line_text((label, style), " ", message)
+
+
 def print_line(console: Console, *parts: Part) -> None:
     """Print `line_text(*parts)` unwrapped: a long line stays one line in a pipe, and a terminal
     soft-wraps it, so a path or an id in it is copied whole."""

@@ -12,6 +12,7 @@ from rich.table import Table
 from fleetflame.terminal import (
     MAX_LINE,
     escape_markup,
+    labelled,
     line_text,
     literal,
     literal_line,
@@ -88,6 +89,7 @@ def test_line_text_styles_only_the_label() -> None:
     assert [(span.start, span.end, str(span.style)) for span in text.spans] == [(0, 6, "bold red")]
     colour = printed(text, terminal=True)
     assert colour.count("\x1b[") == 2  # rich's own bold-red on and off, nothing from the message
+    assert labelled("error:", "bold red", "no [/sys/x] \x1b[2J") == text
     assert line_text(("\x1b[31mred", "bold"), "\n").plain == "\\x1b[31mred\\n"  # styled parts too
 
 
