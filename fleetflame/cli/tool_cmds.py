@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import InputError
+from ..terminal import labelled
 from .app import app
 from .common import (
     emit,
@@ -22,30 +23,59 @@ from .common import (
 @operator_errors
 def flamegraph(
     files: Annotated[list[Path] | None, typer.Argument(help="Folded stack files (gzip ok); none or '-' reads stdin.", show_default=False)] = None,
-    title: Annotated[str, typer.Option(help="Title at the top of the graph.")] = "Flame Graph",
-    fmt: Annotated[str, typer.Option("--format", help="svg (interactive, like flamegraph.pl) or html (self-contained viewer).")] = "svg",
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.")] = None,
+    title: Annotated[str | None, typer.Option("--title", help="Title at the top of the graph [default: Flame Graph, or Icicle Graph with --inverted].", show_default=False)] = None,
+    subtitle: Annotated[str | None, typer.Option("--subtitle", help="Second line under the title.", show_default=False)] = None,
+    width: Annotated[int, typer.Option("--width", metavar="PX", help="Width of the SVG image in pixels.")] = 1200,
+    min_width: Annotated[float, typer.Option("--min-width", metavar="PX", help="Leave out frames narrower than this many pixels (and their callees), as flamegraph.pl.")] = 0.1,
+    inverted: Annotated[bool, typer.Option("--inverted", help="Icicle graph: roots at the top, stacks growing down.")] = False,
+    reverse: Annotated[bool, typer.Option("--reverse", help="Reverse every stack (leaf first), as flamegraph.pl --reverse: who calls each function.")] = False,
+    colors: Annotated[str, typer.Option("--colors", help="Palette of the frames: hot, red, mem or io (kernel, JIT and inlined frames keep their own).")] = "hot",
+    fmt: Annotated[str, typer.Option("--format", help="svg (interactive, like flamegraph.pl), html (self-contained viewer), speedscope, pprof or folded.")] = "svg",
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here instead of stdout.", show_default=False)] = None,
 ) -> None:
-    """Render folded stacks (`frame;frame;leaf COUNT`) as an interactive flamegraph."""
-    from .. import folded
-    from ..render import RENDERERS, FlameGraphOptions
+    """Render folded stacks (`frame;frame;leaf COUNT`) as an interactive flamegraph, like flamegraph.pl.
 
-    if fmt not in ("svg", "html"):
-        raise InputError(f"--format {fmt!r}: choose svg or html")
-    sources = [str(f) for f in files] if files else ["-"]
-    maps = []
-    for source in sources:
+    Lines that are not folded stacks are skipped, and a warning on stderr says how many and shows
+    the first (flamegraph.pl's "Ignored N lines").
+    """
+    from .. import folded
+    from ..render import RENDERERS, FlameGraphOptions, svg
+
+    if fmt not in RENDERERS:
+        raise InputError(f"--format {fmt!r}: choose one of {', '.join(RENDERERS)}")
+    options = FlameGraphOptions(
+        title=title if title is not None else ("Icicle Graph" if inverted else "Flame Graph"),
+        subtitle=subtitle or None,
+        width=width,
+        min_width=min_width,
+        inverted=inverted,
+        colors=colors,
+    )
+    svg.check_options(options)  # before reading: a bad option fails at once, whatever the format
+    read = folded.FoldedInput({})
+    for source in [str(f) for f in files] if files else ["-"]:
         if source == "-":
-            maps.append(folded.read_folded(sys.stdin))
+            folded.load_folded(sys.stdin.buffer, read, name="stdin")
         elif not Path(source).is_file():
             raise InputError(f"{source}: no such file")
         else:
-            maps.append(folded.read_folded(source))
-    stacks = folded.merge(maps)
-    if not stacks:
-        raise InputError("no stacks in the input: expected lines like 'main;work;leaf 42'")
-    data = RENDERERS[fmt].render(stacks, FlameGraphOptions(title=title))
-    emit(data, output)
+            try:
+                folded.load_folded(source, read)
+            except OSError as exc:
+                raise InputError(f"{source}: cannot read it: {exc.strerror or exc}") from None
+    stacks = folded.reverse_stacks(read.stacks) if reverse else read.stacks
+    if not any(count > 0 for count in stacks.values()):
+        ignored = f" ({read.ignored_message()})" if read.ignored else ""
+        raise InputError(f"no stacks in the input{ignored}: expected lines like 'main;work;leaf 42'")
+    if read.ignored:
+        err.print(labelled("warning:", "yellow", read.ignored_message()), highlight=False, soft_wrap=True)
+    if fmt == "pprof" and output is None and sys.stdout.isatty():
+        raise InputError("--format pprof writes gzip data: give -o FILE.pb.gz or redirect stdout")
+    data = RENDERERS[fmt].render(stacks, options)
+    try:
+        emit(data, output)
+    except OSError as exc:
+        raise InputError(f"{output or 'stdout'}: cannot write: {exc.strerror or exc}") from None
 
 
 @app.command()
