@@ -80,7 +80,10 @@ def tiles_arg(tiles: dict[str, int] | str) -> str:
 def standin_argv(binary: Path, *, layout: str = "threads", metrics: str | None = None,
                  tiles: dict[str, int] | str | None = None, load: float | None = None,
                  dead_tiles: Sequence[str] = (), no_metrics: bool = False,
-                 pidfile: Path | None = None, extra_args: Sequence[str] = ()) -> list[str]:
+                 pidfile: Path | None = None, extra_path: str | None = None,
+                 extra_args: Sequence[str] = ()) -> list[str]:
+    """The stand-in's command line. `extra_path` (a tile kind) makes that kind's tiles also
+    spend a third of their time in `fd_slow_path_retry`, a function no other tile runs."""
     argv = [str(binary), "--layout", layout]
     if tiles is not None:
         argv += ["--tiles", tiles_arg(tiles)]
@@ -94,6 +97,8 @@ def standin_argv(binary: Path, *, layout: str = "threads", metrics: str | None =
         argv += ["--dead-tile", tile]
     if pidfile is not None:
         argv += ["--pidfile", str(pidfile)]
+    if extra_path is not None:
+        argv += ["--extra-path", extra_path]
     return argv + list(extra_args)
 
 
@@ -209,8 +214,8 @@ def _wait_ready(proc: StandinProcess, timeout: float) -> None:
 def run_standin(binary: Path, *, layout: str = "threads", metrics: str | None = None,
                 tiles: dict[str, int] | str | None = None, load: float | None = None,
                 dead_tiles: Sequence[str] = (), no_metrics: bool = False,
-                extra_args: Sequence[str] = (), ready_timeout: float = 10.0,
-                ) -> Iterator[StandinProcess]:
+                extra_path: str | None = None, extra_args: Sequence[str] = (),
+                ready_timeout: float = 10.0) -> Iterator[StandinProcess]:
     """Run the stand-in until the block ends; ready means tiles started and metrics listening.
 
     `metrics` defaults to 127.0.0.1 on a free port; `tiles` is `{"verify": 3}` or "verify:3".
@@ -222,7 +227,7 @@ def run_standin(binary: Path, *, layout: str = "threads", metrics: str | None = 
         log_path = Path(tmp) / "standin.log"
         argv = standin_argv(binary, layout=layout, metrics=metrics, tiles=tiles, load=load,
                             dead_tiles=dead_tiles, no_metrics=no_metrics, pidfile=pidfile,
-                            extra_args=extra_args)
+                            extra_path=extra_path, extra_args=extra_args)
         with open(log_path, "wb") as log:
             popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         url = None if no_metrics else f"http://{metrics}/metrics"

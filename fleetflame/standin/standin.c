@@ -10,7 +10,11 @@
  *            -fno-optimize-sibling-calls -pthread -o standin standin.c
  * Usage: standin [--layout threads|processes] [--tiles net:1,verify:3,...] [--load PCT]
  *                [--period MS] [--metrics ADDR:PORT | --no-metrics] [--dead-tile KIND:IDX]...
- *                [--pidfile PATH] [--duration SECONDS]
+ *                [--pidfile PATH] [--duration SECONDS] [--extra-path KIND]
+ *
+ * --extra-path KIND: that kind's tiles also spend about a third of their time in
+ * fd_slow_path_retry (called from fd_stem_run), as a host whose tile took a slow path would;
+ * tests give it to one host to check that `fleetflame skew` finds it.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -57,6 +61,8 @@ static tile_t *g_tiles;          /* shared mapping, visible to every process */
 static int g_ntiles;
 static volatile uint64_t g_sink; /* keeps the work observable */
 static volatile int g_running = 1; /* never cleared: keeps fd_stem_run from being noreturn */
+static char g_extra_kind[16];      /* --extra-path KIND, "" for none */
+static __thread int t_extra_path;  /* this thread is a tile of that kind */
 
 static double now_s(void) {
   struct timespec ts;
@@ -79,6 +85,13 @@ NOINLINE uint64_t fd_stem_poll(uint64_t seq) {
   return x;
 }
 
+/* The --extra-path code: half the work of a batch, so a third of such a tile's samples. */
+NOINLINE uint64_t fd_slow_path_retry(uint64_t x) {
+  KEEP_FRAME();
+  for (int i = 0; i < 1600; i++) x = (x ^ (x >> 31)) * 0xA24BAED4963EE407ULL + (uint64_t)i;
+  return x;
+}
+
 static double g_batch_s = 5e-6;   /* CPU seconds of one batch, measured by calibrate() */
 
 /* Duty-cycle loop: every period, run as many batches of `work` as load% of the period
@@ -97,6 +110,7 @@ NOINLINE void fd_stem_run(uint64_t (*work)(uint64_t)) {
     for (; credit >= 1; credit -= 1) {
       acc += fd_stem_poll(acc);
       acc += work(acc);
+      if (t_extra_path) acc += fd_slow_path_retry(acc);
     }
     g_sink = acc;
     next += period;
@@ -202,6 +216,7 @@ NOINLINE static void tile_main(tile_t *t) {
   t->tid = gettid();
   __atomic_store_n(&t->ready, 1, __ATOMIC_RELEASE);
   if (t->dead) return; /* advertised, then gone */
+  t_extra_path = g_extra_kind[0] && !strcmp(t->kind, g_extra_kind);
   kind_fn(t->kind)(t);
 }
 
@@ -441,7 +456,8 @@ static void usage(void) {
   fprintf(stderr,
           "usage: standin [--layout threads|processes] [--tiles KIND:COUNT,...] [--load PCT]\n"
           "               [--period MS] [--metrics ADDR:PORT | --no-metrics]\n"
-          "               [--dead-tile KIND:IDX]... [--pidfile PATH] [--duration SECONDS]\n");
+          "               [--dead-tile KIND:IDX]... [--pidfile PATH] [--duration SECONDS]\n"
+          "               [--extra-path KIND]\n");
   exit(2);
 }
 
@@ -463,6 +479,14 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--dead-tile") && ndead < MAX_TILES) dead[ndead++] = argv[++i];
     else if (!strcmp(a, "--pidfile")) pidfile = argv[++i];
     else if (!strcmp(a, "--duration")) duration = atof(argv[++i]);
+    else if (!strcmp(a, "--extra-path")) {
+      const char *kind = argv[++i];
+      if (!kind_fn(kind) || strlen(kind) >= sizeof g_extra_kind) {
+        fprintf(stderr, "standin: --extra-path %s: no such tile kind\n", kind);
+        exit(2);
+      }
+      snprintf(g_extra_kind, sizeof g_extra_kind, "%s", kind);
+    }
     else usage();
   }
   int processes = !strcmp(layout, "processes");

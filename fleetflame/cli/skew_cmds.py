@@ -1,0 +1,58 @@
+"""`skew`: which host's tile differs from the rest of the fleet, in which function, and whether
+that is real or sampling noise (fleetflame/analysis/skew.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .app import app
+from .common import JsonOpt, operator_errors, out
+
+# analysis.skew.DEFAULT_MIN_SAMPLES and DEFAULT_MIN_DIFFERENCE, repeated so that every command does
+# not import the analysis at start-up; tests/test_skew.py checks they agree.
+DEFAULT_MIN_SAMPLES = 100
+DEFAULT_MIN_DIFFERENCE = 5.0
+
+
+@app.command()
+@operator_errors
+def skew(
+    capture: Annotated[Path, typer.Argument(metavar="CAPTURE", help="A capture folder (OUT/CAPTURE_ID) holding fleet.folded.", show_default=False)],
+    json_out: JsonOpt = False,
+    tile: Annotated[
+        str | None,
+        typer.Option("--tile", metavar="TILE", help="Only this tile (verify:2), every tile of a kind (verify or verify:*), or agave.", show_default=False),
+    ] = None,
+    min_samples: Annotated[
+        int, typer.Option("--min-samples", metavar="N", min=1, help="A host's tile needs this many samples to be compared; fewer are listed as not enough.")
+    ] = DEFAULT_MIN_SAMPLES,
+    min_difference: Annotated[
+        float,
+        typer.Option("--min-difference", metavar="POINTS", min=0, max=100, help="Report only differences of at least this many percentage points."),
+    ] = DEFAULT_MIN_DIFFERENCE,
+    top: Annotated[int | None, typer.Option("--top", metavar="N", min=1, help="Show only the N largest findings (the JSON has them all).", show_default=False)] = None,
+) -> None:
+    """Compare every host's tiles with the rest of the fleet, function by function (self and
+    inclusive share of the tile's samples), and list the differences that are both large (at
+    least --min-difference points) and not sampling noise (Fisher's exact test,
+    Benjamini–Hochberg corrected, false discovery rate 1 %). Largest first, each with the viewer
+    step that shows it."""
+    import json
+
+    from ..analysis.skew import analyse_capture, skew_table
+    from ..errors import InputError
+    from ..targets import parse_tile_filter
+    from ..terminal import print_table, safe_line
+
+    tiles = parse_tile_filter(tile, "--tile") if tile is not None else None
+    report = analyse_capture(capture, tiles=tiles, min_samples=min_samples, min_difference=min_difference / 100)
+    if tiles is not None and not report.tiles:
+        recorded = ", ".join(report.seen_tiles[:12]) or "none"
+        raise InputError(f"--tile {safe_line(tile or '')}: no such tile in {capture}; tiles recorded there: {recorded}")
+    if json_out:
+        print(json.dumps(report.to_json(), indent=1))
+    else:
+        print_table(out, skew_table(report, capture, top))
