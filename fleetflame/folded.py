@@ -39,16 +39,22 @@ def parse_count(text: str) -> int | None:
             if len(text) > 16:
                 return None
         value = int(text)
-    elif len(text) <= 40 and _DECIMAL.fullmatch(text):
-        value = round(float(text))  # FlameGraph accepts fractional counts; we keep integers
+    elif _DECIMAL.fullmatch(text):
+        number = float(text)  # inf for a huge one, refused below
+        if not number <= MAX_COUNT:
+            return None
+        value = round(number)  # FlameGraph accepts fractional counts; we keep integers
     else:
         return None
     return value if value <= MAX_COUNT else None
 
 
 def parse_line(line: str) -> tuple[str, int] | None:
-    """Split one folded line into (stack, count); None for blank or malformed lines."""
-    line = line.rstrip("\r\n")
+    """Split one folded line into (stack, count); None for blank or malformed lines.
+
+    One line end (`\n`, `\r\n`) is dropped; any other `\r` belongs to the line, as in flamegraph.pl.
+    """
+    line = line.removesuffix("\n").removesuffix("\r")
     stack, sep, count = line.rpartition(" ")
     if not sep or not stack:
         return None
@@ -97,8 +103,8 @@ def _blocks(stream: BinaryIO) -> Iterator[bytes]:
 def iter_lines(stream: BinaryIO) -> Iterator[str | None]:
     """The stream's lines as text (without the newline); None stands for a line over MAX_LINE_BYTES.
 
-    Only `\\n` ends a line (a `\\r` or other Unicode line break inside a frame name stays there);
-    a trailing `\\r` is dropped. At most one block and one line are held at a time.
+    Only `\\n` ends a line: a `\\r` or other Unicode line break inside a frame name stays there
+    (parse_line drops one `\\r` before the newline). At most one block and one line are held at a time.
     """
     pending = b""  # the start of a line whose end has not arrived yet
     skipping = False  # inside an overlong line: drop bytes until its newline
@@ -120,12 +126,12 @@ def iter_lines(stream: BinaryIO) -> Iterator[str | None]:
         pending = block[end:]
         # one decode per block, cut at a newline so no UTF-8 sequence is split
         for line in head.decode("utf-8", "replace").split("\n")[:-1]:
-            yield None if len(line) > MAX_LINE_BYTES else line.removesuffix("\r")
+            yield None if len(line) > MAX_LINE_BYTES else line
         if len(pending) > MAX_LINE_BYTES:
             pending, skipping = b"", True
             yield None
     if pending:
-        yield pending.decode("utf-8", "replace").removesuffix("\r")
+        yield pending.decode("utf-8", "replace")
 
 
 def open_binary(path: str | Path) -> BinaryIO:

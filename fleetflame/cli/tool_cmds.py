@@ -56,8 +56,10 @@ def flamegraph(
     for source in [str(f) for f in files] if files else ["-"]:
         if source == "-":
             folded.load_folded(sys.stdin.buffer, read, name="stdin")
-        elif not Path(source).is_file():
+        elif not Path(source).exists():
             raise InputError(f"{source}: no such file")
+        elif not Path(source).is_file():
+            raise InputError(f"{source}: not a file (give folded stack files, or '-' for stdin)")
         else:
             try:
                 folded.load_folded(source, read)
