@@ -94,3 +94,12 @@ def cli_env() -> dict[str, str]:
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0")
     env.pop("ANSIBLE_CONFIG", None)
     return env
+
+
+def ansible_inventory_setting() -> tuple[list[str], str | None]:
+    """DEFAULT_HOST_LIST and the ansible.cfg it came from, resolved by ansible-core's own ConfigManager
+    from this process's environment and current folder (what `ansible-config dump` prints)."""
+    from ansible.config.manager import ConfigManager
+
+    manager = ConfigManager()
+    return [str(p) for p in manager.get_config_value("DEFAULT_HOST_LIST")], manager.get_config_value("CONFIG_FILE")

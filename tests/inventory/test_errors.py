@@ -41,6 +41,8 @@ LOAD_ERRORS = [
     ("toml", {"inv.toml": "[all]\n"}, "inv.toml", "ansible-inventory -i"),
     ("ini bad range", {"inv.ini": "[web]\na\nweb[1:3:x]\n"}, "inv.ini:3", "write ranges like"),
     ("ini section spaces", {"inv.ini": "[web]\na\n[web servers]\n"}, "inv.ini:3", "without spaces"),
+    ("ini section unclosed", {"inv.ini": "[web]\na\n[mainnet\nval01\n"}, "inv.ini:3: section header '[mainnet' has no closing ']'", "write [mainnet]"),
+    ("ini children unclosed", {"inv.ini": "[mainnet:children  # eu\nweb\n"}, "inv.ini:1: section header", "write [mainnet:children]"),
     ("ini section kind", {"inv.ini": "[web:hostz]\na\n"}, "inv.ini:1", "use :children or :vars"),
     ("ini undefined child", {"inv.ini": "[p:children]\nweb\nghost\n[web]\na\n"}, "inv.ini:3", "add a [ghost] section"),
     ("ini vars undefined", {"inv.ini": "[a]\nh\n[ghost:vars]\nx=1\n"}, "inv.ini:3", "add a [ghost] or [ghost:children]"),
