@@ -1,7 +1,7 @@
 """Folded stacks → one self-contained HTML page with an interactive flame graph viewer.
 
-Everything is inlined (viewer.js, viewer.css, the data as JSON), so the page works offline
-and from any folder. The data is the profile document of `model.py`.
+Everything is inlined (the viewer's scripts and CSS, the data), so the page works offline and
+from any folder. The data is the document of `model.py`: a JSON header and a gzip+base64 blob.
 """
 
 from __future__ import annotations
@@ -11,32 +11,40 @@ from collections.abc import Mapping
 
 from fleetflame.errors import FleetflameError
 from fleetflame.render.assets import read_asset
-from fleetflame.render.model import build_document
+from fleetflame.render.model import FleetContext, build_document, pack_blob
 from fleetflame.render.options import FlameGraphOptions
 from fleetflame.render.xml import escape, script_json
 
 EXTENSION = ".html"
+SCRIPTS = ("viewer-data.js", "viewer-draw.js", "viewer.js")  # in this order: each uses the ones before
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
 def render(stacks: Mapping[str, int], options: FlameGraphOptions | None = None) -> str:
-    options = options or FlameGraphOptions()
-    return render_profiles({"all": stacks}, options)
+    """A page for any folded stacks (no host or tile structure assumed)."""
+    return _page(stacks, options or FlameGraphOptions(), None)
 
 
-def render_profiles(profiles: Mapping[str, Mapping[str, int]], options: FlameGraphOptions) -> str:
-    """A page over several named profiles; the basic viewer shows the first."""
-    document = build_document(profiles, options)
-    script = read_asset("viewer.js")
+def render_fleet(stacks: Mapping[str, int], options: FlameGraphOptions, context: FleetContext) -> str:
+    """A page for fleet stacks (`host;tile;frame;...`): views by tile kind and by host, host
+    selector, host against the rest, skew findings and idle tiles from `context`."""
+    return _page(stacks, options, context)
+
+
+def _page(stacks: Mapping[str, int], options: FlameGraphOptions, context: FleetContext | None) -> str:
+    header, blob = build_document(stacks, options, context)
+    scripts = [(name, read_asset(name)) for name in SCRIPTS]
     css = read_asset("viewer.css")
-    for name, text in (("viewer.js", script), ("viewer.css", css)):
+    for name, text in [*scripts, ("viewer.css", css)]:
         if "</script" in text.lower() or "</style" in text.lower():
             raise FleetflameError(f"fleetflame/render/{name} must not contain a closing </script> or </style> tag")
     values = {
         "title": escape(options.title),
         "css": css,
-        "data": script_json(document),
-        "js": script,
+        "data": script_json(header),
+        "blob": pack_blob(blob),  # base64: nothing in it can close the tag
+        "js": "\n".join(text for _, text in scripts),
     }
     # One pass, so text substituted in (e.g. a title with "{{js}}") is never expanded again.
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], read_asset("viewer.html"))
+

@@ -1,22 +1,38 @@
-"""The profile document embedded in HTML reports: folded stacks as compact, lossless JSON.
+"""The profile document embedded in HTML reports: folded stacks as a compact, lossless call tree.
 
-One document can carry several profiles over one shared frame table, so a richer viewer can
-group by host or tile (the first frames) or compare two captures from the same data:
+A fleet capture (`host;tile;frame;...;leaf`) of 500 hosts holds hundreds of thousands of distinct
+stacks, but the hosts run the same code: the same call paths repeat on every host. So the stacks
+are stored once as the call tree of the *tile kinds* (`KIND;frame;...;leaf`, hosts and tile
+indices merged), and each (host, tile) pair lists the tree nodes its stacks end at, with counts.
+Any view the viewer shows is a weighting of that one tree: the fleet by tile kind (sum every
+pair), a set of hosts (sum their pairs), one host against the rest (two sums), or by host (each
+pair's nodes, under host and tile frames). Frame names are stored once.
 
-    {"format": "fleetflame-profile", "version": 1, "title": ..., "subtitle": ...,
-     "countName": "samples", "inverted": false,
-     "frames": {"name": [...], "label": [...], "kind": [...], "color": [...]},
-     "profiles": [{"name": ..., "total": N, "stacks": [[k, f, f, ...], ...], "counts": [...]}]}
+The page carries a small JSON header (`#ff-data`) and one binary blob (`#ff-blob`: gzip, then
+base64), little-endian, sections in this order:
 
-`frames.name` is the folded frame as read (with any `_[k]` annotation), `label` the name shown,
-`kind` one of root/user/kernel/jit/inlined, `color` the same colour the SVG uses. Stacks are
-sorted frame by frame (root first) and front-coded: `[k, f...]` is the first k frames of the
-previous stack followed by frames f... (indices into `frames`); `counts[i]` weighs `stacks[i]`.
+    nodeName  u32[nodes]      index into the names; node 0 is the root ("all"), nodes in preorder,
+                              siblings sorted by name (flamegraph.pl's order)
+    pairHost  u32[pairs]      index into header.hosts   (fleet profiles; else one pair, host 0)
+    pairTile  u32[pairs]      index into header.tiles
+    pairStart u32[pairs + 1]  the pair's leaves are leafNode/leafCount[pairStart[p]:pairStart[p+1]]
+    leafNode  u32[leaves]     a node where stacks of the pair end ...
+    leafCount u32[leaves]     ... and how many samples
+    nodeDepth u16[nodes]      (then zero padding to a multiple of 4)
+    nameKind  u8[names]       0 root, 1 user, 2 kernel, 3 jit, 4 inlined
+    nameRgb   u8[3 × names]   the SVG's colour of each name (then padding to a multiple of 4)
+    names     UTF-8, the folded frame names (with `_[k]`-style annotations) joined by "\\n"
+
+A plain (non-fleet) profile is the same with the tree of its stacks as they are and one pair.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import zlib
+from array import array
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from fleetflame.render import palette
@@ -25,70 +41,228 @@ from fleetflame.render.options import FlameGraphOptions
 from fleetflame.render.xml import clean
 
 FORMAT = "fleetflame-profile"
-VERSION = 1
+VERSION = 2
+KINDS = (palette.ROOT, palette.USER, palette.KERNEL, palette.JIT, palette.INLINED)
+MAX_FINDINGS = 2000  # skew findings embedded in a page; the rest stay in skew.json
 
 
-class _FrameTable:
+@dataclass
+class FleetContext:
+    """What a fleet page shows besides the stacks: findings, idle tiles, failed hosts, the first view."""
+
+    default_view: str = "kind"  # "kind" (tile kinds, hosts merged) | "host" | "merged"
+    skew: Mapping[str, Any] | None = None  # skew.json: {"findings": [...], "not_enough_samples": [...]}
+    idle_tiles: Sequence[Mapping[str, Any]] = ()  # [{"tile": "sign:0", "hosts": ["h1", ...]}]
+    failed_hosts: Sequence[Mapping[str, Any]] = ()  # [{"host": ..., "error": ...}]
+    host_threshold: int = 3
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def tile_kind(tile: str) -> str:
+    """`verify:3` → `verify`; `agave` stays `agave`."""
+    return tile.split(":", 1)[0]
+
+
+class _Names:
+    """The frame-name table: each distinct name once, with its kind and colour."""
+
     def __init__(self, colors: str) -> None:
         self.colors = colors
         self.index: dict[str, int] = {}
-        self.columns: dict[str, list[str]] = {"name": [], "label": [], "kind": [], "color": []}
+        self.names: list[str] = []
+        self.kinds = bytearray()
+        self.rgb = bytearray()
+        self.add("all", palette.ROOT)
 
-    def add(self, name: str) -> int:
+    def add(self, name: str, kind: str | None = None) -> int:
         i = self.index.get(name)
         if i is None:
-            i = self.index[name] = len(self.index)
-            kind = palette.frame_kind(name)
-            self.columns["name"].append(clean(name))
-            self.columns["label"].append(clean(palette.display_name(name)))
-            self.columns["kind"].append(kind)
-            self.columns["color"].append(palette.css_rgb(palette.frame_color(name, kind, self.colors)))
+            i = self.index[name] = len(self.names)
+            kind = kind or palette.frame_kind(name)
+            self.names.append(clean(name).replace("\n", "\ufffd"))
+            self.kinds.append(KINDS.index(kind))
+            self.rgb.extend(palette.frame_color(name, kind, self.colors))
         return i
 
 
-def _encode(stacks: Mapping[str, int], name: str, table: _FrameTable) -> dict[str, Any]:
-    encoded: list[list[int]] = []
-    counts: list[int] = []
+def _tree(keys: list[str], names: _Names) -> tuple[array[int], array[int], dict[str, int]]:
+    """Preorder call tree of `keys` (stacks): node names, node depths, and each key's last node."""
+    node_name, node_depth = array("I", [0]), array("H", [0])
+    leaf: dict[str, int] = {}
+    add = names.add
     prev: list[str] = []
-    for stack in sorted((s for s, v in stacks.items() if v > 0), key=stack_sort_key):
-        frames = stack.split(";")
-        k = 0
-        n = min(len(prev), len(frames))
+    path = [0]  # node index of each frame of prev, root first
+    for key in sorted(keys, key=stack_sort_key):
+        # a NUL inside a name (binary garbage) would sort as a frame boundary: never split on it
+        frames = (key.replace("\0", "\ufffd") if "\0" in key else key).split(";")
+        k, n = 0, min(len(prev), len(frames))
         while k < n and prev[k] == frames[k]:
             k += 1
-        encoded.append([k, *(table.add(f) for f in frames[k:])])
-        counts.append(stacks[stack])
+        del path[k + 1 :]
+        for depth in range(k, len(frames)):
+            path.append(len(node_name))
+            node_name.append(add(frames[depth]))
+            node_depth.append(min(depth + 1, 0xFFFF))
+        leaf[key] = path[-1]
         prev = frames
-    return {"name": clean(name), "total": sum(counts), "stacks": encoded, "counts": counts}
+    return node_name, node_depth, leaf
 
 
-def build_document(profiles: Mapping[str, Mapping[str, int]], options: FlameGraphOptions) -> dict[str, Any]:
-    """The document for named profiles (e.g. {"all": fleet stacks} or {"before": .., "after": ..})."""
+def build_document(
+    stacks: Mapping[str, int], options: FlameGraphOptions, fleet: FleetContext | None = None
+) -> tuple[dict[str, Any], bytes]:
+    """The JSON header and the (uncompressed) blob for `stacks`; fleet stacks when `fleet` is given."""
     palette.check_palette(options.colors)
-    table = _FrameTable(options.colors)
-    encoded = [_encode(stacks, name, table) for name, stacks in profiles.items()]
-    return {
+    names = _Names(options.colors)
+    hosts: list[str] = []
+    tiles: list[str] = []
+    # per pair (host, tile): list of (tree key, count); tree keys are `KIND;frame;...` in a fleet
+    pairs: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    if fleet is not None:
+        kinds: dict[str, str] = {}
+        for stack, count in stacks.items():
+            if count <= 0:
+                continue
+            parts = stack.split(";", 2)
+            tile = parts[1] if len(parts) > 1 else "[no tile]"
+            kind = kinds.get(tile)
+            if kind is None:
+                kind = kinds[tile] = tile_kind(tile)
+            entries = pairs.get((parts[0], tile))
+            if entries is None:
+                entries = pairs[parts[0], tile] = []
+            entries.append((f"{kind};{parts[2]}" if len(parts) > 2 else kind, count))
+        hosts = sorted({h for h, _ in pairs})
+        tiles = sorted({t for _, t in pairs})
+    else:
+        pairs[("", "")] = [(s, v) for s, v in stacks.items() if v > 0]
+    keys = list({key for entries in pairs.values() for key, _ in entries})
+    node_name, node_depth, leaf = _tree(keys, names)
+    host_index = {h: i for i, h in enumerate(hosts)}
+    tile_index = {t: i for i, t in enumerate(tiles)}
+    pair_host, pair_tile, pair_start = array("I"), array("I"), array("I", [0])
+    leaf_node, leaf_count = array("I"), array("I")
+    for (host, tile), entries in sorted(pairs.items()):
+        pair_host.append(host_index.get(host, 0))
+        pair_tile.append(tile_index.get(tile, 0))
+        for key, count in entries:
+            leaf_node.append(leaf[key])
+            leaf_count.append(min(count, 0xFFFFFFFF))
+        pair_start.append(len(leaf_node))
+    # hosts and tiles are shown as frames of the by-host view; kinds are the tree's first frames
+    host_names = [names.add(h, palette.ROOT) for h in hosts]
+    tile_names = [names.add(t) for t in tiles]
+    tile_kinds = [names.add(tile_kind(t)) for t in tiles]
+    sections: list[bytes] = [a.tobytes() for a in (node_name, pair_host, pair_tile, pair_start, leaf_node, leaf_count)]
+    sections.append(_padded(node_depth.tobytes()))
+    sections.append(_padded(bytes(names.kinds) + bytes(names.rgb)))
+    text = "\n".join(names.names).encode("utf-8", "replace")
+    sections.append(text)
+    if array("I").itemsize != 4 or array("H").itemsize != 2:  # pragma: no cover - every CPython platform
+        raise RuntimeError("unexpected C integer sizes")
+    blob = b"".join(sections)
+    if not _little_endian():  # pragma: no cover
+        raise RuntimeError("the HTML viewer's data is little-endian; this machine is not")
+    header: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "title": clean(options.title),
         "subtitle": clean(options.subtitle or ""),
         "countName": clean(options.count_name),
         "inverted": options.inverted,
-        "rootColor": palette.css_rgb(palette.frame_color("all", palette.ROOT)),
         "searchColor": options.search_color,
-        "frames": table.columns,
-        "profiles": encoded,
+        "fleet": fleet is not None,
+        "hosts": [clean(h) for h in hosts],
+        "tiles": [clean(t) for t in tiles],
+        "hostNames": host_names,
+        "tileNames": tile_names,
+        "tileKinds": tile_kinds,
+        "counts": {
+            "nodes": len(node_name),
+            "names": len(names.names),
+            "pairs": len(pair_host),
+            "leaves": len(leaf_node),
+            "namesBytes": len(text),
+        },
+    }
+    if fleet is not None:
+        header.update(_fleet_header(fleet, len(hosts)))
+    return header, blob
+
+
+def _fleet_header(fleet: FleetContext, host_count: int) -> dict[str, Any]:
+    skew: dict[str, Any] | None = None
+    if fleet.skew is not None:
+        findings = list(fleet.skew.get("findings", []))
+        skew = {
+            "findings": findings[:MAX_FINDINGS],
+            "omitted": max(0, len(findings) - MAX_FINDINGS),
+            "not_enough_samples": list(fleet.skew.get("not_enough_samples", []))[:MAX_FINDINGS],
+        }
+    return {
+        "defaultView": fleet.default_view,
+        "hostThreshold": fleet.host_threshold,
+        "skew": skew,
+        "idleTiles": [dict(t) for t in fleet.idle_tiles],
+        "failedHosts": [dict(h) for h in fleet.failed_hosts],
+        **fleet.extra,
     }
 
 
-def decode_profile(document: Mapping[str, Any], index: int = 0) -> dict[str, int]:
-    """Folded stacks back from a document (for tests and tools reading a report's data)."""
-    names = document["frames"]["name"]
-    profile = document["profiles"][index]
-    stacks: dict[str, int] = {}
-    prev: list[str] = []
-    for entry, count in zip(profile["stacks"], profile["counts"]):
-        prev = prev[: entry[0]] + [names[i] for i in entry[1:]]
-        key = ";".join(prev)
-        stacks[key] = stacks.get(key, 0) + count
-    return stacks
+def _padded(data: bytes) -> bytes:
+    return data + b"\0" * (-len(data) % 4)
+
+
+def _little_endian() -> bool:
+    return array("H", [1]).tobytes() == b"\x01\x00"
+
+
+def pack_blob(blob: bytes) -> str:
+    """gzip then base64: what the page carries (the browser's DecompressionStream undoes the gzip)."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip stream
+    return base64.b64encode(compressor.compress(blob) + compressor.flush()).decode("ascii")
+
+
+def unpack_blob(text: str) -> bytes:
+    return zlib.decompress(base64.b64decode(text), 31)
+
+
+def decode_stacks(header: Mapping[str, Any], blob: bytes) -> dict[str, int]:
+    """The folded stacks back from a document (for tests and tools reading a report's data)."""
+    counts = header["counts"]
+    nodes, pairs, leaves, n_names = counts["nodes"], counts["pairs"], counts["leaves"], counts["names"]
+    offset = 0
+
+    def take(code: str, n: int) -> array[int]:
+        nonlocal offset
+        values = array(code)
+        values.frombytes(blob[offset : offset + n * values.itemsize])
+        offset += n * values.itemsize
+        return values
+
+    node_name = take("I", nodes)
+    pair_host, pair_tile, pair_start = take("I", pairs), take("I", pairs), take("I", pairs + 1)
+    leaf_node, leaf_count = take("I", leaves), take("I", leaves)
+    node_depth = take("H", nodes)
+    offset += -offset % 4
+    offset += n_names * 4
+    offset += -offset % 4
+    names = blob[offset : offset + counts["namesBytes"]].decode("utf-8").split("\n")
+    paths: list[list[str]] = []
+    path: list[str] = []
+    for i in range(nodes):
+        del path[max(node_depth[i] - 1, 0) :]
+        if i:
+            path.append(names[node_name[i]])
+        paths.append(list(path))
+    out: dict[str, int] = {}
+    for p in range(pairs):
+        prefix: list[str] = []
+        if header["fleet"]:
+            prefix = [header["hosts"][pair_host[p]], header["tiles"][pair_tile[p]]]
+        for j in range(pair_start[p], pair_start[p + 1]):
+            frames = paths[leaf_node[j]]
+            key = ";".join(prefix + (frames[1:] if header["fleet"] else frames))
+            out[key] = out.get(key, 0) + leaf_count[j]
+    return out
+

@@ -1,266 +1,766 @@
-// fleetflame HTML viewer: reads the profile document from #ff-data (see fleetflame/render/model.py)
-// and draws a flame graph as absolutely positioned <div>s: click to zoom, breadcrumb and reset,
-// regex search with the matched share, details of the hovered frame.
+// fleetflame viewer, part 3 of 3: the page. Views of a fleet (tile kinds with hosts merged, by
+// host, all merged, one host against the rest), a host selector, the skew findings, idle tiles,
+// perf report's top-functions table, icicle orientation and a function's sandwich (callers and
+// callees). State that can be linked lives in the URL fragment:
+//   #view=host-vs-rest&host=HOST&tile=TILE&fn=FUNCTION   (also view=kind|host|merged|sandwich)
 (function () {
   "use strict";
-  var ROW = 16;          // px per stack level
-  var MIN_PX = 0.5;      // narrower frames (and their children) are not drawn
-
   var doc = document;
   var $ = function (id) { return doc.getElementById(id); };
-  var data = JSON.parse($("ff-data").textContent);
-  if (data.format !== "fleetflame-profile") throw new Error("unknown data format " + data.format);
-  var frames = data.frames;
-  var flame = $("ff-flame"), tip = $("ff-tip"), details = $("ff-details");
-  var searchBox = $("ff-search"), icBox = $("ff-ic"), matchedEl = $("ff-matched");
-
-  // --- the call tree -------------------------------------------------------------------
-  function Node(name, parent) {
-    this.name = name;         // index into frames, -1 for the root
-    this.parent = parent;
-    this.depth = parent ? parent.depth + 1 : 0;
-    this.total = 0;
-    this.children = [];
+  var header = JSON.parse($("ff-data").textContent);
+  if (header.format !== "fleetflame-profile" || header.version !== 2) {
+    throw new Error("unknown data format " + header.format + " version " + header.version);
   }
+  var VIEW_NAMES = { kind: "Tile kinds, hosts merged", host: "By host", merged: "All merged", "host-vs-rest": "Host vs rest" };
+  var ROOT_COLOR = "rgb(200,200,205)", NEUTRAL = "rgb(235,235,235)";
+  var TABLE_ROWS = 200;
+  var t0 = performance.now();
 
-  function buildTree(profile) {
-    var root = new Node(-1, null);
-    var path = [root];
-    var stacks = profile.stacks, counts = profile.counts;
-    for (var i = 0; i < stacks.length; i++) {
-      var entry = stacks[i];
-      path.length = entry[0] + 1;
-      for (var j = 1; j < entry.length; j++) {
-        var parent = path[path.length - 1];
-        var last = parent.children[parent.children.length - 1];
-        var child = last && last.name === entry[j] ? last : null;
-        if (!child) { child = new Node(entry[j], parent); parent.children.push(child); }
-        path.push(child);
+  $("ff-subtitle").textContent = header.subtitle || "";
+  ffData.load(header, $("ff-blob").textContent).then(start, function (error) {
+    $("ff-loading").textContent = "Cannot read the profile: " + error.message;
+    throw error;
+  });
+
+  function start(profile) {
+    var decodedAt = performance.now();
+    $("ff-loading").hidden = true;
+    var fleet = header.fleet, hostCount = profile.hostCount, nameCount = profile.names.length;
+    var mainFlame = new ffDraw.Flame($("ff-main"), profile);
+    var callersFlame = new ffDraw.Flame($("ff-callers"), profile);
+    var calleesFlame = new ffDraw.Flame($("ff-callees"), profile);
+    var tip = $("ff-tip"), details = $("ff-details"), searchBox = $("ff-search"), icBox = $("ff-ic");
+    var state = {
+      view: fleet ? header.defaultView || "kind" : "plain",
+      hosts: new Uint8Array(hostCount).fill(1),
+      hvrHost: 0, hvrTile: "", fn: -1,
+      zoom: 0, inverted: !!header.inverted,
+      hit: null, matcher: null,
+      sandwich: -1, sandwichZoom: [0, 0],
+      tab: null, sort: { key: "self", desc: true },
+    };
+    var current = null;    // {tree, groupDepth, color, other, key}
+    var cache = [];
+    var sandwichCache = null;
+
+    // --- views -----------------------------------------------------------------------------
+    function maskKey(mask) {
+      var s = "";
+      for (var i = 0; i < mask.length; i++) s += mask[i] ? "1" : "0";
+      return s;
+    }
+
+    function weighted(weights) {
+      var t = profile.tree;
+      return { n: t.n, name: t.name, depth: t.depth, parent: t.parent, end: t.end, self: weights.self, total: weights.total };
+    }
+
+    function compute() {
+      var key = state.view + "|" + (state.view === "host-vs-rest" ? state.hvrHost + "|" + state.hvrTile : maskKey(state.hosts));
+      for (var c = 0; c < cache.length; c++) if (cache[c].key === key) return cache[c];
+      var v = { key: key, groupDepth: 0, other: null, color: null, root: 0 };
+      if (state.view === "plain") {
+        v.tree = weighted(profile.weigh([0]));
+      } else if (state.view === "kind") {
+        v.tree = weighted(profile.weigh(profile.pairs(state.hosts)));
+        v.groupDepth = 1;
+      } else if (state.view === "host") {
+        v.tree = profile.byHost(state.hosts);
+        v.groupDepth = 2;
+      } else if (state.view === "merged") {
+        v.tree = profile.merged(profile.weigh(profile.pairs(state.hosts)));
+      } else {
+        var one = new Uint8Array(hostCount), rest = new Uint8Array(hostCount).fill(1);
+        one[state.hvrHost] = 1;
+        rest[state.hvrHost] = 0;
+        v.tree = weighted(profile.weigh(profile.pairs(one, state.hvrTile)));
+        v.other = profile.weigh(profile.pairs(rest, state.hvrTile)).total;
+        v.groupDepth = 1;
+        var kindName = state.hvrTile.split(":")[0];
+        v.root = state.hvrTile && profile.kindNode[kindName] !== undefined ? profile.kindNode[kindName] : 0;
+        v.color = deltaColors(v.tree, v.other, v.root);
       }
-      for (var k = 0; k < path.length; k++) path[k].total += counts[i];
+      cache.unshift(v);
+      if (cache.length > 6) cache.pop();
+      return v;
     }
-    return root;
-  }
 
-  function label(node) { return node.name < 0 ? "all" : frames.label[node.name]; }
-  function color(node) { return node.name < 0 ? data.rootColor : frames.color[node.name]; }
-  function kind(node) { return node.name < 0 ? "root" : frames.kind[node.name]; }
-
-  // Several profiles (e.g. a capture by host, by tile, merged): a selector switches between them.
-  var profile = data.profiles[0] || { name: "empty", total: 0, stacks: [], counts: [] };
-  var root = buildTree(profile);
-  var zoomed = root;
-  var viewSelect = $("ff-view");
-
-  function showProfile(index) {
-    profile = data.profiles[index];
-    root = buildTree(profile);
-    zoomed = root;
-    if (window.fleetflame) window.fleetflame.root = root;
-    render();
-  }
-
-  if (viewSelect && data.profiles.length > 1) {
-    data.profiles.forEach(function (p, i) {
-      var option = doc.createElement("option");
-      option.value = String(i);
-      option.textContent = p.name;
-      viewSelect.appendChild(option);
-    });
-    viewSelect.hidden = false;
-    viewSelect.addEventListener("change", function () { showProfile(+viewSelect.value); });
-  }
-  var matcher = null;     // RegExp of the current search, or null
-  var matches = null;     // per frame name: does it match? (names repeat; test each once)
-  var shown = [];         // nodes drawn, indexed by the element's data-i
-
-  // --- drawing ---------------------------------------------------------------------------
-  function visible(view, width) {
-    var out = [];
-    for (var a = view.parent; a; a = a.parent) out.push({ node: a, x: 0, w: 1, ancestor: true });
-    var minCount = view.total * MIN_PX / width;
-    (function walk(node, x) {
-      out.push({ node: node, x: x / view.total, w: node.total / view.total, ancestor: false });
-      var cx = x;
-      for (var i = 0; i < node.children.length; i++) {
-        var c = node.children[i];
-        if (c.total >= minCount) walk(c, cx);
-        cx += c.total;
+    // Host against the rest: red where the host spends a larger share than the rest, blue smaller.
+    function deltaColors(t, other, root) {
+      var a = t.total[root], b = other[root], delta = new Float64Array(t.n), max = 0;
+      for (var i = root, e = t.end[root]; i < e; i++) {
+        if (!(t.total[i] > 0)) continue;
+        delta[i] = (a ? t.total[i] / a : 0) - (b ? other[i] / b : 0);
+        if (Math.abs(delta[i]) > max) max = Math.abs(delta[i]);
       }
-    })(view, 0);
-    return out;
-  }
-
-  function render() {
-    var width = Math.max(flame.clientWidth, 200);
-    flame.textContent = "";
-    shown = [];
-    if (!root.total) {
-      flame.innerHTML = '<div class="ff-empty">No ' + escapeHtml(data.countName) + " to show.</div>";
-      flame.style.height = "";
-      doc.body.setAttribute("data-ff-frames", "0");
-      return;
+      return function (i) {
+        var d = delta[i];
+        if (!d || !max || i === 0) return i === 0 ? ROOT_COLOR : NEUTRAL;
+        var fade = Math.round(215 * (1 - Math.min(Math.abs(d) / max, 1)));
+        return d > 0 ? "rgb(255," + fade + "," + fade + ")" : "rgb(" + fade + "," + fade + ",255)";
+      };
     }
-    var items = visible(zoomed, width);
-    var maxDepth = 0;
-    items.forEach(function (it) { if (it.node.depth > maxDepth) maxDepth = it.node.depth; });
-    flame.style.height = (maxDepth + 1) * ROW + "px";
-    var frag = doc.createDocumentFragment();
-    for (var i = 0; i < items.length; i++) {
-      var it = items[i], node = it.node, el = doc.createElement("div");
-      var top = data.inverted ? node.depth * ROW : (maxDepth - node.depth) * ROW;
-      el.className = "ff-frame ff-" + kind(node) + (it.ancestor ? " ff-ancestor" : "");
-      el.style.cssText = "left:" + (it.x * 100).toFixed(4) + "%;width:" + (it.w * 100).toFixed(4) +
-        "%;top:" + top + "px;background:" + (isMatch(node) ? data.searchColor : color(node));
-      el.setAttribute("data-i", shown.length);
-      if (isMatch(node)) el.classList.add("ff-match");
-      if (it.w * width >= 20) el.textContent = label(node);
-      shown.push(node);
-      frag.appendChild(el);
-    }
-    flame.appendChild(frag);
-    doc.body.setAttribute("data-ff-frames", String(items.length));
-    renderCrumbs();
-    renderMatched();
-  }
 
-  function renderCrumbs() {
-    var nav = $("ff-crumbs");
-    nav.textContent = "";
-    var chain = [];
-    for (var n = zoomed; n; n = n.parent) chain.unshift(n);
-    chain.forEach(function (n) {
-      var span = doc.createElement("span");
-      span.className = "ff-crumb";
-      span.textContent = label(n);
-      span.title = label(n);
-      span.addEventListener("click", function () { zoom(n); });
-      nav.appendChild(span);
+    function colorOf(t) {
+      return function (i) { return i === 0 ? ROOT_COLOR : profile.color(t.name[i]); };
+    }
+
+    // --- rendering ---------------------------------------------------------------------------
+    function render() {
+      var r0 = performance.now();
+      current = compute();
+      var r1 = performance.now();
+      var t = current.tree;
+      if (state.zoom >= t.n || !(t.total[state.zoom] > 0)) state.zoom = current.root;
+      doc.body.classList.toggle("ff-inverted", state.inverted);
+      var color = current.color || colorOf(t);
+      var opts = { inverted: state.inverted, color: color, hit: state.hit, searchColor: header.searchColor };
+      var sandwich = state.sandwich >= 0;
+      $("ff-main").hidden = sandwich;
+      $("ff-sandwich-view").hidden = !sandwich;
+      var count;
+      if (sandwich) {
+        var s = sandwichOf(t);
+        $("ff-sandwich-name").textContent = profile.labels[state.sandwich] + " — " + fmt(s.total) + " " + header.countName +
+          " (" + pct(s.total, t.total[0]) + " of the view)";
+        var c1 = callersFlame.draw(s.callers, state.sandwichZoom[0], { inverted: false, color: colorOf(s.callers), hit: state.hit, searchColor: header.searchColor });
+        var c2 = calleesFlame.draw(s.callees, state.sandwichZoom[1], { inverted: true, color: colorOf(s.callees), hit: state.hit, searchColor: header.searchColor });
+        count = c1.node.length + c2.node.length;
+      } else {
+        count = mainFlame.draw(t, state.zoom, opts).node.length;
+      }
+      if (!(t.total[0] > 0) && !sandwich) $("ff-loading").hidden = false, $("ff-loading").textContent = "No " + header.countName + " to show.";
+      else $("ff-loading").hidden = true;
+      var r2 = performance.now();
+      doc.body.setAttribute("data-ff-frames", String(count));
+      doc.body.setAttribute("data-ff-view", sandwich ? "sandwich" : state.view);
+      renderToolbar();
+      renderCrumbs();
+      renderMatched();
+      if (state.tab === "functions") renderFunctions();
+      lastRender = { compute: r1 - r0, draw: r2 - r1, rest: performance.now() - r2 };
+    }
+    var lastRender = null;
+
+    function sandwichOf(t) {
+      if (sandwichCache && sandwichCache.tree === t && sandwichCache.fn === state.sandwich) return sandwichCache.value;
+      var value = ffData.sandwich(t, state.sandwich, profile.labels, nameCount);
+      sandwichCache = { tree: t, fn: state.sandwich, value: value };
+      return value;
+    }
+
+    function renderToolbar() {
+      var select = $("ff-view");
+      if (select.value !== state.view) select.value = state.view;
+      $("ff-hvr").hidden = state.view !== "host-vs-rest";
+      if (state.view === "host-vs-rest") {
+        $("ff-hvr-host").value = String(state.hvrHost);
+        $("ff-hvr-tile").value = state.hvrTile;
+      }
+      var selected = 0;
+      for (var i = 0; i < hostCount; i++) selected += state.hosts[i];
+      var hb = $("ff-hosts-button");
+      hb.hidden = !fleet || state.view === "host-vs-rest";
+      hb.textContent = selected === hostCount ? "All " + hostCount + " hosts" : selected + " of " + hostCount + " hosts";
+      $("ff-icicle").checked = state.inverted;
+      $("ff-sandwich").disabled = state.fn < 0;
+      $("ff-sandwich").textContent = state.fn >= 0 ? "Sandwich: " + short(profile.labels[state.fn]) : "Sandwich";
+    }
+
+    function short(s) { return s.length > 40 ? s.slice(0, 38) + ".." : s; }
+
+    function renderCrumbs() {
+      var nav = $("ff-crumbs"), t = current.tree;
+      nav.textContent = "";
+      if (state.sandwich >= 0) return;
+      var chain = [];
+      for (var n = state.zoom; n >= 0; n = t.parent[n]) chain.unshift(n);
+      chain.forEach(function (n) {
+        var span = doc.createElement("span");
+        span.className = "ff-crumb";
+        span.textContent = span.title = labelOf(t, n);
+        span.addEventListener("click", function () { zoom(n); });
+        nav.appendChild(span);
+      });
+      $("ff-reset").disabled = state.zoom === current.root && state.sandwichZoom[0] === 0 && state.sandwichZoom[1] === 0;
+    }
+
+    function labelOf(t, i) { return i === 0 ? "all" : profile.labels[t.name[i]]; }
+    function fmt(n) { return Math.round(n).toLocaleString("en-US"); }
+    function pct(part, whole) { return whole ? (100 * part / whole).toFixed(2) + "%" : "-"; }
+
+    // --- zoom, search, details --------------------------------------------------------------
+    function zoom(node) {
+      state.zoom = node;
+      if (node > 0 && current.tree.depth[node] > current.groupDepth) state.fn = current.tree.name[node];
+      render();
+    }
+
+    function search(term, ignoreCase) {
+      searchBox.classList.remove("ff-bad");
+      if (!term) { state.hit = state.matcher = null; render(); return; }
+      var matcher;
+      try {
+        matcher = new RegExp(term, ignoreCase ? "i" : "");
+      } catch (e) {
+        searchBox.classList.add("ff-bad");
+        $("ff-matched").textContent = "Invalid regex";
+        return;
+      }
+      var hit = new Uint8Array(nameCount);
+      for (var i = 0; i < nameCount; i++) hit[i] = matcher.test(profile.labels[i]) ? 1 : 0;
+      state.matcher = matcher;
+      state.hit = hit;
+      render();
+    }
+
+    function escapeRegex(s) { return s.replace(/[.*+?^${}()|[\]\\\/]/g, "\\$&"); }
+
+    // Highlight one function by its exact name (the functions table, a finding's fn=).
+    function highlight(nameIndex) {
+      state.fn = nameIndex;
+      searchBox.value = "^" + escapeRegex(profile.labels[nameIndex]) + "$";
+      icBox.checked = false;
+      search(searchBox.value, false);
+    }
+
+    function renderMatched() {
+      var el = $("ff-matched");
+      if (!state.hit) { el.textContent = ""; return; }
+      var t = current.tree;
+      var all = ffData.coveredTotal(t, current.root, state.hit, t.total), whole = t.total[current.root];
+      var text = "Matched: " + (whole ? (100 * all / whole).toFixed(1) : "0.0") + "%";
+      if (state.zoom !== current.root && state.sandwich < 0) {
+        text += " (" + (100 * ffData.coveredTotal(t, state.zoom, state.hit, t.total) / t.total[state.zoom]).toFixed(1) + "% of view)";
+      }
+      el.textContent = text;
+    }
+
+    function describe(t, i, other) {
+      var parent = t.parent[i];
+      var lines = [
+        fmt(t.total[i]) + " " + header.countName,
+        pct(t.total[i], t.total[0]) + " of total",
+        pct(t.total[i], parent >= 0 ? t.total[parent] : t.total[i]) + " of parent" + (parent >= 0 ? " (" + labelOf(t, parent) + ")" : ""),
+      ];
+      if (other && current && t === current.tree) {
+        var r = current.root;
+        lines.push(profile.header.hosts[state.hvrHost] + ": " + pct(t.total[i], t.total[r]) + " · rest of the fleet: " +
+          pct(other[i], other[r]) + " (" + fmt(other[i]) + " of " + fmt(other[r]) + ")");
+      }
+      lines.push((i === 0 ? "root" : profile.kind(t.name[i])) + " frame, depth " + t.depth[i]);
+      return { name: labelOf(t, i), lines: lines };
+    }
+
+    function escapeHtml(s) {
+      return String(s).replace(/[&<>"']/g, function (c) {
+        return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+      });
+    }
+
+    function showTip(flame, k, x, y) {
+      var t = flame.tree, i = flame.drawn.node[k];
+      var d = describe(t, i, flame === mainFlame ? current.other : null);
+      tip.innerHTML = "<b>" + escapeHtml(d.name) + "</b>" + d.lines.map(escapeHtml).join("<br>");
+      tip.hidden = false;
+      var w = tip.offsetWidth, h = tip.offsetHeight;
+      tip.style.left = Math.max(0, Math.min(x + 14, window.innerWidth - w - 4)) + "px";
+      tip.style.top = (y + 18 + h > window.innerHeight ? Math.max(0, y - h - 8) : y + 18) + "px";
+      details.textContent = d.name + " — " + d.lines.slice(0, 3).join(", ");
+    }
+
+    [[mainFlame, -1], [callersFlame, 0], [calleesFlame, 1]].forEach(function (pair) {
+      var flame = pair[0], which = pair[1], canvas = flame.canvas;
+      canvas.addEventListener("mousemove", function (e) {
+        var k = flame.at(e.clientX, e.clientY);
+        if (k >= 0) showTip(flame, k, e.clientX, e.clientY); else tip.hidden = true;
+      });
+      canvas.addEventListener("mouseleave", function () { tip.hidden = true; });
+      canvas.addEventListener("click", function (e) {
+        var k = flame.at(e.clientX, e.clientY);
+        if (k < 0) return;
+        var node = flame.drawn.node[k];
+        if (which < 0) { zoom(node); return; }
+        state.sandwichZoom[which] = node;
+        if (node > 0) state.fn = flame.tree.name[node];
+        render();
+      });
     });
-    $("ff-reset").disabled = zoomed === root;
-  }
 
-  // --- zoom, search, details -------------------------------------------------------------
-  function zoom(node) {
-    zoomed = node;
-    render();
-  }
-
-  function isMatch(node) {
-    return matches !== null && node.name >= 0 && matches[node.name] === 1;
-  }
-
-  // Share of samples under matching frames; a match inside a match counts once.
-  function matchedTotal(node) {
-    if (isMatch(node)) return node.total;
-    var sum = 0;
-    for (var i = 0; i < node.children.length; i++) sum += matchedTotal(node.children[i]);
-    return sum;
-  }
-
-  function renderMatched() {
-    if (matcher === null) { matchedEl.textContent = ""; return; }
-    var pct = root.total ? 100 * matchedTotal(root) / root.total : 0;
-    var text = "Matched: " + pct.toFixed(1) + "%";
-    if (zoomed !== root) text += " (" + (100 * matchedTotal(zoomed) / zoomed.total).toFixed(1) + "% of view)";
-    matchedEl.textContent = text;
-  }
-
-  function search(term, ignoreCase) {
-    searchBox.classList.remove("ff-bad");
-    if (!term) { matcher = matches = null; render(); return; }
-    try {
-      matcher = new RegExp(term, ignoreCase ? "i" : "");
-    } catch (e) {
-      searchBox.classList.add("ff-bad");
-      matchedEl.textContent = "Invalid regex";
-      return;
+    // --- the functions table ----------------------------------------------------------------
+    var tableCache = null;
+    function functionRows() {
+      var t = current.tree, root = state.sandwich >= 0 ? 0 : state.zoom;
+      if (tableCache && tableCache.tree === t && tableCache.root === root) return tableCache;
+      var rows = ffData.functionTable(t, root, root === 0 ? current.groupDepth : Math.max(current.groupDepth, t.depth[root] - 1), nameCount);
+      tableCache = { tree: t, root: root, rows: rows, whole: t.total[root], sortedBy: null };
+      return tableCache;
     }
-    matches = new Uint8Array(frames.label.length);
-    for (var i = 0; i < matches.length; i++) matches[i] = matcher.test(frames.label[i]) ? 1 : 0;
-    render();
-  }
 
-  function percent(part, whole) { return whole ? (100 * part / whole).toFixed(2) + "%" : "-"; }
+    function renderFunctions() {
+      var table = functionRows(), key = state.sort.key, desc = state.sort.desc, sortKey = key + (desc ? "-" : "+");
+      if (table.sortedBy !== sortKey) {
+        var labels = profile.labels;
+        table.rows.sort(function (a, b) {
+          var r = key === "label" ? (labels[a.name] < labels[b.name] ? -1 : labels[a.name] > labels[b.name] ? 1 : 0) : a[key] - b[key];
+          if (!r) r = a.total - b.total || a.self - b.self;
+          return desc ? -r : r;
+        });
+        table.sortedBy = sortKey;
+      }
+      var body = $("ff-functions").tBodies[0];
+      body.textContent = "";
+      var frag = doc.createDocumentFragment();
+      table.rows.slice(0, TABLE_ROWS).forEach(function (row) {
+        var tr = doc.createElement("tr");
+        tr.setAttribute("data-fn", String(row.name));
+        if (row.name === state.fn) tr.className = "ff-selected";
+        [profile.labels[row.name], fmt(row.self), pct(row.self, table.whole), fmt(row.total), pct(row.total, table.whole)].forEach(function (text, c) {
+          var td = doc.createElement("td");
+          td.textContent = text;
+          if (c === 0) td.title = text;
+          tr.appendChild(td);
+        });
+        var td = doc.createElement("td"), button = doc.createElement("button");
+        button.type = "button";
+        button.className = "ff-row-sandwich";
+        button.textContent = "sandwich";
+        button.title = "Callers and callees of this function";
+        td.appendChild(button);
+        tr.appendChild(td);
+        frag.appendChild(tr);
+      });
+      body.appendChild(frag);
+      $("ff-functions-more").textContent = table.rows.length > TABLE_ROWS ?
+        "Showing " + TABLE_ROWS + " of " + table.rows.length + " functions; sort by another column to see others." :
+        table.rows.length + " functions, " + fmt(table.whole) + " " + header.countName + " in the view.";
+      Array.prototype.forEach.call($("ff-functions").tHead.rows[0].cells, function (th) {
+        var k = th.getAttribute("data-sort");
+        th.classList.toggle("ff-sorted", k === key);
+        th.classList.toggle("ff-desc", k === key && desc);
+      });
+    }
 
-  function describe(node) {
-    var parentTotal = node.parent ? node.parent.total : node.total;
-    return {
-      name: label(node),
-      lines: [
-        node.total.toLocaleString("en-US") + " " + data.countName,
-        percent(node.total, root.total) + " of total",
-        percent(node.total, parentTotal) + " of parent" + (node.parent ? " (" + label(node.parent) + ")" : ""),
-        kind(node) + " frame, depth " + node.depth,
-      ],
+    $("ff-functions").tHead.addEventListener("click", function (e) {
+      var key = e.target.getAttribute && e.target.getAttribute("data-sort");
+      if (!key) return;
+      state.sort = { key: key, desc: state.sort.key === key ? !state.sort.desc : key !== "label" };
+      renderFunctions();
+    });
+    $("ff-functions").tBodies[0].addEventListener("click", function (e) {
+      var tr = e.target.closest("tr");
+      if (!tr) return;
+      var fn = +tr.getAttribute("data-fn");
+      if (e.target.classList.contains("ff-row-sandwich")) openSandwich(fn);
+      else highlight(fn);
+    });
+
+    // --- sandwich ---------------------------------------------------------------------------
+    function openSandwich(fn) {
+      state.fn = fn;
+      state.sandwich = fn;
+      state.sandwichZoom = [0, 0];
+      render();
+    }
+    $("ff-sandwich").addEventListener("click", function () { if (state.fn >= 0) openSandwich(state.fn); });
+    $("ff-sandwich-close").addEventListener("click", function () { state.sandwich = -1; render(); });
+
+    // --- tabs, hosts, skew, idle tiles ------------------------------------------------------
+    function showTab(name) {
+      state.tab = name;
+      Array.prototype.forEach.call(doc.querySelectorAll(".ff-tabs button"), function (b) {
+        b.classList.toggle("ff-active", b.getAttribute("data-tab") === name);
+        b.setAttribute("aria-selected", b.getAttribute("data-tab") === name ? "true" : "false");
+      });
+      ["functions", "skew", "hosts", "idle"].forEach(function (n) { $("ff-tab-" + n).hidden = n !== name; });
+      if (name === "functions" && current) renderFunctions();
+    }
+    doc.querySelector(".ff-tabs").addEventListener("click", function (e) {
+      var name = e.target.getAttribute && e.target.getAttribute("data-tab");
+      if (name) showTab(name);
+    });
+
+    function link(params) {
+      return "#" + Object.keys(params).filter(function (k) { return params[k] !== undefined && params[k] !== ""; })
+        .map(function (k) { return k + "=" + encodeURIComponent(params[k]); }).join("&");
+    }
+
+    function anchor(text, href, title) {
+      var a = doc.createElement("a");
+      a.textContent = text;
+      a.href = href;
+      if (title) a.title = title;
+      return a;
+    }
+
+    function cell(tr, content) {
+      var td = doc.createElement("td");
+      if (typeof content === "string") td.textContent = content; else td.appendChild(content);
+      tr.appendChild(td);
+    }
+
+    function buildSkew() {
+      var box = $("ff-tab-skew"), skew = header.skew;
+      var tabButton = doc.querySelector('.ff-tabs button[data-tab="skew"]');
+      if (!skew) {
+        box.textContent = "No skew analysis in this page (the capture has no skew.json).";
+        tabButton.textContent = "Skew findings";
+        return;
+      }
+      var findings = skew.findings || [];
+      tabButton.textContent = "Skew findings (" + (findings.length + (skew.omitted || 0)) + ")";
+      var p = doc.createElement("p");
+      p.textContent = findings.length ?
+        "Functions in which a host's tile spends a different share of its samples than the rest of the fleet, beyond sampling noise. Click a row to compare that host with the rest." :
+        "No host's tile differs from the rest of the fleet beyond sampling noise.";
+      box.appendChild(p);
+      if (findings.length) {
+        var table = doc.createElement("table");
+        table.id = "ff-skew";
+        var head = table.createTHead().insertRow();
+        ["Host", "Tile", "Function", "Kind", "Host share", "Fleet share", "Difference", "p (adjusted)", ""].forEach(function (h) {
+          var th = doc.createElement("th"); th.textContent = h; head.appendChild(th);
+        });
+        var body = table.createTBody();
+        findings.forEach(function (f) {
+          var tr = body.insertRow(), href = link({ view: "host-vs-rest", host: f.host, tile: f.tile, fn: f["function"] });
+          tr.setAttribute("data-href", href);
+          cell(tr, String(f.host)); cell(tr, String(f.tile)); cell(tr, String(f["function"])); cell(tr, String(f.kind));
+          cell(tr, (100 * f.host_share).toFixed(1) + "% (" + fmt(f.host_samples) + " of " + fmt(f.host_total) + ")");
+          cell(tr, (100 * f.fleet_share).toFixed(1) + "%");
+          cell(tr, (f.difference > 0 ? "+" : "") + (100 * f.difference).toFixed(1) + " pts");
+          cell(tr, Number(f.p_adjusted).toExponential(1));
+          cell(tr, anchor("host vs rest", href, "Open this host against the rest of the fleet"));
+        });
+        body.addEventListener("click", function (e) {
+          var tr = e.target.closest("tr");
+          if (tr && e.target.tagName !== "A") location.hash = tr.getAttribute("data-href");
+        });
+        box.appendChild(table);
+        if (skew.omitted) {
+          var more = doc.createElement("p");
+          more.textContent = skew.omitted + " more findings are in skew.json.";
+          box.appendChild(more);
+        }
+      }
+      var few = skew.not_enough_samples || [];
+      if (few.length) {
+        var det = doc.createElement("details"), sum = doc.createElement("summary");
+        sum.textContent = "Not enough samples to compare (" + few.length + ")";
+        det.appendChild(sum);
+        var ul = doc.createElement("ul");
+        few.forEach(function (x) {
+          var li = doc.createElement("li");
+          li.textContent = x.host + " " + x.tile + ": " + fmt(x.samples) + " " + header.countName + " (needs " + fmt(x.min_samples) + ")";
+          ul.appendChild(li);
+        });
+        det.appendChild(ul);
+        box.appendChild(det);
+      }
+    }
+
+    function buildIdle() {
+      var box = $("ff-tab-idle"), idle = header.idleTiles || [];
+      var tabButton = doc.querySelector('.ff-tabs button[data-tab="idle"]');
+      tabButton.textContent = "Idle tiles (" + idle.length + ")";
+      var p = doc.createElement("p");
+      p.textContent = idle.length ?
+        "Tiles that were recorded but took no sample (idle, or parked): they have no frame in the graphs." :
+        "Every recorded tile took samples.";
+      box.appendChild(p);
+      if (!idle.length) return;
+      var table = doc.createElement("table");
+      table.id = "ff-idle";
+      var head = table.createTHead().insertRow();
+      ["Tile", "Hosts"].forEach(function (h) { var th = doc.createElement("th"); th.textContent = h; head.appendChild(th); });
+      var body = table.createTBody();
+      idle.forEach(function (entry) {
+        var tr = body.insertRow(), hosts = entry.hosts || [];
+        cell(tr, String(entry.tile));
+        cell(tr, hosts.length + (hosts.length === 1 ? " host: " : " hosts: ") + hosts.slice(0, 40).join(", ") + (hosts.length > 40 ? ", …" : ""));
+      });
+      box.appendChild(table);
+    }
+
+    var hostRows = [];
+    function buildHosts() {
+      var list = $("ff-host-list"), sums = new Float64Array(hostCount);
+      for (var p = 0; p < header.counts.pairs; p++) {
+        for (var j = profile.pairStart[p]; j < profile.pairStart[p + 1]; j++) sums[profile.pairHost[p]] += profile.leafCount[j];
+      }
+      var frag = doc.createDocumentFragment();
+      header.hosts.forEach(function (name, h) {
+        var row = doc.createElement("label");
+        row.className = "ff-host";
+        row.setAttribute("data-host", String(h));
+        var box = doc.createElement("input");
+        box.type = "checkbox";
+        box.checked = true;
+        row.appendChild(box);
+        var span = doc.createElement("span");
+        span.textContent = name;
+        row.appendChild(span);
+        var count = doc.createElement("small");
+        count.textContent = " " + fmt(sums[h]);
+        row.appendChild(count);
+        row.appendChild(anchor("vs rest", link({ view: "host-vs-rest", host: name }), "This host against the rest of the fleet"));
+        frag.appendChild(row);
+        hostRows.push({ row: row, box: box, name: name });
+      });
+      list.appendChild(frag);
+      list.addEventListener("change", function (e) {
+        var row = e.target.closest(".ff-host");
+        if (!row) return;
+        state.hosts[+row.getAttribute("data-host")] = e.target.checked ? 1 : 0;
+        afterHostChange();
+      });
+      var failed = header.failedHosts || [];
+      if (failed.length) {
+        $("ff-failed").textContent = "Failed (no samples): " + failed.map(function (f) { return f.host + (f.error ? " (" + f.error + ")" : ""); }).join("; ");
+      }
+    }
+
+    function setHosts(pick) {
+      for (var h = 0; h < hostCount; h++) state.hosts[h] = pick(h) ? 1 : 0;
+      hostRows.forEach(function (r, h) { r.box.checked = !!state.hosts[h]; });
+      afterHostChange();
+    }
+
+    function afterHostChange() {
+      var n = 0;
+      for (var h = 0; h < hostCount; h++) n += state.hosts[h];
+      $("ff-hosts-count").textContent = n + " of " + hostCount + " selected";
+      if (state.view === "host-vs-rest") state.view = "kind";
+      state.zoom = 0;
+      render();
+    }
+
+    function filterHosts() {
+      var term = $("ff-host-filter").value.toLowerCase();
+      hostRows.forEach(function (r) { r.row.hidden = term !== "" && r.name.toLowerCase().indexOf(term) < 0; });
+    }
+
+    $("ff-host-filter").addEventListener("input", filterHosts);
+    $("ff-hosts-all").addEventListener("click", function () { setHosts(function () { return true; }); });
+    $("ff-hosts-none").addEventListener("click", function () { setHosts(function () { return false; }); });
+    $("ff-hosts-matching").addEventListener("click", function () {
+      setHosts(function (h) { return !hostRows[h].row.hidden; });
+    });
+    $("ff-hosts-button").addEventListener("click", function () { showTab("hosts"); $("ff-host-filter").focus(); });
+
+    function buildNotes() {
+      var notes = $("ff-notes"), idle = header.idleTiles || [], failed = header.failedHosts || [];
+      var parts = [];
+      var skew = header.skew;
+      if (skew && skew.findings && skew.findings.length) parts.push(["skew", (skew.findings.length + (skew.omitted || 0)) + " skew findings"]);
+      if (idle.length) {
+        var n = idle.reduce(function (s, e) { return s + (e.hosts || []).length; }, 0);
+        parts.push(["idle", n + " idle tile" + (n === 1 ? "" : "s") + " (recorded, no samples)"]);
+      }
+      if (failed.length) parts.push(["hosts", failed.length + " failed host" + (failed.length === 1 ? "" : "s")]);
+      parts.forEach(function (part) {
+        var b = doc.createElement("button");
+        b.type = "button";
+        b.className = "ff-note";
+        b.textContent = part[1];
+        b.addEventListener("click", function () { showTab(part[0]); });
+        notes.appendChild(b);
+      });
+    }
+
+    // --- the view selector and the fragment -------------------------------------------------
+    function buildSelectors() {
+      var select = $("ff-view");
+      if (!fleet) return;
+      Object.keys(VIEW_NAMES).forEach(function (v) {
+        var o = doc.createElement("option"); o.value = v; o.textContent = VIEW_NAMES[v]; select.appendChild(o);
+      });
+      select.hidden = false;
+      select.addEventListener("change", function () { setView(select.value); });
+      var hostSelect = $("ff-hvr-host");
+      header.hosts.forEach(function (name, h) {
+        var o = doc.createElement("option"); o.value = String(h); o.textContent = name; hostSelect.appendChild(o);
+      });
+      var tileSelect = $("ff-hvr-tile"), o0 = doc.createElement("option");
+      o0.value = ""; o0.textContent = "all tiles"; tileSelect.appendChild(o0);
+      var kinds = {};
+      header.tiles.forEach(function (t) { kinds[t.split(":")[0]] = 1; });
+      Object.keys(kinds).sort().concat(header.tiles.filter(function (t) { return t.indexOf(":") >= 0; })).forEach(function (t) {
+        var o = doc.createElement("option"); o.value = t; o.textContent = t; tileSelect.appendChild(o);
+      });
+      hostSelect.addEventListener("change", function () { location.hash = link({ view: "host-vs-rest", host: header.hosts[+hostSelect.value], tile: tileSelect.value }); });
+      tileSelect.addEventListener("change", function () { location.hash = link({ view: "host-vs-rest", host: header.hosts[+hostSelect.value], tile: tileSelect.value }); });
+    }
+
+    function setView(view) {
+      if (view === "host-vs-rest") {
+        var first = state.hosts.indexOf(1);
+        location.hash = link({ view: view, host: header.hosts[first >= 0 ? first : 0] });
+        return;
+      }
+      state.view = view;
+      state.sandwich = -1;
+      state.zoom = 0;
+      if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+      render();
+    }
+
+    function findName(fn) {
+      var i = profile.names.indexOf(fn);
+      return i >= 0 ? i : profile.labels.indexOf(fn);
+    }
+
+    function fromFragment() {
+      var params = new URLSearchParams(location.hash.replace(/^#/, ""));
+      var view = params.get("view");
+      if (!view) return false;
+      var problems = [];
+      if (view === "host-vs-rest" && fleet) {
+        var host = header.hosts.indexOf(params.get("host") || "");
+        if (host < 0) problems.push("host " + JSON.stringify(params.get("host")) + " is not in this capture");
+        var tile = params.get("tile") || "";
+        if (tile && header.tiles.indexOf(tile) < 0 && !header.tiles.some(function (t) { return t.split(":")[0] === tile; })) {
+          problems.push("tile " + JSON.stringify(tile) + " is not in this capture");
+          tile = "";
+        }
+        if (host >= 0) {
+          state.view = view;
+          state.hvrHost = host;
+          state.hvrTile = tile;
+          state.zoom = -1;  // the tile's node, set by render
+        }
+      } else if (VIEW_NAMES[view] && fleet) {
+        state.view = view;
+        state.zoom = 0;
+      } else if (view !== "sandwich") {
+        problems.push("unknown view " + JSON.stringify(view));
+      }
+      state.sandwich = -1;
+      var fn = params.get("fn");
+      if (fn) {
+        var i = findName(fn);
+        if (i < 0) problems.push("function " + JSON.stringify(fn) + " is not in this capture");
+        else if (view === "sandwich") { state.fn = i; state.sandwich = i; state.sandwichZoom = [0, 0]; }
+        else {
+          state.fn = i;
+          searchBox.value = "^" + escapeRegex(profile.labels[i]) + "$";
+          icBox.checked = false;
+          var hit = new Uint8Array(nameCount);
+          var re = new RegExp(searchBox.value);
+          for (var k = 0; k < nameCount; k++) hit[k] = re.test(profile.labels[k]) ? 1 : 0;
+          state.hit = hit;
+        }
+      }
+      $("ff-fragment-problem") && $("ff-fragment-problem").remove();
+      if (problems.length) {
+        var note = doc.createElement("span");
+        note.id = "ff-fragment-problem";
+        note.className = "ff-problem";
+        note.textContent = "Link: " + problems.join("; ");
+        $("ff-notes").appendChild(note);
+      }
+      return true;
+    }
+
+    function applyFragment() {
+      fromFragment();
+      render();
+      if (state.view === "host-vs-rest") {
+        var t = current.tree, r = current.root;
+        var text = header.hosts[state.hvrHost] + (state.hvrTile ? " " + state.hvrTile : "") + " against the rest of the fleet: red = larger share on this host, blue = smaller";
+        if (state.fn >= 0) {
+          var hit = new Uint8Array(nameCount);
+          hit[state.fn] = 1;
+          text += "; " + profile.labels[state.fn] + ": " + pct(ffData.coveredTotal(t, r, hit, t.total), t.total[r]) + " on this host, " +
+            pct(ffData.coveredTotal(t, r, hit, current.other), current.other[r]) + " on the rest";
+        }
+        details.textContent = text;
+      }
+    }
+
+    // --- wiring -------------------------------------------------------------------------------
+    $("ff-reset").addEventListener("click", function () {
+      if (state.sandwich >= 0) state.sandwichZoom = [0, 0];
+      else state.zoom = current.root;
+      render();
+    });
+    $("ff-icicle").addEventListener("change", function () { state.inverted = $("ff-icicle").checked; render(); });
+    var pending = null;
+    function onSearchInput() {
+      clearTimeout(pending);
+      pending = setTimeout(function () { search(searchBox.value, icBox.checked); }, 120);
+    }
+    searchBox.addEventListener("input", onSearchInput);
+    icBox.addEventListener("change", onSearchInput);
+    doc.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") {
+        if (state.sandwich >= 0) state.sandwichZoom = [0, 0]; else state.zoom = current.root;
+        render();
+      } else if ((e.key === "/" && doc.activeElement !== searchBox && doc.activeElement.tagName !== "INPUT") || ((e.ctrlKey || e.metaKey) && e.key === "f")) {
+        e.preventDefault();
+        searchBox.focus();
+      }
+    });
+    var resizing = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(resizing);
+      resizing = setTimeout(render, 100);
+    });
+    window.addEventListener("hashchange", applyFragment);
+
+    buildSelectors();
+    if (fleet) {
+      $("ff-panels").hidden = false;
+      buildSkew();
+      buildIdle();
+      buildHosts();
+      buildNotes();
+      afterHostCountText();
+    } else {
+      $("ff-panels").hidden = false;
+      ["skew", "hosts", "idle"].forEach(function (n) { doc.querySelector('.ff-tabs button[data-tab="' + n + '"]').hidden = true; });
+    }
+    function afterHostCountText() { $("ff-hosts-count").textContent = hostCount + " of " + hostCount + " selected"; }
+
+    fromFragment();
+    state.tab = fleet && header.skew && header.skew.findings && header.skew.findings.length ? "skew" : "functions";
+    showTab(state.tab);
+    applyFragment();
+    var drawnAt = performance.now();
+    requestAnimationFrame(function () {
+      timings.firstPaint = performance.now();
+      performance.mark("ff-first-paint");
+      doc.body.setAttribute("data-ff-ready", "1");
+    });
+    var timings = { start: t0, decoded: decodedAt, drawn: drawnAt, firstPaint: null };
+
+    // For scripts and tests driving the viewer.
+    window.fleetflame = {
+      profile: profile, state: state, timings: timings, render: render, zoom: zoom, search: search,
+      highlight: highlight, setView: setView, showTab: showTab, openSandwich: openSandwich,
+      setHosts: function (names) { setHosts(function (h) { return names.indexOf(header.hosts[h]) >= 0; }); },
+      current: function () { return current; },
+      lastRender: function () { return lastRender; },
+      find: function (label) { return findName(label); },
+      node: function (label, flame) {
+        var f = flame === "callers" ? callersFlame : flame === "callees" ? calleesFlame : mainFlame;
+        for (var k = 0; k < f.drawn.node.length; k++) if (labelOf(f.tree, f.drawn.node[k]) === label && !f.drawn.ancestor[k]) return f.drawn.node[k];
+        return -1;
+      },
+      // what a flame canvas shows: one entry per drawn frame
+      drawn: function (flame) {
+        var f = flame === "callers" ? callersFlame : flame === "callees" ? calleesFlame : mainFlame, d = f.drawn, out = [];
+        for (var k = 0; k < d.node.length; k++) {
+          var i = d.node[k];
+          out.push({ name: labelOf(f.tree, i), x: d.x[k], w: d.w[k], row: d.row[k], top: f.top(d.row[k]), total: f.tree.total[i],
+                     ancestor: d.ancestor[k], color: f.opts.color(i), match: !!(f.opts.hit && i > 0 && f.opts.hit[f.tree.name[i]]) });
+        }
+        return out;
+      },
+      describe: function (label) {
+        var i = window.fleetflame.node(label);
+        return i < 0 ? null : describe(current.tree, i, current.other);
+      },
     };
   }
-
-  function escapeHtml(s) {
-    return String(s).replace(/[&<>"']/g, function (c) {
-      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
-    });
-  }
-
-  function nodeOf(target) {
-    var el = target.closest ? target.closest(".ff-frame") : null;
-    return el ? shown[+el.getAttribute("data-i")] : null;
-  }
-
-  function showTip(node, x, y) {
-    var d = describe(node);
-    tip.innerHTML = "<b>" + escapeHtml(d.name) + "</b>" + d.lines.map(escapeHtml).join("<br>");
-    tip.hidden = false;
-    var w = tip.offsetWidth, h = tip.offsetHeight;
-    tip.style.left = Math.max(0, Math.min(x + 14, window.innerWidth - w - 4)) + "px";
-    tip.style.top = (y + 18 + h > window.innerHeight ? Math.max(0, y - h - 8) : y + 18) + "px";
-    details.textContent = d.name + " — " + d.lines.slice(0, 3).join(", ");
-  }
-
-  flame.addEventListener("click", function (e) {
-    var node = nodeOf(e.target);
-    if (node) zoom(node);
-  });
-  flame.addEventListener("mousemove", function (e) {
-    var node = nodeOf(e.target);
-    if (node) showTip(node, e.clientX, e.clientY); else tip.hidden = true;
-  });
-  flame.addEventListener("mouseleave", function () { tip.hidden = true; });
-  $("ff-reset").addEventListener("click", function () { zoom(root); });
-  var pending = null;
-  function onSearchInput() {
-    clearTimeout(pending);
-    pending = setTimeout(function () { search(searchBox.value, icBox.checked); }, 120);
-  }
-  searchBox.addEventListener("input", onSearchInput);
-  icBox.addEventListener("change", onSearchInput);
-  doc.addEventListener("keydown", function (e) {
-    if (e.key === "Escape") { zoom(root); }
-    else if ((e.key === "/" && doc.activeElement !== searchBox) || ((e.ctrlKey || e.metaKey) && e.key === "f")) {
-      e.preventDefault();
-      searchBox.focus();
-    }
-  });
-  var resizing = null;
-  window.addEventListener("resize", function () {
-    clearTimeout(resizing);
-    resizing = setTimeout(render, 100);
-  });
-
-  $("ff-subtitle").textContent = data.subtitle || "";
-  render();
-
-  // For scripts and tests driving the viewer.
-  window.fleetflame = {
-    data: data, root: root, zoom: zoom, search: search, describe: describe, showProfile: showProfile,
-    find: function (name) {
-      var found = null;
-      (function walk(n) {
-        if (found) return;
-        if (n.name >= 0 && frames.label[n.name] === name) { found = n; return; }
-        n.children.forEach(walk);
-      })(window.fleetflame.root);
-      return found;
-    },
-  };
 })();
