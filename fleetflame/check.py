@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from .connection import Connection, ConnectionError_, SshSettings, visit_hosts
 from .inventory.model import HostRecord
 from .remote import CHECK, sh
-from .resolve import DiscoveryError, discover
+from .resolve import Discovery, DiscoveryError, discover
 
 MIN_FREE_MB = 512
 
@@ -68,6 +68,22 @@ def judge(host: HostRecord, facts: dict[str, str], sudo_ok: bool | None) -> list
     return problems
 
 
+def judge_tiles(result: HostCheck, host: HostRecord, found: Discovery) -> None:
+    """Add what discovery found to the check: the tile count and source, a note when the metrics
+    did not answer but thread names did, or one problem when neither found a tile."""
+    if found.tiles:
+        result.facts["tiles"] = str(len(found.tiles))
+        result.facts["tile_source"] = found.source
+        if found.metrics_error:
+            result.notes.append(f"{found.metrics_error} (tiles were found by thread name instead)")
+        return
+    metrics = found.metrics_error or f"metrics {host.metrics_url} listed no tiles"
+    result.problems.append(
+        f"{host.name}: no tiles found ({metrics}; and no thread is named KIND:IDX): is the validator "
+        "running? If it is, set fleetflame_metrics_url to where its metrics listen"
+    )
+
+
 async def _sudo_works(conn: Connection) -> bool:
     done = await conn.run(["id", "-u"], privileged=True, timeout=30)
     return done.ok and done.stdout.strip() == b"0"
@@ -88,16 +104,7 @@ async def check_host(conn: Connection, gate: asyncio.Semaphore) -> HostCheck:
             except DiscoveryError as exc:
                 result.problems.append(str(exc))
             else:
-                if found.metrics_error:
-                    result.notes.append(f"{found.metrics_error} (tiles were found by thread name instead)")
-                if not found.tiles:
-                    result.problems.append(
-                        f"{host.name}: no tiles found (metrics {host.metrics_url} unanswered and no KIND:IDX threads): "
-                        "is the validator running? set fleetflame_metrics_url if its metrics listen elsewhere"
-                    )
-                else:
-                    result.facts["tiles"] = str(len(found.tiles))
-                    result.facts["tile_source"] = found.source
+                judge_tiles(result, host, found)
     except ConnectionError_ as exc:
         result.problems.append(str(exc))
     except asyncio.TimeoutError:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from fleetflame.errors import InputError
-from fleetflame.folded import read_folded
+from fleetflame.folded import load_folded
 from fleetflame.render import palette, svg
 from fleetflame.render.layout import Frame, layout
 from fleetflame.render.options import FlameGraphOptions
@@ -31,13 +31,26 @@ class DiffStack(NamedTuple):
 
 
 def read_side(path: str | Path) -> dict[str, int]:
-    """Folded stacks from a folded file (gzip too) or a capture folder (its fleet.folded)."""
+    """Folded stacks from a folded file (gzip too) or a capture folder (its fleet.folded).
+
+    A side without stacks is an InputError: diffing against nothing would draw every frame as
+    new (or gone), which says nothing about either capture.
+    """
     path = Path(path)
     if path.is_dir():
+        if not (path / "fleet.folded").is_file():
+            raise InputError(
+                f"{path} has no fleet.folded: finish the capture with `fleetflame fetch`, "
+                f"or rebuild it with `fleetflame report {path}`"
+            )
         path = path / "fleet.folded"
     if not path.is_file():
         raise InputError(f"{path}: not found; give a folded file or a capture folder holding fleet.folded")
-    return read_folded(path)
+    read = load_folded(path)
+    if not any(count > 0 for count in read.stacks.values()):
+        ignored = f" ({read.ignored_message()})" if read.ignored else ""
+        raise InputError(f"{path}: no stacks in it{ignored}: expected folded lines like 'main;work;leaf 42'")
+    return read.stacks
 
 
 def diff_stacks(before: Mapping[str, int], after: Mapping[str, int], normalize: bool = True) -> list[DiffStack]:

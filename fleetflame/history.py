@@ -26,6 +26,8 @@ from rich.text import Text
 
 from .capture import MANIFEST, read_manifest
 from .errors import FleetflameError, InputError
+from .targets import Target, parse_target
+from .terminal import literal_line
 
 # new_capture_id(): `%Y%m%dT%H%M%SZ-SLUG[-N]`, SLUG from Target.slug (kinds, digits, `-`, `+`, `_`).
 CAPTURE_ID = re.compile(r"^(?P<stamp>\d{8}T\d{6}Z)-[A-Za-z0-9._+@-]+$")
@@ -158,14 +160,15 @@ def prune(
     keep: int,
     dry_run: bool = False,
     *,
-    target: str | None = None,
+    target: Target | str | None = None,
     include_pending: bool = False,
 ) -> list[Path]:
     """Delete all but the `keep` newest completed captures in OUT; returns the folders deleted
     (or, with dry_run, that would be), oldest first.
 
-    target: only captures of this TARGET (the manifest's canonical text, `parse_target(t).text`)
-    are counted and pruned, so schedules of different targets can share OUT.
+    target: only captures of this TARGET are counted and pruned, so schedules of different
+    targets can share OUT. Targets are compared by meaning (`Target.key`): `verify` and
+    `verify:0`, `a,b` and `b,a` are the same target. A str is parsed with `parse_target`.
     include_pending: treat captures with pending hosts like completed ones (they are otherwise
     never touched).
     """
@@ -173,11 +176,12 @@ def prune(
         raise InputError(
             f"--keep {keep}: keep at least 1 capture; to remove every capture, delete the folders yourself"
         )
+    key = (parse_target(target) if isinstance(target, str) else target).key if target is not None else None
     history = read_history(out)
     candidates = [
         c
         for c in history.captures
-        if (include_pending or not c.pending) and (target is None or c.target == target)
+        if (include_pending or not c.pending) and (key is None or _target_key(c.target) == key)
     ]
     doomed = candidates[: max(0, len(candidates) - keep)]
     if dry_run:
@@ -202,6 +206,14 @@ def prune(
     return deleted
 
 
+def _target_key(text: str) -> str | None:
+    """The key of a manifest's target, None if it is not a target (a hand-edited manifest)."""
+    try:
+        return parse_target(text).key
+    except InputError:
+        return None
+
+
 def _safe_to_delete(out: Path, folder: Path) -> bool:
     """Checked again just before rmtree: a real folder directly in OUT, capture-named, with a manifest."""
     return (
@@ -223,20 +235,20 @@ def human_size(size: int) -> str:
 
 
 def captures_table(history: History) -> Table:
+    """The history as a table; ids and targets are never wrapped or cut (print it with
+    terminal.print_table), since they are what an operator copies into `report` or `fetch`."""
     total = sum(c.size_bytes for c in history.captures)
     table = Table(
-        title=f"{len(history.captures)} captures in {history.out} · {human_size(total)}",
+        title=literal_line(f"{_plural(len(history.captures), 'capture')} in {history.out} · {human_size(total)}"),
         title_justify="left",
     )
-    for column, justify in [
-        ("capture", "left"),
-        ("target", "left"),
-        ("started (UTC)", "left"),
-        ("hosts", "left"),
-        ("samples", "right"),
-        ("size", "right"),
-    ]:
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    # Only the start and the host counts may wrap, and they fold rather than lose characters.
+    table.add_column("capture", no_wrap=True)
+    table.add_column("target", no_wrap=True)
+    table.add_column("started (UTC)", overflow="fold")
+    table.add_column("hosts", overflow="fold")
+    table.add_column("samples", justify="right", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
     for c in history.captures:
         hosts = Text(f"{c.hosts_ok} ok", style="green" if c.hosts_ok else "")
         if c.hosts_failed:
@@ -244,8 +256,19 @@ def captures_table(history: History) -> Table:
         if c.hosts_pending:
             hosts.append(f" · {c.hosts_pending} pending", style="yellow")
         started = c.started_at.replace("T", " ").split(".")[0].rstrip("Z")
-        table.add_row(c.id, c.target, started, hosts, f"{c.samples:,}", human_size(c.size_bytes))
+        table.add_row(
+            literal_line(c.id),
+            literal_line(c.target),
+            literal_line(started),
+            hosts,
+            f"{c.samples:,}",
+            human_size(c.size_bytes),
+        )
     return table
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def captures_json(history: History) -> str:

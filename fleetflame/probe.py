@@ -7,11 +7,13 @@ import json
 from dataclasses import dataclass, field
 
 from rich.table import Table
+from rich.text import Text
 
 from .connection import Connection, ConnectionError_, SshSettings, visit_hosts
 from .inventory.model import HostRecord
 from .resolve import DiscoveryError, discover
 from .targets import Target
+from .terminal import literal_line
 from .tiles import Selection, TileError, select_tiles
 
 
@@ -58,7 +60,14 @@ def _rows(result: HostTiles) -> list[dict[str, object]]:
 def tiles_json(results: list[HostTiles]) -> str:
     return json.dumps(
         [
-            {"host": r.host, "status": "failed" if r.error else "ok", "error": r.error, "source": r.source, "tiles": _rows(r)}
+            {
+                "host": r.host,
+                "status": "failed" if r.error else "ok",
+                "error": r.error,
+                "source": r.source,
+                "notes": r.notes,
+                "tiles": _rows(r),
+            }
             for r in results
         ],
         indent=2,
@@ -66,14 +75,26 @@ def tiles_json(results: list[HostTiles]) -> str:
 
 
 def tiles_table(results: list[HostTiles]) -> Table:
+    """host x tile x pid x tid, a failed host as one FAILED row (its error is for a line of its
+    own, whole: see `failures`). Every name in it came from a host or the inventory, so all of it
+    is printed literally; print it with terminal.print_table, which never cuts a host name."""
     table = Table(title="tiles", title_justify="left")
-    for column in ("host", "tile", "pid", "tid", "source"):
-        table.add_column(column, justify="right" if column in ("pid", "tid") else "left")
+    table.add_column("host", no_wrap=True)
+    table.add_column("tile", no_wrap=True)
+    table.add_column("pid", justify="right", no_wrap=True)
+    table.add_column("tid", justify="right", no_wrap=True)
+    table.add_column("source", no_wrap=True)
     for result in results:
+        host = literal_line(result.host)
         if result.error:
-            table.add_row(result.host, f"[red]FAILED: {result.error}[/]", "", "", "")
+            table.add_row(host, Text("FAILED", style="red"), "", "", "")
             continue
         for row in _rows(result):
             tid = "" if row["tid"] is None else str(row["tid"])
-            table.add_row(result.host, str(row["name"]), str(row["pid"]), tid, result.source or "")
+            table.add_row(host, literal_line(str(row["name"])), str(row["pid"]), tid, result.source or "")
     return table
+
+
+def failures(results: list[HostTiles]) -> list[tuple[str, str]]:
+    """(host, error) of every host that failed, to print under the table."""
+    return [(r.host, r.error) for r in results if r.error]

@@ -18,20 +18,23 @@ tabs, for text that is meant to span lines; `safe_line()` escapes them too, for 
 a one-line message. Backslashes are left as they are: the output is for reading, not parsing.
 
 Lines: `print_line()` joins fleetflame's labels and untrusted parts into one unwrapped line.
-Tables: `print_table()` never cuts or folds a column marked `no_wrap` (capture ids, host names):
-in a terminal too narrow for the table, it is printed at its narrowest width and the terminal
-soft-wraps it; in a pipe it is printed at its natural width, so `grep` and `awk` see whole
-rows.
+Tables: `print_table()` never cuts or folds a column marked `no_wrap` (capture ids, host names).
+A table that can fit the terminal is fitted to it; one that cannot, or one going to a pipe, is
+printed at its natural width (one line per row, soft-wrapped by the terminal), so `grep` and
+`awk` see whole rows.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.markup import escape as _escape_markup
-from rich.measure import Measurement
-from rich.table import Table
 from rich.style import Style
 from rich.text import Text
+
+if TYPE_CHECKING:  # rich.table costs every command 15 ms of import; only tables need it
+    from rich.table import Table
 
 # One-line contexts are cut after this many characters: a host's 10 MB stderr is not a message.
 MAX_LINE = 2000
@@ -90,9 +93,21 @@ def escape_markup(text: str) -> str:
 
 
 def print_table(console: Console, table: Table) -> None:
-    """Print a table without cutting any `no_wrap` column (see the module docstring)."""
-    measured = Measurement.get(console, console.options.update(max_width=_WIDE), table)
-    width = max(console.width, measured.minimum) if console.is_terminal else measured.maximum
+    """Print a table without cutting any `no_wrap` column (see the module docstring). Sets the
+    `min_width` of those columns to their widest cell."""
+    from rich.measure import Measurement
+
+    unlimited = console.options.update(max_width=_WIDE)
+    for column in table.columns:
+        # Rich measures a column's minimum as its longest word even when it may not wrap; a
+        # min_width of its widest cell makes the table's minimum width the true one.
+        if column.no_wrap and column.min_width is None:
+            cells = [column.header, *column.cells]
+            column.min_width = max(Measurement.get(console, unlimited, cell).maximum for cell in cells)
+    measured = Measurement.get(console, unlimited, table)
+    # A table that fits the terminal is fitted to it; one that cannot fit (or goes to a pipe) is
+    # printed at its natural width, rows on one line each, rather than squeezed.
+    width = console.width if console.is_terminal and measured.minimum <= console.width else measured.maximum
     if width <= console.width:
         console.print(table)
         return

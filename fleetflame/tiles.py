@@ -143,15 +143,17 @@ def select_tiles(
     """Pick the target's tiles among a host's tiles and check each is running.
 
     Raises TileError naming the first tile that is absent or dead, e.g.
-    `tile verify:7 not found on lab03`.
+    `tile verify:7 not found on lab03`; on a host with no tiles at all it asks whether the
+    validator runs there.
     """
+    if not tiles:
+        wanted = "" if target.all_tiles else f" (looking for {target.selectors[0] if target.selectors else 'agave'})"
+        raise TileError(f"no tiles found on {host}{wanted}: is the validator running?")
     alive = {(t.pid, t.tid) for t in threads}
     alive_tids = {t.tid for t in threads}
     chosen: dict[tuple[str, int], Tile] = {}
     if target.all_tiles:
         chosen.update(((t.kind, t.kind_id), t) for t in tiles)
-        if not tiles:
-            raise TileError(f"no tiles found on {host}: is the validator running?")
     for selector in target.selectors:
         found = [t for t in tiles if selector.matches(t.kind, t.kind_id)]
         if not found:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -12,10 +13,17 @@ from fleetflame import folded
 from fleetflame.capture import FLEET_FOLDED, HostResult, Manifest, host_dir
 from fleetflame.errors import FleetflameError, InputError
 from fleetflame.history import captures_json, captures_table, list_captures, prune, read_history
+from fleetflame.targets import parse_target
+from fleetflame.terminal import print_table
 
 
 def make_capture(
-    out: Path, capture_id: str, statuses: dict[str, str], samples: int = 10, started_at: str | None = None
+    out: Path,
+    capture_id: str,
+    statuses: dict[str, str],
+    samples: int = 10,
+    started_at: str | None = None,
+    target: str | None = None,
 ) -> Path:
     """A capture folder as `run` leaves it: manifest, fleet.folded, hosts/HOST/stacks.folded."""
     folder = out / capture_id
@@ -31,7 +39,7 @@ def make_capture(
             host_dir(folder, name).mkdir(parents=True)
             folded.write_folded({"verify:0;main;work": count}, host_dir(folder, name) / "stacks.folded")
             fleet[f"{name};verify:0;main;work"] = count
-    target = capture_id.split("-", 1)[1]
+    target = target or capture_id.split("-", 1)[1]
     Manifest(id=capture_id, target=target, started_at=started, hosts=hosts).write(folder)
     folded.write_folded(fleet, folder / FLEET_FOLDED)
     return folder
@@ -129,6 +137,27 @@ def test_prune_by_target_leaves_other_schedules_alone(tmp_path: Path) -> None:
     assert all(v.is_dir() for v in verifies)
 
 
+def test_prune_compares_targets_by_meaning(tmp_path: Path) -> None:
+    """`verify` is `verify:0`, and `quic,verify` is `verify:0,quic`: the same schedule."""
+    verify = [
+        make_capture(tmp_path, "20261125T001500Z-verify", {"a": "ok"}, target="verify"),
+        make_capture(tmp_path, "20261125T011500Z-verify-0", {"a": "ok"}, target="verify:0"),
+        make_capture(tmp_path, "20261125T021500Z-verify", {"a": "ok"}, target="verify"),
+    ]
+    pair = [
+        make_capture(tmp_path, "20261125T031500Z-quic+verify", {"a": "ok"}, target="quic,verify"),
+        make_capture(tmp_path, "20261125T041500Z-verify-0+quic", {"a": "ok"}, target="verify:0,quic"),
+    ]
+    others = [
+        make_capture(tmp_path, "20261125T051500Z-verify-1", {"a": "ok"}, target="verify:1"),
+        make_capture(tmp_path, "20261125T061500Z-odd", {"a": "ok"}, target="not a target"),  # hand-edited
+    ]
+    assert prune(tmp_path, keep=1, target="verify:0", dry_run=True) == verify[:2]
+    assert prune(tmp_path, keep=1, target=parse_target("verify")) == verify[:2]
+    assert prune(tmp_path, keep=1, target="verify:0,quic") == pair[:1]
+    assert [c.path for c in list_captures(tmp_path)] == [verify[2], pair[1], *others]
+
+
 def test_prune_deletes_only_capture_folders(tmp_path: Path) -> None:
     hourly(tmp_path, 3)
     keep_me = [tmp_path / "notes", tmp_path / "20261125T201500Z-all"]  # no manifest: not a capture
@@ -194,3 +223,16 @@ def test_table_and_json(tmp_path: Path) -> None:
     }
     assert data["captures"][1]["status"] == "pending"
     assert len(data["warnings"]) == 1
+
+
+def test_table_prints_manifest_text_literally_and_ids_whole(tmp_path: Path) -> None:
+    hostile = "[bold]x[/] [/sys/x] \x1b[2J:fire:"
+    long_id = "20261125T221500Z-" + "+".join(f"verify-{i}" for i in range(12))
+    make_capture(tmp_path, long_id, {"a": "ok"}, target=hostile)
+    for terminal in (True, False):  # an 80-column terminal, and a pipe
+        buffer = io.StringIO()
+        print_table(Console(file=buffer, width=80, force_terminal=terminal, color_system=None), captures_table(read_history(tmp_path)))
+        text = buffer.getvalue()
+        assert long_id in text, text
+        assert "[bold]x[/] [/sys/x] \\x1b[2J:fire:" in text and "\x1b" not in text
+        assert "…" not in text and "1.2 kB" in text and "2026-11-25" in text

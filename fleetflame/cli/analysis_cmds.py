@@ -1,4 +1,7 @@
-"""`report` and `diff`: redraw and compare captures offline."""
+"""`report` and `diff`: redraw and compare captures offline.
+
+Both name captures the same way (`resolve_capture`): an id looked up in --out, or a folder path.
+"""
 
 from __future__ import annotations
 
@@ -9,41 +12,61 @@ import typer
 
 from ..errors import InputError
 from .app import app
-from .common import emit, operator_errors, out
+from .common import CaptureArg, OutOpt, emit, operator_errors, out, resolve_capture
 
 
 @app.command()
 @operator_errors
 def report(
-    capture_dir: Annotated[Path, typer.Argument(help="A capture folder written by run or fetch.", show_default=False)],
+    capture: CaptureArg,
+    out_dir: OutOpt = Path("captures"),
     group_by: Annotated[str, typer.Option(help="Root frames of the fleet graph: host (host;tile;...), tile (tile;host;...) or none.")] = "host",
     formats: Annotated[str, typer.Option("--format", help="Outputs, comma separated: svg,html,folded,speedscope,pprof.")] = "svg,html",
 ) -> None:
-    """Redraw a capture's graphs from its folder alone (offline, no host needed)."""
-    from ..capture import MANIFEST, read_manifest
+    """Redraw a capture's graphs from its folder alone (offline, no host needed).
+
+    Rebuilds fleet.folded from hosts/HOST/stacks.folded and writes the --format outputs into the
+    capture folder; prints the path of each file written.
+    """
+    from ..capture import read_manifest
     from ..report import GROUPINGS, build_reports, parse_formats
+    from ..terminal import print_line
 
     if group_by not in GROUPINGS:
         raise InputError(f"--group-by {group_by!r}: choose host, tile or none")
-    if not (capture_dir / MANIFEST).is_file():
-        raise InputError(f"{capture_dir} is not a capture folder (no {MANIFEST}); give OUT/CAPTURE_ID")
-    written = build_reports(capture_dir, read_manifest(capture_dir), parse_formats(formats), group_by)
-    for path in written:
-        out.print(str(path), highlight=False)
+    fmts = parse_formats(formats)
+    folder = resolve_capture(capture, out_dir)
+    for path in build_reports(folder, read_manifest(folder), fmts, group_by):
+        print_line(out, str(path))
 
 
 @app.command()
 @operator_errors
 def diff(
-    before: Annotated[Path, typer.Argument(help="Capture folder or folded file: the baseline.", show_default=False)],
-    after: Annotated[Path, typer.Argument(help="Capture folder or folded file: the one to compare.", show_default=False)],
-    output: Annotated[Path | None, typer.Option("--out", "-o", help="SVG to write (default: stdout).")] = None,
+    before: Annotated[str, typer.Argument(metavar="BEFORE", help="The baseline: a capture (id in --out, or folder) or a folded file.", show_default=False)],
+    after: Annotated[str, typer.Argument(metavar="AFTER", help="The one to compare, named the same ways.", show_default=False)],
+    output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="SVG to write (default: stdout).", show_default=False)] = None,
+    # Not OutOpt: -o is the SVG here, as in `flamegraph`.
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder holding capture folders OUT/CAPTURE_ID/.")] = Path("captures"),
 ) -> None:
-    """Differential flamegraph: widths from AFTER, red where it grew, blue where it shrank.
+    """Differential flamegraph of two captures or folded files: widths from AFTER, red where it
+    grew, blue where it shrank.
 
-    BEFORE's counts are scaled to AFTER's total first, so captures of different lengths compare.
+    A capture is compared by its fleet.folded (host;tile;frame;...). BEFORE's counts are scaled to
+    AFTER's total first, so captures of different lengths compare. Either side without stacks is
+    an error.
     """
     from ..diff import diff_stacks, read_side, render_diff_svg
 
-    svg = render_diff_svg(diff_stacks(read_side(before), read_side(after)), title=f"{before.name} → {after.name}")
+    if out_dir.suffix.lower() == ".svg" or out_dir.is_file():
+        raise InputError(f"--out {out_dir} is the folder of captures; write the SVG with -o/--output {out_dir}")
+    paths = [_side(name, out_dir) for name in (before, after)]
+    rows = diff_stacks(read_side(paths[0]), read_side(paths[1]))
+    svg = render_diff_svg(rows, title=f"{paths[0].name} → {paths[1].name}")
     emit(svg, output)
+
+
+def _side(name: str, out_dir: Path) -> Path:
+    """A folded file as it is; anything else is a capture name."""
+    path = Path(name)
+    return path if path.is_file() else resolve_capture(name, out_dir)

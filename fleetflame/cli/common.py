@@ -1,4 +1,9 @@
-"""What every command shares: the consoles, the operator-error wrapper, the common options."""
+"""What every command shares: the consoles, the operator-error wrapper, the common options, and
+how a capture named on the command line is found.
+
+Output rule (see fleetflame/terminal.py): text from a host, an inventory, a manifest or a file
+is printed through `print_line` / `literal_line` / `print_table`, never as rich markup.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,13 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from ..errors import FleetflameError
+from ..errors import FleetflameError, InputError
 from ..inventory.model import HostRecord
+from ..terminal import print_line
 
-out = Console()
-err = Console(stderr=True)
+# No highlighting and no emoji codes: a host's text is printed as it is (`:fire:` stays text).
+out = Console(highlight=False, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,14 +36,21 @@ def operator_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except FleetflameError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            print_line(err, ("error:", "bold red"), " ", str(exc))
             raise typer.Exit(exc.exit_code) from None
+        except BrokenPipeError:
+            raise  # the reader went away (`| head`): Typer exits quietly
+        except OSError as exc:  # a file the operator named cannot be read or written: not a bug
+            where = f"{exc.filename}: " if exc.filename else ""
+            print_line(err, ("error:", "bold red"), " ", f"{where}{exc.strerror or exc}")
+            raise typer.Exit(1) from None
 
     return wrapper
 
 
 def warn(text: str) -> None:
-    err.print(f"[yellow]warning:[/] {text}", highlight=False)
+    """A warning line on stderr; `text` may come from anywhere (it is printed literally)."""
+    print_line(err, ("warning:", "yellow"), " ", text)
 
 
 InventoryOpt = Annotated[
@@ -71,9 +85,21 @@ TargetArg = Annotated[
     ),
 ]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Folder holding capture folders OUT/CAPTURE_ID/.")]
+CaptureArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="CAPTURE",
+        help="A capture: its id (looked up in --out, as `fleetflame captures` lists it) or the path of its folder.",
+        show_default=False,
+    ),
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no table (for cron); errors still go to stderr.")]
 FormatOpt = Annotated[str, typer.Option("--format", help="Fleet outputs, comma separated: svg,html,folded,speedscope,pprof.")]
-HostKeysOpt = Annotated[bool, typer.Option(help="Trust and remember keys of hosts not yet in known_hosts (never changed keys).")]
+HostKeysOpt = Annotated[
+    bool,
+    # One explicit name: no --no-accept-new-host-keys twin to crowd --help.
+    typer.Option("--accept-new-host-keys", help="Trust and remember keys of hosts not yet in known_hosts (never changed keys)."),
+]
 NoPerfDataOpt = Annotated[bool, typer.Option("--no-perf-data", help="Do not pull perf.data back (stacks only).")]
 RateOpt = Annotated[
     float | None,
@@ -120,3 +146,25 @@ def emit(data: str | bytes, output: Path | None) -> None:
         output.write_bytes(data)
     else:
         output.write_text(data, encoding="utf-8")
+
+
+def resolve_capture(name: str, out_dir: Path) -> Path:
+    """The capture folder an operator named: the path of a capture folder, or a capture id looked
+    up in OUT. InputError naming every place tried when neither holds a capture."""
+    from ..capture import MANIFEST
+    from ..history import CAPTURE_ID
+
+    path = Path(name)
+    if (path / MANIFEST).is_file():
+        return path
+    is_id = CAPTURE_ID.match(name) is not None
+    if is_id and (out_dir / name / MANIFEST).is_file():
+        return out_dir / name
+    if path.is_dir():
+        here = f"{name} is not a capture folder (it has no {MANIFEST})"
+    elif path.exists():
+        here = f"{name} is a file, not a capture folder"
+    else:
+        here = f"{name} is not a capture folder (no such folder)"
+    there = f"and there is no capture {name} in {out_dir} (--out)" if is_id else "nor a capture id (like 20261125T221500Z-all)"
+    raise InputError(f"{here}, {there}: give a capture folder, or an id that `fleetflame captures --out DIR` lists")

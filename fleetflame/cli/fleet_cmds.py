@@ -8,10 +8,12 @@ import typer
 
 from .app import app
 from .common import (
+    HostKeysOpt,
     InventoryOpt,
     JsonOpt,
     LimitOpt,
     TargetArg,
+    err,
     operator_errors,
     out,
     select_hosts,
@@ -25,12 +27,17 @@ def tiles(
     inventory: InventoryOpt = [],  # noqa: B006
     limit: LimitOpt = None,
     json_out: JsonOpt = False,
-    accept_new_host_keys: Annotated[bool, typer.Option(help="Trust keys of hosts not yet in known_hosts.")] = False,
+    accept_new_host_keys: HostKeysOpt = False,
 ) -> None:
-    """Show which threads TARGET resolves to on each host (host x tile x pid x tid), without recording."""
+    """Show which threads TARGET resolves to on each host (host x tile x pid x tid), without recording.
+
+    Tiles come from the validator's tile_pid/tile_tid metrics, or from KIND:IDX thread names when
+    the metrics do not answer (the source column says which). Exit code 1 if any host failed.
+    """
     from ..connection.settings import SshSettings
-    from ..probe import resolve_fleet, tiles_json, tiles_table
+    from ..probe import failures, resolve_fleet, tiles_json, tiles_table
     from ..targets import parse_target
+    from ..terminal import print_line, print_table
 
     parsed = parse_target(target)
     hosts = select_hosts(inventory, limit)
@@ -38,7 +45,12 @@ def tiles(
     if json_out:
         print(tiles_json(results))
     else:
-        out.print(tiles_table(results))
+        print_table(out, tiles_table(results))
+        for host, error in failures(results):
+            print_line(out, ("FAILED", "red"), " ", f"{host}: {error}")
+        for result in results:
+            for note in result.notes:
+                print_line(err, ("note:", "yellow"), " ", f"{result.host}: {note}")
     raise typer.Exit(1 if any(r.error for r in results) else 0)
 
 
@@ -47,27 +59,31 @@ def tiles(
 def check(
     inventory: InventoryOpt = [],  # noqa: B006
     limit: LimitOpt = None,
-    accept_new_host_keys: Annotated[bool, typer.Option(help="Trust keys of hosts not yet in known_hosts.")] = False,
+    accept_new_host_keys: HostKeysOpt = False,
 ) -> None:
     """Preflight every host: SSH, perf and its version, root or sudo -n, perf_event_paranoid,
-    the metrics endpoint, tiles found, free space in fleetflame_tmpdir. One line per problem,
-    with what to do; exit code 1 if any host has a problem."""
+    the metrics endpoint, tiles found, free space in fleetflame_tmpdir.
+
+    One line per problem, saying what to do; exit code 1 if any host has a problem.
+    """
     from ..check import check_fleet
     from ..connection.settings import SshSettings
+    from ..terminal import print_line
 
     results = check_fleet(select_hosts(inventory, limit), SshSettings(accept_new_host_keys=accept_new_host_keys))
     for result in results:
         if result.ok:
             facts = result.facts
             who = "root" if facts.get("uid") == "0" else "sudo -n"
-            summary = f"{facts.get('perf', '?')}, {who}, {facts.get('tiles', '0')} tiles via {facts.get('tile_source', '?')}"
-            out.print(f"[green]ok[/]      {result.host}: {summary}", highlight=False)
+            source = {"proc": "thread names"}.get(facts.get("tile_source", "?"), facts.get("tile_source", "?"))
+            summary = f"{facts.get('perf', '?')}, {who}, {facts.get('tiles', '0')} tiles via {source}"
+            print_line(out, ("ok", "green"), "      ", f"{result.host}: {summary}")
         for problem in result.problems:
-            out.print(f"[red]problem[/] {problem}", highlight=False, soft_wrap=True)
+            print_line(out, ("problem", "red"), " ", problem)
         for note in result.notes:
-            out.print(f"[yellow]note[/]    {result.host}: {note}", highlight=False, soft_wrap=True)
+            print_line(out, ("note", "yellow"), "    ", f"{result.host}: {note}")
     bad = sum(1 for r in results if not r.ok)
-    out.print(f"{len(results) - bad} of {len(results)} hosts ready")
+    print_line(out, f"{len(results) - bad} of {len(results)} hosts ready")
     raise typer.Exit(1 if bad else 0)
 
 
