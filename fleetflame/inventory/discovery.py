@@ -48,7 +48,9 @@ class Resolution:
 
     paths: tuple[str, ...]
     origin: str  # FROM_ARGS, FROM_ENV, FROM_CONFIG or FROM_DEFAULT
-    config_file: str | None = None  # the ansible.cfg Ansible picked, whether or not it was used
+    # The ansible.cfg Ansible picks, whether or not it sets an inventory; not looked for (None)
+    # when -i or ANSIBLE_INVENTORY answers first.
+    config_file: str | None = None
     warnings: tuple[str, ...] = ()
     env_ignored: bool = False  # -i given while ANSIBLE_INVENTORY is set
 
@@ -78,6 +80,8 @@ class Resolution:
 
 @dataclass
 class _Notes:
+    """Warnings collected while resolving, each once, in the order they arose."""
+
     warnings: list[str] = field(default_factory=list)
 
     def add(self, text: str) -> None:
@@ -240,7 +244,7 @@ def discover_inventory(
 
 def _nothing_found(found: Resolution, system_config: str, system_inventory: str) -> str:
     if found.config_file is not None:
-        looked = f"{printable(found.config_file)} has no inventory = under [defaults]"
+        looked = f"{printable(found.config_file)} sets no inventory"
     else:
         env_config = os.environ.get(ENV_CONFIG)
         places = [f"{ENV_CONFIG} (unset)" if env_config is None else printable(unfrack(env_config))]

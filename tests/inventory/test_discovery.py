@@ -266,7 +266,7 @@ def test_nothing_anywhere_says_where_it_looked(place: Place) -> None:
 
 def test_cfg_without_inventory_and_no_default_names_the_cfg(place: Place) -> None:
     cfg = place.write(place.cwd / "ansible.cfg", "[defaults]\nforks = 5\n")
-    assert f"{cfg} has no inventory = under [defaults]" in place.error()
+    assert f"; {cfg} sets no inventory; " in place.error()
 
 
 def test_missing_file_from_env_names_file_and_variable(place: Place, monkeypatch: pytest.MonkeyPatch) -> None:
