@@ -12,7 +12,7 @@ from rich.console import Console
 from fleetflame import folded
 from fleetflame.capture import FLEET_FOLDED, HostResult, Manifest, host_dir
 from fleetflame.errors import FleetflameError, InputError
-from fleetflame.history import captures_json, captures_table, list_captures, prune, read_history
+from fleetflame.history import captures_json, captures_table, human_size, list_captures, prune, read_history
 from fleetflame.targets import parse_target
 from fleetflame.terminal import print_table
 
@@ -229,10 +229,11 @@ def test_table_prints_manifest_text_literally_and_ids_whole(tmp_path: Path) -> N
     hostile = "[bold]x[/] [/sys/x] \x1b[2J:fire:"
     long_id = "20261125T221500Z-" + "+".join(f"verify-{i}" for i in range(12))
     make_capture(tmp_path, long_id, {"a": "ok"}, target=hostile)
+    size = human_size(read_history(tmp_path).captures[0].size_bytes)
     for terminal in (True, False):  # an 80-column terminal, and a pipe
         buffer = io.StringIO()
         print_table(Console(file=buffer, width=80, force_terminal=terminal, color_system=None), captures_table(read_history(tmp_path)))
         text = buffer.getvalue()
         assert long_id in text, text
         assert "[bold]x[/] [/sys/x] \\x1b[2J:fire:" in text and "\x1b" not in text
-        assert "…" not in text and "1.2 kB" in text and "2026-11-25" in text
+        assert "…" not in text and f" {size} │" in text and "2026-11-25 22:15:00" in text
