@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, cast
 
 from fleetflame.errors import InputError
 
@@ -100,11 +100,12 @@ def _blocks(stream: BinaryIO) -> Iterator[bytes]:
         yield block
 
 
-def iter_lines(stream: BinaryIO) -> Iterator[str | None]:
-    """The stream's lines as text (without the newline); None stands for a line over MAX_LINE_BYTES.
+def iter_line_blocks(stream: BinaryIO) -> Iterator[list[str | None]]:
+    """The stream's lines as text (without the `\\n`), a block's worth at a time; None stands
+    for a line over MAX_LINE_BYTES.
 
     Only `\\n` ends a line: a `\\r` or other Unicode line break inside a frame name stays there
-    (parse_line drops one `\\r` before the newline). At most one block and one line are held at a time.
+    (parse_line drops one `\\r` before the newline). At most one block and one line are held.
     """
     pending = b""  # the start of a line whose end has not arrived yet
     skipping = False  # inside an overlong line: drop bytes until its newline
@@ -120,18 +121,27 @@ def iter_lines(stream: BinaryIO) -> Iterator[str | None]:
             pending += block[start:]
             if len(pending) > MAX_LINE_BYTES:
                 pending, skipping = b"", True
-                yield None
+                yield [None]
             continue
         head = pending + block[start:end]
         pending = block[end:]
         # one decode per block, cut at a newline so no UTF-8 sequence is split
-        for line in head.decode("utf-8", "replace").split("\n")[:-1]:
-            yield None if len(line) > MAX_LINE_BYTES else line
+        lines = cast("list[str | None]", head.decode("utf-8", "replace").split("\n"))
+        lines.pop()  # the empty text after the block's last newline
+        if len(head) > MAX_LINE_BYTES:  # only then can a line be over the cap
+            lines = [None if line is not None and len(line) > MAX_LINE_BYTES else line for line in lines]
         if len(pending) > MAX_LINE_BYTES:
             pending, skipping = b"", True
-            yield None
+            lines.append(None)
+        yield lines
     if pending:
-        yield pending.decode("utf-8", "replace")
+        yield [pending.decode("utf-8", "replace")]
+
+
+def iter_lines(stream: BinaryIO) -> Iterator[str | None]:
+    """iter_line_blocks, a line at a time."""
+    for lines in iter_line_blocks(stream):
+        yield from lines
 
 
 def open_binary(path: str | Path) -> BinaryIO:
@@ -162,18 +172,26 @@ def load_folded(source: str | Path | BinaryIO, into: FoldedInput | None = None, 
     label = name or (str(source) if isinstance(source, (str, Path)) else "-")
     stacks = result.stacks
     stream = open_binary(source) if isinstance(source, (str, Path)) else source
+    number = 0
     try:
-        for number, line in enumerate(iter_lines(stream), 1):
-            if line is None:
-                result.note_ignored(label, number, None)
-                continue
-            parsed = parse_line(line)
-            if parsed is None:
-                if line.strip():
-                    result.note_ignored(label, number, line)
-                continue
-            stack, count = parsed
-            stacks[stack] = stacks.get(stack, 0) + count
+        for lines in iter_line_blocks(stream):
+            for line in lines:
+                number += 1
+                if line is None:
+                    result.note_ignored(label, number, None)
+                    continue
+                # the common line, `stack 123`, inline; anything else goes through parse_line
+                stack, sep, count = line.rpartition(" ")
+                if sep and stack and count.isdigit() and len(count) < 16 and count.isascii():
+                    stacks[stack] = stacks.get(stack, 0) + int(count)
+                    continue
+                parsed = parse_line(line)
+                if parsed is None:
+                    if line.strip():
+                        result.note_ignored(label, number, line)
+                    continue
+                stack, value = parsed
+                stacks[stack] = stacks.get(stack, 0) + value
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise FoldedReadError(f"{label}: damaged gzip data ({exc}); the file is truncated or not gzip") from None
     finally:

@@ -68,10 +68,6 @@ def field_bytes(number: int, payload: bytes) -> bytes:
     return varint(number << 3 | 2) + varint(len(payload)) + payload
 
 
-def packed(number: int, values: list[int]) -> bytes:
-    return field_bytes(number, b"".join(map(varint, values)))
-
-
 def split_fleet_stack(stack: str) -> tuple[tuple[str, ...], str]:
     """(label values host, tile, kind[, thread]) and the frames left, of a `host;tile;...` stack.
 
@@ -111,6 +107,18 @@ class _Strings:
         return self.index.setdefault(clean(text), len(self.index))
 
 
+class _LocationCodes(dict[str, bytes]):
+    """Frame name → its location id as varint bytes; a new name gets the next id (1, 2, ...).
+
+    Known names are looked up by C code (`map(codes.__getitem__, ...)`): the hot loop of a
+    fleet-sized profile runs no Python per frame.
+    """
+
+    def __missing__(self, name: str) -> bytes:
+        code = self[name] = varint(len(self) + 1)
+        return code
+
+
 def _value_type(strings: _Strings, kind: str, unit: str) -> bytes:
     return field_varint(VALUE_TYPE_TYPE, strings(kind)) + field_varint(VALUE_TYPE_UNIT, strings(unit))
 
@@ -122,18 +130,20 @@ def encode(stacks: Mapping[str, int], options: FlameGraphOptions) -> bytes:
     parts = [field_bytes(PROFILE_SAMPLE_TYPE, _value_type(s, options.count_name, "count"))]
     if period:
         parts.append(field_bytes(PROFILE_SAMPLE_TYPE, _value_type(s, "cpu", "nanoseconds")))
-    functions: dict[str, int] = {}  # frame name -> function id (= location id)
+    codes = _LocationCodes()  # frame name -> location id (= function id), as varint bytes
     label_bytes: dict[tuple[str, ...], bytes] = {}
+    location_tag, value_tag, sample_tag = varint(SAMPLE_LOCATION_ID << 3 | 2), varint(SAMPLE_VALUE << 3 | 2), varint(PROFILE_SAMPLE << 3 | 2)
     for stack in sorted((k for k, v in stacks.items() if v > 0), key=stack_sort_key):
         count = stacks[stack]
         labels: tuple[str, ...] = ()
         frames = stack
         if options.fleet_stacks:
             labels, frames = split_fleet_stack(stack)
-        ids = [functions.setdefault(name, len(functions) + 1) for name in frames.split(";")]
-        ids.reverse()
-        values = [count, min(count * period, INT64_MAX)] if period else [count]
-        body = packed(SAMPLE_LOCATION_ID, ids) + packed(SAMPLE_VALUE, values)
+        names = frames.split(";")
+        names.reverse()  # leaf first
+        ids = b"".join(map(codes.__getitem__, names))
+        values = varint(count) + varint(min(count * period, INT64_MAX)) if period else varint(count)
+        body = location_tag + varint(len(ids)) + ids + value_tag + varint(len(values)) + values
         if labels:
             encoded = label_bytes.get(labels)
             if encoded is None:
@@ -142,15 +152,15 @@ def encode(stacks: Mapping[str, int], options: FlameGraphOptions) -> bytes:
                     for key, value in zip(LABEL_KEYS, labels)
                 )
             body += encoded
-        parts.append(field_bytes(PROFILE_SAMPLE, body))
+        parts.append(sample_tag + varint(len(body)) + body)
     # One mapping that says the frames are already symbolized, so readers do not try to do it.
     mapping = field_varint(MAPPING_ID, 1) + field_varint(MAPPING_FILENAME, s(MAPPING_NAME)) + field_varint(MAPPING_HAS_FUNCTIONS, 1)
     parts.append(field_bytes(PROFILE_MAPPING, mapping))
-    for fid in functions.values():
+    for fid in range(1, len(codes) + 1):
         line = field_varint(LINE_FUNCTION_ID, fid)
         location = field_varint(LOCATION_ID, fid) + field_varint(LOCATION_MAPPING_ID, 1) + field_bytes(LOCATION_LINE, line)
         parts.append(field_bytes(PROFILE_LOCATION, location))
-    for name, fid in functions.items():
+    for fid, name in enumerate(codes, 1):
         n = s(name)
         body = field_varint(FUNCTION_ID, fid) + field_varint(FUNCTION_NAME, n) + field_varint(FUNCTION_SYSTEM_NAME, n)
         parts.append(field_bytes(PROFILE_FUNCTION, body))
@@ -171,5 +181,6 @@ def encode(stacks: Mapping[str, int], options: FlameGraphOptions) -> bytes:
 
 
 def render(stacks: Mapping[str, int], options: FlameGraphOptions | None = None) -> bytes:
-    # mtime=0: same input, same bytes
-    return gzip.compress(encode(stacks, options or FlameGraphOptions()), mtime=0)
+    # mtime=0: same input, same bytes. Level 6: on a 50k-stack fleet, a third of level 9's time
+    # for a file 0.7 % bigger (bench/exports.py).
+    return gzip.compress(encode(stacks, options or FlameGraphOptions()), compresslevel=6, mtime=0)
