@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from .fleet import CaptureOptions
+from .capture.runner import CaptureOptions
 from .targets import parse_target
 
 DEMO_INVENTORY = """\
@@ -29,7 +29,7 @@ def free_port() -> int:
 
 def run_demo(duration: float, out_dir: Path, out: Console, err: Console) -> int:
     from .inventory import load_inventories, select
-    from .runner import run_capture
+    from .capture.runner import run_capture
     from .standin import build_standin, run_standin
 
     err.print("building the stand-in validator (C, frame pointers)…")

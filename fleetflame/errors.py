@@ -16,8 +16,5 @@ class InputError(FleetflameError):
 
 
 class HostError(FleetflameError):
-    """One host failed; the others carry on."""
-
-    def __init__(self, host: str, message: str) -> None:
-        super().__init__(message)
-        self.host = host
+    """One host failed; the others carry on. Every per-host failure is one of these (connection,
+    tiles, recording, transfer, collapsing), so one place decides what fails a host."""

@@ -1,10 +1,14 @@
-"""What the operator sees: a live line per host while the fleet works, then a recap."""
+"""What the operator sees: a live line per host while the fleet works, then a recap.
+
+Host names, stage details and errors come from inventories and hosts: they are shown through
+`terminal` (literal text, no control characters), never as rich markup.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -16,28 +20,31 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .capture import Manifest
-from .hostcapture import Stage
-
-Reporter = Callable[[str, Stage, str], None]
+from .capture.events import Event, Reporter, Stage
+from .capture.manifest import Manifest
+from .terminal import literal_line, safe_line
 
 STAGE_STYLE = {
     Stage.FAILED: "bold red",
     Stage.DONE: "green",
     Stage.RECORDING: "bold yellow",
     Stage.STOPPING: "yellow",
+    Stage.DETACHED: "cyan",
 }
+MAX_LIVE_ROWS = 40
 
 
 @dataclass
 class HostLine:
     stage: Stage = Stage.CONNECTING
     detail: str = ""
+    until: float | None = None
     since: float = field(default_factory=time.monotonic)
 
 
 class LiveProgress:
-    """A rich Live table on stderr, one row per host, refreshed a few times a second."""
+    """A rich Live table on stderr, one row per host (the busiest first on a big fleet), refreshed a
+    few times a second, with a summary line of how many hosts are at each stage."""
 
     def __init__(self, hosts: list[str], console: Console | None = None) -> None:
         self.console = console or Console(stderr=True)
@@ -52,11 +59,11 @@ class LiveProgress:
     def __exit__(self, *exc: object) -> None:
         self.live.__exit__(None, None, None)
 
-    def __call__(self, host: str, stage: Stage, detail: str) -> None:
-        line = self.lines.setdefault(host, HostLine())
-        if stage != line.stage:
+    def __call__(self, event: Event) -> None:
+        line = self.lines.setdefault(event.host, HostLine())
+        if event.stage != line.stage:
             line.since = time.monotonic()
-        line.stage, line.detail = stage, detail
+        line.stage, line.detail, line.until = event.stage, event.detail, event.until
 
     def _table(self) -> Table:
         counts: dict[Stage, int] = {}
@@ -69,21 +76,22 @@ class LiveProgress:
             box=None,
             pad_edge=False,
         )
-        table.add_column("host", style="bold")
-        table.add_column("stage")
-        table.add_column("detail", overflow="fold")
+        table.add_column("host", style="bold", no_wrap=True)
+        table.add_column("stage", no_wrap=True)
+        table.add_column("detail", overflow="ellipsis", no_wrap=True)
         shown = list(self.lines.items())
-        if len(shown) > 40:  # a big fleet: show hosts that are not done, then a count of the rest
-            shown = [(h, line) for h, line in shown if line.stage not in (Stage.DONE,)][:40]
+        if len(shown) > MAX_LIVE_ROWS:  # a big fleet: hosts still at work first, then a count of the rest
+            busy = [(h, line) for h, line in shown if line.stage not in (Stage.DONE, Stage.DETACHED)]
+            shown = busy[:MAX_LIVE_ROWS]
+            table.caption = f"… and {len(self.lines) - len(shown)} more hosts"
         for host, line in shown:
-            table.add_row(host, Text(line.stage.value, style=STAGE_STYLE.get(line.stage, "")), self._detail(line))
+            table.add_row(literal_line(host), Text(line.stage.value, style=STAGE_STYLE.get(line.stage, "")), literal_line(self._detail(line)))
         return table
 
     @staticmethod
     def _detail(line: HostLine) -> str:
-        if line.stage == Stage.RECORDING and line.detail.startswith("until "):
-            left = float(line.detail.split()[1]) - time.time()
-            return f"{max(0.0, left):.0f} s left"
+        if line.stage == Stage.RECORDING and line.until is not None:
+            return f"{max(0.0, line.until - time.time()):.0f} s left"
         return line.detail
 
 
@@ -96,24 +104,46 @@ def recap_rows(manifest: Manifest) -> list[dict[str, Any]]:
                 "status": host.status,
                 "tiles": [t["name"] for t in host.tiles],
                 "samples": host.samples,
+                "recorded_s": host.recorded_s,
                 "mb_pulled": round(host.bytes_pulled / 1e6, 3),
                 "seconds": round(sum(host.timings.values()), 2),
                 "error": host.error,
+                "warnings": host.warnings,
             }
         )
     return rows
 
 
-def recap_table(manifest: Manifest) -> Table:
-    table = Table(title=f"capture {manifest.id}", title_justify="left")
-    for column, justify in [("host", "left"), ("tiles", "left"), ("samples", "right"), ("MB", "right"), ("s", "right"), ("status", "left")]:
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+def _status(row: dict[str, Any], detached: bool) -> Text:
+    if row["status"] == "ok":
+        return Text("ok", style="green")
+    if row["status"] == "pending":
+        return Text("recording (detached)" if detached else "pending: run fetch", style="cyan")
+    return Text.assemble(("FAILED: ", "red"), (safe_line(str(row["error"] or "no message")), "red"))
+
+
+def recap_table(manifest: Manifest, detached: bool = False) -> Table:
+    recorded = f"{manifest.duration_s:g} s recorded" + (
+        f" (stopped early; {manifest.requested_duration_s:g} s requested)" if manifest.stopped_early else ""
+    )
+    table = Table(title=f"capture {manifest.id} · {recorded}", title_justify="left")
+    table.add_column("host", no_wrap=True)
+    table.add_column("tiles")
+    for column in ("samples", "MB", "s"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("status", overflow="fold")
     for row in recap_rows(manifest):
         tiles = ",".join(row["tiles"])
         if len(tiles) > 40:
             tiles = f"{len(row['tiles'])} tiles"
-        status = Text("ok", style="green") if row["status"] == "ok" else Text(f"FAILED: {row['error']}", style="red")
-        table.add_row(row["host"], tiles, str(row["samples"]), f"{row['mb_pulled']:.1f}", f"{row['seconds']:.1f}", status)
+        table.add_row(
+            literal_line(row["host"]),
+            literal_line(tiles),
+            str(row["samples"]),
+            f"{row['mb_pulled']:.1f}",
+            f"{row['seconds']:.1f}",
+            _status(row, detached),
+        )
     return table
 
 
@@ -125,6 +155,9 @@ def recap_json(manifest: Manifest, folder: str, exit_code: int, pruned: list[str
             "target": manifest.target,
             "exit_code": exit_code,
             "samples": manifest.total_samples,
+            "duration_s": manifest.duration_s,
+            "requested_duration_s": manifest.requested_duration_s,
+            "stopped_early": manifest.stopped_early,
             "hosts": recap_rows(manifest),
             "pruned": pruned or [],
         },
@@ -135,7 +168,7 @@ def recap_json(manifest: Manifest, folder: str, exit_code: int, pruned: list[str
 def log_line(path: Path, text: str) -> None:
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
     with open(path, "a", encoding="utf-8") as fp:
-        fp.write(f"{stamp} {text}\n")
+        fp.write(f"{stamp} {safe_line(text)}\n")
 
 
 class LogReporter:
@@ -145,11 +178,11 @@ class LogReporter:
         self.path = path
         self.stages: dict[str, Stage] = {}
 
-    def __call__(self, host: str, stage: Stage, detail: str) -> None:
-        if self.stages.get(host) == stage:
+    def __call__(self, event: Event) -> None:
+        if self.stages.get(event.host) == event.stage:
             return
-        self.stages[host] = stage
-        log_line(self.path, f"{host} {stage.value} {detail}".rstrip())
+        self.stages[event.host] = event.stage
+        log_line(self.path, f"{event.host} {event.stage.value} {event.detail}".rstrip())
 
 
 @contextmanager
@@ -171,8 +204,8 @@ def _fan_out(sinks: list[Reporter]) -> Reporter | None:
     if len(sinks) == 1:
         return sinks[0]
 
-    def report(host: str, stage: Stage, detail: str) -> None:
+    def report(event: Event) -> None:
         for sink in sinks:
-            sink(host, stage, detail)
+            sink(event)
 
     return report

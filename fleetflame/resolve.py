@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .connection.base import Connection
 from .connection.http import HttpError
+from .errors import HostError
 from .remote import THREADS, sh
 from .tiles import HostThread, Tile, parse_metrics, parse_threads, tiles_from_threads
 
@@ -21,7 +22,7 @@ class Discovery:
     metrics_error: str | None = None
 
 
-class DiscoveryError(Exception):
+class DiscoveryError(HostError):
     pass
 
 

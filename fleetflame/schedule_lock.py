@@ -35,12 +35,8 @@ def schedule_key(target: str, inventories: Sequence[str | Path], limit: str | No
     """A short stable key for (target, inventories, limit), insensitive to spelling that doesn't
     change what is recorded: `verify` = `verify:0`, word order, relative or absolute inventory
     paths, no --limit = `all`. Raises InputError for a bad target, like `run` would."""
-    parsed = parse_target(target)
-    words = {str(selector) for selector in parsed.selectors}
-    words |= {"all"} if parsed.all_tiles else set()
-    words |= {"agave"} if parsed.agave else set()
     identity = {
-        "target": sorted(words),
+        "target": parse_target(target).key,
         "inventories": sorted({str(Path(p).expanduser().resolve()) for p in inventories}),
         "limit": (limit or "").strip() or "all",
     }
@@ -102,9 +98,13 @@ class ScheduleLock:
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        # "a+" creates without truncating: the holder's details must survive our failed attempt.
-        # Python opens it close-on-exec, so ssh and other children never inherit the lock.
-        file = open(self.path, "a+", encoding="utf-8")
+        # Created without truncating (the holder's details must survive our failed attempt), never
+        # through a symlink someone planted in OUT, close-on-exec so children never inherit the lock.
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise FleetflameError(f"cannot open the schedule lock {self.path}: {exc.strerror or exc} (is it a symlink? remove it)") from None
+        file = open(fd, "a+", encoding="utf-8")
         try:
             fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
+from .errors import HostError
 from .targets import TILE_KINDS, Target
 
 
@@ -38,7 +39,7 @@ class HostThread:
     comm: str
 
 
-class TileError(Exception):
+class TileError(HostError):
     """A selected tile is missing or not running on a host; the message names the tile."""
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import shlex
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
+from ..capture.events import Reporter
 from ..errors import InputError
+from ..inventory.model import HostRecord
+from ..terminal import print_line, print_table
 from .app import app
 from .common import (
     ForksOpt,
@@ -26,7 +31,10 @@ from .common import (
     operator_errors,
     out,
     select_hosts,
+    warn,
 )
+
+SKEW_ROWS_AFTER_RUN = 5
 
 
 @app.command()
@@ -38,6 +46,15 @@ def run(
     duration: Annotated[float, typer.Option(help="Seconds to record; Ctrl-C or SIGTERM ends it early on every host.", min=0.1)] = 30.0,
     frequency: Annotated[int, typer.Option("--frequency", "-F", help="Samples per second per thread (perf -F).", min=1, max=100000)] = 99,
     call_graph: Annotated[str, typer.Option(help="Stack unwinding: fp (frame pointers, as fdctl), dwarf or lbr.")] = "fp",
+    max_perf_data: Annotated[
+        int,
+        typer.Option(
+            "--max-perf-data",
+            metavar="MB",
+            min=1,
+            help="Stop perf on a host once its perf.data reaches this size (perf record --max-size), so a long capture cannot fill the host's disk.",
+        ),
+    ] = 2048,
     forks: ForksOpt = 50,
     out_dir: OutOpt = Path("captures"),
     formats: FormatOpt = "svg,html",
@@ -53,51 +70,83 @@ def run(
 ) -> None:
     """Record TARGET on every selected host at once, then fetch, merge and render.
 
-    Writes OUT/CAPTURE_ID/ with manifest.json, fleet.folded, flamegraph.svg, flamegraph.html and
-    hosts/HOST/{perf.data,stacks.folded,flamegraph.svg}. Exit code 0 when every host was captured,
-    1 when at least one failed (the others' data is kept), 2 for bad input, 75 when another run of
-    the same schedule (target, inventories, limit, OUT) still holds its lock, 130 if abandoned by a
-    second Ctrl-C.
+    Writes OUT/CAPTURE_ID/ with manifest.json, fleet.folded, flamegraph.svg, flamegraph.html,
+    skew.json and hosts/HOST/{perf.data,stacks.folded,flamegraph.svg}.
+
+    Exit code 0 when every host was captured, 1 when at least one failed (the others' data is
+    kept), 2 for bad input, 75 when another run of the same schedule (target, inventories,
+    limit, OUT) still holds its lock, 130 if abandoned by a second Ctrl-C.
     """
+    from ..capture.runner import CaptureOptions, run_capture
     from ..connection.settings import SshSettings
-    from ..fleet import CaptureOptions
     from ..history import prune
+    from ..inventory import discover_inventory
     from ..report import parse_formats
-    from ..runner import run_capture
     from ..schedule_lock import ScheduleLock, schedule_key
     from ..targets import parse_target
 
     if call_graph not in ("fp", "dwarf", "lbr"):
         raise InputError(f"--call-graph {call_graph!r}: choose fp, dwarf or lbr")
+    parsed = parse_target(target)
+    fmts = parse_formats(formats)
+    hosts = select_hosts(inventory, limit, announce=False if quiet or json_out else None)
+    _warn_shared_addresses(hosts)
+    sources = [str(Path(p).expanduser().resolve()) for p in discover_inventory(inventory).paths]
     options = CaptureOptions(
-        target=parse_target(target),
+        target=parsed,
         duration=duration,
         frequency=frequency,
         call_graph=call_graph,
+        max_perf_data_mb=max_perf_data,
         forks=forks,
         out=out_dir,
-        formats=parse_formats(formats),
+        formats=fmts,
         keep_perf_data=not no_perf_data,
         detach=detach,
         rate_limit_mb_s=rate_limit,
         ssh=SshSettings(connect_timeout=connect_timeout, accept_new_host_keys=accept_new_host_keys),
-        inventories=[str(p) for p in inventory],
+        inventories=sources,
         limit=limit,
     )
-    hosts = select_hosts(inventory, limit)
-    with ScheduleLock(out_dir, schedule_key(target, options.inventories, limit)):
+    with ScheduleLock(out_dir, schedule_key(target, sources, limit)):
         with _reporting([h.name for h in hosts], quiet or json_out, log_file) as reporter:
             outcome = run_capture(hosts, options, reporter)
         pruned = prune(out_dir, keep, target=outcome.manifest.target) if keep and not outcome.abandoned else []
-    _show_outcome(outcome, json_out, quiet, log_file, [p.name for p in pruned])
+    _show_outcome(outcome, json_out, quiet, log_file, [p.name for p in pruned], fetch_hint=_fetch_hint(outcome.manifest.id, out_dir, outcome.manifest.inventories))
     raise typer.Exit(outcome.exit_code)
+
+
+def _warn_shared_addresses(hosts: list[HostRecord]) -> None:
+    """Two inventory names for one machine are both captured (each gets its own folder there),
+    but the operator probably did not mean to record it twice."""
+    by_address: dict[tuple[str, int], list[str]] = {}
+    for host in hosts:
+        if not host.is_local:
+            by_address.setdefault((host.address, host.port or 22), []).append(host.name)
+    for (address, port), names in by_address.items():
+        if len(names) > 1:
+            warn(f"{' and '.join(names)} resolve to the same address ({address}:{port}): that machine is recorded once per name")
+
+
+def _fetch_hint(capture_id: str, out_dir: Path, inventories: list[str]) -> str:
+    """The command that finishes this capture; it names the inventory the capture recorded (fetch
+    reuses it without -i)."""
+    command = shlex.join(["fleetflame", "fetch", capture_id, "--out", str(out_dir)])
+    return f"{command}   (inventory: {', '.join(inventories) or 'give -i'})"
 
 
 @app.command()
 @operator_errors
 def fetch(
-    capture_id: Annotated[str | None, typer.Argument(help="The capture to finish (as `run --detach` printed it).", show_default=False)] = None,
-    latest: Annotated[bool, typer.Option("--latest", help="The newest unfinished capture in OUT, or, if none, the newest left on the hosts.")] = False,
+    capture: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[CAPTURE]",
+            help="The capture to finish: its id (as `run --detach` printed it) or its folder. Without it, every unfinished capture in OUT.",
+            show_default=False,
+        ),
+    ] = None,
+    latest: Annotated[bool, typer.Option("--latest", help="Only the newest unfinished capture in OUT, or, if none, the newest left on the hosts.")] = False,
     inventory: InventoryOpt = [],  # noqa: B006
     limit: LimitOpt = None,
     out_dir: OutOpt = Path("captures"),
@@ -110,77 +159,100 @@ def fetch(
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Finish a capture started earlier: wait for perf to end, symbolize, pull, verify, report, clean up.
+    """Finish captures started earlier: wait for perf to end, symbolize, pull, verify, report, clean up.
+
+    With no CAPTURE, finishes every unfinished capture in OUT, oldest first; when there is none,
+    looks for captures left on the hosts (a `run --detach` from another machine, a run that was
+    killed). A capture remembers the inventory and --limit it was started with; -i overrides.
 
     Idempotent and resumable: run it again after an interruption and it completes what is missing
-    without pulling twice what already arrived. Works from the local record in OUT, or from the
-    capture folders the hosts keep (after `run --detach` elsewhere, or a run whose link dropped).
+    without pulling twice what already arrived. Prints "nothing to fetch" and exits 0 when there
+    is nothing to do.
     """
-    from ..capture import read_manifest
+    from ..capture.recover import plan_fetch
+    from ..capture.runner import fetch_capture
     from ..connection.settings import SshSettings
-    from ..recover import (
-        check_capture_id,
-        local_pending,
-        open_or_rebuild,
-        remote_captures,
-    )
     from ..report import parse_formats
-    from ..runner import fetch_capture
 
-    if bool(capture_id) == latest:
-        raise InputError("give a CAPTURE_ID or --latest (see `fleetflame captures` for ids)")
-    if capture_id:
-        check_capture_id(capture_id)
     fmts = parse_formats(formats)
-    hosts = select_hosts(inventory, limit)
     ssh = SshSettings(accept_new_host_keys=accept_new_host_keys)
-    pending = local_pending(out_dir)
-    folder = out_dir / capture_id if capture_id else (pending[-1] if pending else None)
-    if folder is not None and (folder / "manifest.json").is_file():
-        manifest = read_manifest(folder)
-    else:
-        found, errors = remote_captures(hosts, ssh, forks)
-        for error in errors:
-            err.print(f"[yellow]warning:[/] {error}", highlight=False)
-        wanted = capture_id or max(found, default=None)
-        if wanted is None or wanted not in found:
-            where = f"capture {capture_id}" if capture_id else "an unfinished capture"
-            raise InputError(f"no {where} in {out_dir} or on the selected hosts: check --out, -i and --limit")
-        folder, manifest = open_or_rebuild(out_dir, wanted, found[wanted], hosts)
-    selected = [h for h in hosts if h.name in manifest.hosts]
-    with _reporting([h.name for h in selected if manifest.hosts[h.name].fetchable], quiet or json_out, log_file) as reporter:
-        outcome = fetch_capture(folder, manifest, selected, ssh, forks, fmts, reporter, not no_perf_data, rate_limit)
-    _show_outcome(outcome, json_out, quiet, log_file)
-    raise typer.Exit(outcome.exit_code)
+    plan = plan_fetch(out_dir, capture, latest, inventory, limit, lambda: select_hosts(inventory, limit, announce=False if quiet or json_out else None), ssh, forks)
+    for warning in plan.warnings:
+        warn(warning)
+    jobs = [job for job in plan.jobs if job.hosts]
+    if not jobs:
+        if not quiet and not json_out:
+            for note in plan.notes:
+                print_line(err, note)
+            print_line(out, "nothing to fetch")
+        elif json_out:
+            print('{"captures": []}')
+        raise typer.Exit(0)
+    worst = 0
+    for job in jobs:
+        pending = [h.name for h in job.hosts]
+        with _reporting(pending, quiet or json_out, log_file) as reporter:
+            outcome = fetch_capture(job.folder, job.manifest, job.hosts, ssh, forks, fmts, reporter, not no_perf_data, rate_limit)
+        hint = _fetch_hint(outcome.manifest.id, out_dir, [str(p) for p in inventory] or outcome.manifest.inventories)
+        _show_outcome(outcome, json_out, quiet, log_file, fetch_hint=hint)
+        worst = max(worst, outcome.exit_code)
+    raise typer.Exit(worst)
 
 
-def _reporting(hosts: list[str], silent: bool, log_file: Path | None) -> Any:
+def _reporting(hosts: list[str], silent: bool, log_file: Path | None) -> AbstractContextManager[Reporter | None]:
     from ..progress import reporting
 
     return reporting(hosts, err if not silent and err.is_terminal else None, log_file)
 
 
-def _show_outcome(outcome: Any, json_out: bool, quiet: bool, log_file: Path | None, pruned: list[str] | None = None) -> None:
+def _show_outcome(outcome: object, json_out: bool, quiet: bool, log_file: Path | None, pruned: list[str] | None = None, fetch_hint: str = "") -> None:
+    from ..capture.runner import RunOutcome
     from ..progress import log_line, recap_json, recap_table
 
+    assert isinstance(outcome, RunOutcome)
     manifest = outcome.manifest
     if log_file:
-        log_line(log_file, f"capture {manifest.id} exit {outcome.exit_code}: {manifest.total_samples} samples, failed: {', '.join(manifest.failed_hosts) or 'none'}")
+        failed = ", ".join(manifest.failed_hosts) or "none"
+        log_line(log_file, f"capture {manifest.id} exit {outcome.exit_code}: {manifest.total_samples} samples, failed: {failed}")
     if json_out:
         print(recap_json(manifest, str(outcome.folder), outcome.exit_code, pruned or []))
     elif outcome.detached:
         if not quiet:
-            out.print(recap_table(manifest))
+            print_table(out, recap_table(manifest, detached=True))
         print(manifest.id)
-        err.print(f"perf is recording on the hosts; finish with: fleetflame fetch {manifest.id} -i ... --out {outcome.folder.parent}", highlight=False)
+        if manifest.pending_hosts:
+            print_line(err, "perf is recording on the hosts; finish with: ", fetch_hint)
     elif not quiet:
-        out.print(recap_table(manifest))
-        out.print(f"capture folder: {outcome.folder}", highlight=False)
-        out.print(f"flamegraph:     {outcome.folder / 'flamegraph.html'}", highlight=False)
+        print_table(out, recap_table(manifest))
+        if manifest.stopped_early:
+            print_line(out, f"stopped early: {manifest.duration_s:g} s of the {manifest.requested_duration_s:g} s requested were recorded")
+        _show_skew(outcome.folder)
+        print_line(out, "capture folder: ", str(outcome.folder))
+        if outcome.reports:
+            print_line(out, "flamegraph:     ", str(outcome.folder / "flamegraph.html"))
+        else:
+            print_line(out, "no flamegraph: no host was captured")
+        if manifest.pending_hosts:
+            print_line(out, "unfinished hosts stay on their hosts; finish them with: ", fetch_hint)
         for name in pruned or []:
-            out.print(f"pruned:         {name}", highlight=False)
+            print_line(out, "pruned:         ", name)
     if quiet:
         for name in manifest.failed_hosts:
-            err.print(f"{name}: {manifest.hosts[name].error}", highlight=False)
+            print_line(err, f"{name}: ", manifest.hosts[name].error or "failed")
     if outcome.abandoned:
-        err.print(f"abandoned by a second interrupt; what had arrived is kept in {outcome.folder}", highlight=False)
+        print_line(err, f"abandoned by a second interrupt; what had arrived is kept in {outcome.folder}")
+
+
+def _show_skew(folder: Path) -> None:
+    """The largest skew findings after the recap (the whole list: `fleetflame skew`)."""
+    from ..analysis.skew import analyse_capture, skew_table
+    from ..errors import FleetflameError
+
+    if not (folder / "fleet.folded").is_file():
+        return
+    try:
+        report = analyse_capture(folder)
+    except FleetflameError:
+        return
+    if report.findings:
+        print_table(out, skew_table(report, folder, SKEW_ROWS_AFTER_RUN))

@@ -1,4 +1,4 @@
-"""What the pipeline needs from a host, whether it is reached over SSH or is this machine.
+"""What the pipeline needs from a host, whether it is reached over SSH, is this machine, or a fake.
 
 Commands are argument vectors, never shell strings: the SSH layer quotes every word once, in one
 place (`shell_join`), so nothing from an inventory or a target reaches a remote shell unquoted.
@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import shlex
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+from ..errors import HostError
 from ..inventory.model import HostRecord
 from .ratelimit import RateLimit
 
-Progress = Callable[[int], None]  # called with bytes transferred so far
+STDERR_KEPT = 64 * 1024  # the end of a command's stderr that is kept for messages
 
 
 @dataclass
@@ -34,24 +34,41 @@ class CommandResult:
         return text.splitlines()[-1] if text else f"exit status {self.returncode}"
 
 
-class ConnectionError_(Exception):
+class ConnectionError_(HostError):
     """The host could not be reached or authenticated; the message says what to do."""
 
 
+class LinkLost(ConnectionError_):
+    """An established connection to the host broke (sshd killed, network gone, host rebooted)."""
+
+
 class RunningCommand(ABC):
-    """A command started on the host with its stdin open, for the synchronised start."""
+    """A command running on the host with its stdin open: the capture session speaks through it.
+
+    stdout is read by the caller; stderr is drained in the background (its last 64 KB kept), so
+    a command that writes much to stderr never stalls its stdout."""
 
     @abstractmethod
-    async def readline(self) -> bytes: ...
+    async def read(self, n: int) -> bytes:
+        """Up to n bytes of stdout; b"" at its end. Raises LinkLost if the connection broke."""
 
     @abstractmethod
-    async def write(self, data: bytes) -> None: ...
+    def write(self, data: bytes) -> None:
+        """Queue bytes for stdin (no wait: the fleet's start signal goes to every host in one loop)."""
 
     @abstractmethod
-    async def wait(self) -> CommandResult: ...
+    def close_stdin(self) -> None: ...
 
     @abstractmethod
-    def kill(self) -> None: ...
+    async def wait(self) -> int:
+        """The exit status once the command has ended (255 if the link broke, 128+N for a signal)."""
+
+    @abstractmethod
+    def stderr_tail(self) -> str: ...
+
+    @abstractmethod
+    def kill(self) -> None:
+        """Stop waiting for it: close the channel (the host's side sees its input end)."""
 
 
 class Connection(ABC):
@@ -80,17 +97,6 @@ class Connection(ABC):
     ) -> CommandResult: ...
 
     @abstractmethod
-    async def run_to_file(
-        self,
-        argv: Sequence[str],
-        dest: Path,
-        *,
-        privileged: bool = False,
-        progress: Progress | None = None,
-    ) -> CommandResult:
-        """Run a command, streaming its stdout into a local file."""
-
-    @abstractmethod
     async def start(self, argv: Sequence[str], *, privileged: bool = False) -> RunningCommand: ...
 
     @abstractmethod
@@ -98,15 +104,23 @@ class Connection(ABC):
         """GET a URL as seen from the host (for SSH: through a forwarded TCP channel)."""
 
     @abstractmethod
-    async def fetch_file(
-        self, remote: str, dest: Path, *, offset: int = 0, size: int | None = None, progress: Progress | None = None
-    ) -> int:
-        """Copy a host file into `dest`, appending from `offset` (resume) up to `size` when known.
-        Returns the bytes copied."""
-
-    @abstractmethod
     async def close(self) -> None: ...
 
 
 def shell_join(argv: Sequence[str]) -> str:
     return shlex.join(str(a) for a in argv)
+
+
+class StderrTail:
+    """The last STDERR_KEPT bytes of a stream."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        if len(self.data) > STDERR_KEPT:
+            del self.data[: len(self.data) - STDERR_KEPT]
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")

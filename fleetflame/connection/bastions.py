@@ -1,12 +1,15 @@
-"""Jump-host (ProxyJump) connections, opened once and shared by every host behind them."""
+"""Jump-host (ProxyJump) connections, opened once and shared by every host behind them.
+
+A bastion is connected like any host (`ssh.open_ssh`): its key is checked against known_hosts
+and `--accept-new-host-keys` applies to it as to the hosts behind it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .base import ConnectionError_
 from .settings import SshSettings
 
 if TYPE_CHECKING:
@@ -22,34 +25,27 @@ class BastionPool:
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     async def get(self, spec: str) -> asyncssh.SSHClientConnection:
+        """The connection to the last hop of `user@host:port[,user@host:port...]`."""
         async with self._locks.setdefault(spec, asyncio.Lock()):
             if spec not in self._conns:
                 self._conns[spec] = await self._open(spec)
             return self._conns[spec]
 
     async def _open(self, spec: str) -> asyncssh.SSHClientConnection:
-        import asyncssh
+        from .ssh import open_ssh
 
         hops = spec.split(",")
         previous = await self.get(",".join(hops[:-1])) if len(hops) > 1 else None
         user, _, hostport = hops[-1].rpartition("@")
         host, _, port = hostport.partition(":")
-        kwargs: dict[str, Any] = {}
-        if user:
-            kwargs["username"] = user
-        if previous is not None:
-            kwargs["tunnel"] = previous
-        try:
-            return await asyncssh.connect(
-                host,
-                int(port) if port else (),
-                connect_timeout=self.settings.connect_timeout,
-                keepalive_interval=self.settings.keepalive_interval,
-                **kwargs,
-            )
-        except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
-            reason = "timed out" if isinstance(exc, asyncio.TimeoutError) else str(exc) or type(exc).__name__
-            raise ConnectionError_(f"cannot reach jump host {hops[-1]}: {reason}") from exc
+        return await open_ssh(
+            f"jump host {hops[-1]}",
+            host,
+            int(port) if port.isdigit() else None,
+            self.settings,
+            user=user or None,
+            tunnel=previous,
+        )
 
     async def close(self) -> None:
         for conn in self._conns.values():

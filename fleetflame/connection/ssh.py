@@ -3,7 +3,8 @@
 User, port and identity come from the inventory, then ~/.ssh/config and the SSH agent, as with
 OpenSSH. Host keys are checked against known_hosts; `accept_new_host_keys` admits keys of hosts
 that known_hosts does not mention at all (OpenSSH's `StrictHostKeyChecking=accept-new`), never a
-key that differs from a recorded one.
+key that differs from a recorded one. Jump hosts (bastions.py) are connected the same way, with
+the same host-key policy.
 """
 
 from __future__ import annotations
@@ -18,12 +19,10 @@ from typing import Any
 import asyncssh
 
 from ..inventory.model import HostRecord
-from .base import CommandResult, Connection, ConnectionError_, Progress, RunningCommand, shell_join
+from .base import CommandResult, Connection, ConnectionError_, LinkLost, RunningCommand, StderrTail, shell_join
 from .bastions import BastionPool
 from .http import http_get
 from .settings import SshSettings
-
-CHUNK = 1 << 20
 
 # The same ciphers as asyncssh's defaults, AES-GCM first: the `cryptography` package does it in C,
 # where chacha20-poly1305 goes through Python per packet (about 7x the control CPU per host).
@@ -82,25 +81,130 @@ def _remember_key(files: list[str], host: str, port: int, key: asyncssh.SSHKey) 
         fp.write(f"{_known_host_name(host, port)} {line[0]} {line[1]}\n")
 
 
+async def open_ssh(
+    label: str,
+    address: str,
+    port: int | None,
+    settings: SshSettings,
+    *,
+    user: str | None = None,
+    identity_file: str | None = None,
+    jump: str | None = None,
+    bastions: BastionPool | None = None,
+    tunnel: Any = None,
+) -> asyncssh.SSHClientConnection:
+    """Connect and authenticate, checking the host key as OpenSSH would (see the module docstring).
+    `label` names the host in messages. The jump host is `jump` (ansible_ssh_common_args) or the
+    ProxyJump of ~/.ssh/config, opened through `bastions` (shared by every host behind it);
+    `tunnel` is an already open connection to go through. Raises ConnectionError_ saying what to check."""
+    where = f"{address}:{port or 22}"
+    kwargs: dict[str, Any] = {
+        "connect_timeout": settings.connect_timeout,
+        "keepalive_interval": settings.keepalive_interval,
+        "keepalive_count_max": settings.keepalive_count_max,
+    }
+    if user:
+        kwargs["username"] = user
+    if identity_file:
+        kwargs["client_keys"] = [str(Path(identity_file).expanduser())]
+    try:
+        options = await asyncssh.SSHClientConnectionOptions.construct(
+            None, config=(), host=address, port=port if port is not None else (), **kwargs
+        )
+    except (OSError, ValueError, asyncssh.Error) as exc:
+        raise ConnectionError_(f"bad SSH settings for {label}: {exc}") from exc
+    known_files: list[str] = [] if options.known_hosts is None else (list(options.known_hosts) or ["~/.ssh/known_hosts"])
+    policy = _HostKeyPolicy(known_files, settings.accept_new_host_keys)
+    preferences: dict[str, Any] = {}
+    if not options.config.get("Ciphers"):
+        preferences["encryption_algs"] = FAST_CIPHERS
+    jump = jump or (options.tunnel if isinstance(options.tunnel, str) else None)
+    if tunnel is None and jump and jump.lower() != "none" and bastions is not None:
+        tunnel = await bastions.get(jump)
+    try:
+        conn = await asyncssh.connect(
+            address,
+            port if port is not None else (),
+            options=options,
+            tunnel=tunnel if tunnel is not None else (),
+            client_factory=lambda: policy,
+            **preferences,
+        )
+    except asyncssh.HostKeyNotVerifiable as exc:
+        raise ConnectionError_(_host_key_message(label, where, address, options.port, policy.changed)) from exc
+    except asyncssh.PermissionDenied as exc:
+        raise ConnectionError_(
+            f"SSH login to {label} ({where}) as {options.username} was refused: "
+            "check ansible_user and ansible_ssh_private_key_file, or load the key into ssh-agent"
+        ) from exc
+    except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
+        raise ConnectionError_(f"cannot connect to {label} ({where}): {describe(exc)}") from exc
+    if policy.accepted is not None and known_files:
+        _remember_key(known_files, address, options.port, policy.accepted[2])
+    return conn
+
+
+def _host_key_message(label: str, where: str, address: str, port: int, changed: bool) -> str:
+    name = _known_host_name(address, port)
+    if changed:
+        return (
+            f"host key of {label} ({where}) does NOT match known_hosts: "
+            f"if the host was really reinstalled, remove the old key with "
+            f"`ssh-keygen -R '{name}'` and connect again"
+        )
+    return (
+        f"host key of {label} ({where}) is not in known_hosts: "
+        f"add it (`ssh-keyscan -p {port} {address} >> ~/.ssh/known_hosts`, "
+        "after checking it) or pass --accept-new-host-keys"
+    )
+
+
 class SshProcess(RunningCommand):
-    def __init__(self, argv: list[str], proc: asyncssh.SSHClientProcess[bytes]) -> None:
-        self.argv = argv
+    def __init__(self, host: str, proc: asyncssh.SSHClientProcess[bytes]) -> None:
+        self.host = host
         self.proc = proc
+        self.stderr = StderrTail()
+        self._drain = asyncio.ensure_future(self._drain_stderr())
 
-    async def readline(self) -> bytes:
-        return await self.proc.stdout.readline()
+    async def _drain_stderr(self) -> None:
+        try:
+            while chunk := await self.proc.stderr.read(65536):
+                self.stderr.add(chunk)
+        except (asyncssh.Error, OSError):
+            pass
 
-    async def write(self, data: bytes) -> None:
-        self.proc.stdin.write(data)
-        await self.proc.stdin.drain()
+    async def read(self, n: int) -> bytes:
+        try:
+            return await self.proc.stdout.read(n)
+        except (asyncssh.Error, OSError) as exc:
+            raise LinkLost(f"lost the connection to {self.host}: {describe(exc)}") from exc
 
-    async def wait(self) -> CommandResult:
-        self.proc.stdin.write_eof()
-        result = await self.proc.wait()
-        return CommandResult(self.argv, _exit_status(result), _as_bytes(result.stdout), _as_bytes(result.stderr))
+    def write(self, data: bytes) -> None:
+        try:
+            self.proc.stdin.write(data)
+        except (asyncssh.Error, OSError) as exc:
+            raise LinkLost(f"lost the connection to {self.host}: {describe(exc)}") from exc
+
+    def close_stdin(self) -> None:
+        try:
+            self.proc.stdin.write_eof()
+        except (asyncssh.Error, OSError):
+            pass
+
+    async def wait(self) -> int:
+        try:
+            result = await self.proc.wait()
+        except (asyncssh.Error, OSError):
+            return 255
+        await asyncio.wait({self._drain}, timeout=5)
+        return _exit_status(result)
+
+    def stderr_tail(self) -> str:
+        return self.stderr.text()
 
     def kill(self) -> None:
         self.proc.close()
+        self._drain.cancel()
 
 
 class SshConnection(Connection):
@@ -109,71 +213,18 @@ class SshConnection(Connection):
         self.settings = settings
         self.bastions = bastions
         self.conn: asyncssh.SSHClientConnection | None = None
-        self._sftp: asyncssh.SFTPClient | None = None
 
     async def connect(self) -> None:
         host = self.host
-        kwargs: dict[str, Any] = {
-            "connect_timeout": self.settings.connect_timeout,
-            "keepalive_interval": self.settings.keepalive_interval,
-            "keepalive_count_max": self.settings.keepalive_count_max,
-        }
-        if host.user:
-            kwargs["username"] = host.user
-        if host.identity_file:
-            kwargs["client_keys"] = [str(Path(host.identity_file).expanduser())]
-        port = host.port if host.port is not None else ()
-        try:
-            options = await asyncssh.SSHClientConnectionOptions.construct(
-                None, config=(), host=host.address, port=port, **kwargs
-            )
-        except (OSError, ValueError, asyncssh.Error) as exc:
-            raise ConnectionError_(f"bad SSH settings for {host.name}: {exc}") from exc
-        if options.known_hosts is None:
-            known_files: list[str] = []
-        else:
-            known_files = list(options.known_hosts) or ["~/.ssh/known_hosts"]
-        policy = _HostKeyPolicy(known_files, self.settings.accept_new_host_keys)
-        jump = host.proxy_jump or options.tunnel
-        tunnel: Any = ()
-        if isinstance(jump, str) and jump and jump.lower() != "none":
-            tunnel = await self.bastions.get(jump)
-        preferences: dict[str, Any] = {}
-        if not options.config.get("Ciphers"):
-            preferences["encryption_algs"] = FAST_CIPHERS
-        try:
-            self.conn = await asyncssh.connect(
-                host.address, port, options=options, tunnel=tunnel, client_factory=lambda: policy, **preferences
-            )
-        except asyncssh.HostKeyNotVerifiable as exc:
-            raise ConnectionError_(self._host_key_message(policy, options.port)) from exc
-        except asyncssh.PermissionDenied as exc:
-            raise ConnectionError_(
-                f"SSH login to {host.name} ({self._where()}) as {options.username} was refused: "
-                "check ansible_user and ansible_ssh_private_key_file, or load the key into ssh-agent"
-            ) from exc
-        except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
-            raise ConnectionError_(
-                f"cannot connect to {host.name} ({self._where()}): {_describe(exc)}"
-            ) from exc
-        if policy.accepted is not None and known_files:
-            _remember_key(known_files, host.address, options.port, policy.accepted[2])
-
-    def _where(self) -> str:
-        return f"{self.host.address}:{self.host.port or 22}"
-
-    def _host_key_message(self, policy: _HostKeyPolicy, port: int) -> str:
-        name = _known_host_name(self.host.address, port)
-        if policy.changed:
-            return (
-                f"host key of {self.host.name} ({self._where()}) does NOT match known_hosts: "
-                f"if the host was really reinstalled, remove the old key with "
-                f"`ssh-keygen -R '{name}'` and connect again"
-            )
-        return (
-            f"host key of {self.host.name} ({self._where()}) is not in known_hosts: "
-            f"add it (`ssh-keyscan -p {port} {self.host.address} >> ~/.ssh/known_hosts`, "
-            "after checking it) or pass --accept-new-host-keys"
+        self.conn = await open_ssh(
+            host.name,
+            host.address,
+            host.port,
+            self.settings,
+            user=host.user,
+            identity_file=host.identity_file,
+            jump=host.proxy_jump,
+            bastions=self.bastions,
         )
 
     def _require(self) -> asyncssh.SSHClientConnection:
@@ -191,79 +242,25 @@ class SshConnection(Connection):
     ) -> CommandResult:
         full = self.command(argv, privileged)
         try:
-            result = await self._require().run(
-                shell_join(full), input=stdin, encoding=None, timeout=timeout, check=False
-            )
+            result = await self._require().run(shell_join(full), input=stdin, encoding=None, timeout=timeout, check=False)
         except asyncssh.TimeoutError as exc:
             raise asyncio.TimeoutError(f"{full[0]} timed out on {self.host.name}") from exc
         except (asyncssh.Error, OSError) as exc:
-            raise ConnectionError_(f"lost connection to {self.host.name}: {_describe(exc)}") from exc
+            raise LinkLost(f"lost the connection to {self.host.name}: {describe(exc)}") from exc
         return CommandResult(full, _exit_status(result), _as_bytes(result.stdout), _as_bytes(result.stderr))
-
-    async def run_to_file(
-        self,
-        argv: Sequence[str],
-        dest: Path,
-        *,
-        privileged: bool = False,
-        progress: Progress | None = None,
-    ) -> CommandResult:
-        full = self.command(argv, privileged)
-        copied = 0
-        try:
-            async with self._require().create_process(shell_join(full), encoding=None) as proc:
-                proc.stdin.write_eof()
-                stderr_task = asyncio.ensure_future(proc.stderr.read())
-                with open(dest, "wb") as out:
-                    while chunk := await proc.stdout.read(CHUNK):
-                        out.write(chunk)
-                        copied += len(chunk)
-                        await self.rate.consume(len(chunk))
-                        if progress:
-                            progress(copied)
-                result = await proc.wait()
-                stderr = await stderr_task
-        except (asyncssh.Error, OSError) as exc:
-            raise ConnectionError_(f"lost connection to {self.host.name}: {_describe(exc)}") from exc
-        return CommandResult(full, _exit_status(result), b"", _as_bytes(stderr))
 
     async def start(self, argv: Sequence[str], *, privileged: bool = False) -> RunningCommand:
         full = self.command(argv, privileged)
         try:
             proc = await self._require().create_process(shell_join(full), encoding=None)
         except (asyncssh.Error, OSError) as exc:
-            raise ConnectionError_(f"lost connection to {self.host.name}: {_describe(exc)}") from exc
-        return SshProcess(full, proc)
+            raise LinkLost(f"lost the connection to {self.host.name}: {describe(exc)}") from exc
+        return SshProcess(self.host.name, proc)
 
     async def http_get(self, url: str, timeout: float) -> bytes:
         return await http_get(self._require().open_connection, url, timeout)
 
-    async def fetch_file(
-        self, remote: str, dest: Path, *, offset: int = 0, size: int | None = None, progress: Progress | None = None
-    ) -> int:
-        try:
-            if self._sftp is None:
-                self._sftp = await self._require().start_sftp_client()
-            copied = 0
-            async with self._sftp.open(remote, "rb") as inp:
-                await inp.seek(offset)
-                with open(dest, "ab" if offset else "wb") as out:
-                    out.truncate(offset)
-                    # Reading only up to the known size: a read past the end costs a batch of requests.
-                    while chunk := await inp.read(self.rate.read_size(offset + copied, size)):
-                        out.write(_as_bytes(chunk))
-                        copied += len(chunk)
-                        await self.rate.consume(len(chunk))
-                        if progress:
-                            progress(offset + copied)
-            return copied
-        except (asyncssh.Error, OSError) as exc:
-            raise ConnectionError_(f"copying {remote} from {self.host.name} failed: {_describe(exc)}") from exc
-
     async def close(self) -> None:
-        if self._sftp is not None:
-            self._sftp.exit()
-            self._sftp = None
         if self.conn is not None:
             self.conn.close()
             try:
@@ -274,7 +271,7 @@ class SshConnection(Connection):
 
 
 def _exit_status(result: asyncssh.SSHCompletedProcess) -> int:
-    if result.exit_status is not None:
+    if result.exit_status is not None and result.exit_status >= 0:
         return result.exit_status
     return 128 + 9 if result.exit_signal else 255
 
@@ -287,7 +284,7 @@ def _as_bytes(data: object) -> bytes:
     return bytes(data)  # type: ignore[call-overload]
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
     """The reason, in words an operator can act on."""
     if isinstance(exc, asyncio.TimeoutError):
         return "timed out: is the host up and port open? (--connect-timeout sets the wait)"

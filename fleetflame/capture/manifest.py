@@ -1,0 +1,302 @@
+"""The capture folder's records: `manifest.json` (the control machine's) and `meta.json` (each host's).
+
+    OUT/CAPTURE_ID/manifest.json, fleet.folded, flamegraph.svg, flamegraph.html, skew.json,
+    hosts/HOST/perf.data, perf.script.gz, stacks.folded, flamegraph.svg
+
+Both are written and read through one dataclass each, with a format version. Reading validates
+every field (types, ranges, names that become paths): a manifest can be hand-edited and a host's
+meta.json comes from a machine that may not be trustworthy, so what does not fit is refused
+(ValueError), never half-used.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..tiles import Tile
+from .files import write_json
+from .ids import CaptureId, host_folder_name
+
+MANIFEST = "manifest.json"
+FLEET_FOLDED = "fleet.folded"
+HOSTS_DIR = "hosts"
+STACKS_FOLDED = "stacks.folded"
+PERF_DATA = "perf.data"
+PERF_SCRIPT = "perf.script.gz"
+SKEW_JSON = "skew.json"
+
+MANIFEST_VERSION = 2
+HOST_META_FORMAT = "fleetflame-host-meta"
+HOST_META_VERSION = 2
+# The only root template for threads that are not tiles: the Agave process's other threads,
+# rooted at `agave;THREAD_NAME`. Kept as this literal for manifests written before version 2.
+AGAVE_THREADS_ROOT = "agave;{comm}"
+MAX_HOST_NAME = 255
+
+
+@dataclass
+class HostResult:
+    """One host's part of a capture, as written in manifest.json."""
+
+    status: str = "pending"  # "ok" | "failed" (pending while running, or until fetched)
+    error: str | None = None
+    error_detail: str | None = None  # a traceback, when the failure was a fleetflame bug
+    warnings: list[str] = field(default_factory=list)  # e.g. the host's folder could not be removed
+    address: str = ""
+    tiles: list[dict[str, Any]] = field(default_factory=list)
+    tile_source: str | None = None  # "metrics" | "proc"
+    samples: int = 0
+    perf_samples_reported: int | None = None
+    perf_data_bytes: int = 0
+    perf_data_sha256: str | None = None
+    script_bytes: int = 0
+    script_sha256: str | None = None
+    bytes_pulled: int = 0
+    start_signal_at: float | None = None  # control clock: when the start signal was sent
+    perf_started_at: float | None = None  # host clock, seconds since the epoch
+    perf_ended_at: float | None = None  # host clock
+    recorded_s: float | None = None  # perf_ended_at - perf_started_at
+    perf_exit_status: int | None = None
+    perf_stderr: str = ""
+    remote_dir: str | None = None  # set once perf has started: `fetch` can finish the host from it
+    expected_end: float | None = None  # host clock, when perf's duration runs out
+    collapse_roots: dict[str, str] = field(default_factory=dict)  # tid -> root frame(s)
+    unknown_tid_root: str | None = None  # AGAVE_THREADS_ROOT, or None: other threads are dropped
+    transfers: list[dict[str, Any]] = field(default_factory=list)  # {file, offset, bytes, how}
+    timings: dict[str, float] = field(default_factory=dict)
+    cleaned: bool = False  # the host's folder was removed
+
+    @property
+    def fetchable(self) -> bool:
+        """Recording started on the host and its results have not all arrived yet."""
+        return self.status != "ok" and self.remote_dir is not None and not self.cleaned
+
+    def set_tiles(self, tiles: list[Tile], agave_pid: int | None = None) -> None:
+        self.tiles = [t.to_json() for t in tiles]
+        if agave_pid is not None:
+            self.tiles.append({"name": "agave", "kind": "agave", "kind_id": None, "pid": agave_pid, "tid": None})
+
+    def fail(self, error: str) -> None:
+        self.status = "failed"
+        self.error = error
+
+    def succeed(self) -> None:
+        self.status = "ok"
+        self.error = None
+
+
+@dataclass
+class Manifest:
+    id: str
+    target: str
+    started_at: str
+    ended_at: str | None = None
+    duration_s: float = 30.0  # what was recorded (the longest host), once known
+    requested_duration_s: float = 30.0
+    stopped_early: bool = False
+    frequency_hz: int = 99
+    call_graph: str = "fp"
+    max_perf_data_mb: int | None = None
+    inventories: list[str] = field(default_factory=list)  # absolute paths, as run was given them
+    limit: str | None = None
+    fleetflame_version: str = __version__
+    format_version: int = MANIFEST_VERSION
+    hosts: dict[str, HostResult] = field(default_factory=dict)
+
+    @property
+    def failed_hosts(self) -> list[str]:
+        return [name for name, host in self.hosts.items() if host.status == "failed"]
+
+    @property
+    def ok_hosts(self) -> list[str]:
+        return [name for name, host in self.hosts.items() if host.status == "ok"]
+
+    @property
+    def pending_hosts(self) -> list[str]:
+        return [name for name, host in self.hosts.items() if host.fetchable]
+
+    @property
+    def total_samples(self) -> int:
+        return sum(h.samples for h in self.hosts.values())
+
+    def to_json(self) -> dict[str, Any]:
+        # Shallow: every field is already JSON (dataclasses.asdict deep-copies, 0.1 s per write at 16 hosts).
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["hosts"] = {name: vars(host) for name, host in self.hosts.items()}
+        return data
+
+    @classmethod
+    def from_json(cls, data: object) -> Manifest:
+        """A manifest from parsed JSON; ValueError when any field does not fit."""
+        if not isinstance(data, dict):
+            raise ValueError("a manifest is a JSON object")
+        values = _known(cls, data, skip={"hosts"})
+        manifest = cls(**values)
+        CaptureId.parse(manifest.id)
+        hosts = data.get("hosts", {})
+        if not isinstance(hosts, dict):
+            raise ValueError("hosts is not an object")
+        for name, row in hosts.items():
+            check_host_name(name)
+            if not isinstance(row, dict):
+                raise ValueError(f"hosts[{name!r}] is not an object")
+            manifest.hosts[name] = HostResult(**_known(HostResult, row))
+            check_host_result(manifest.hosts[name], name)
+        return manifest
+
+    def write(self, folder: Path) -> None:
+        write_json(folder / MANIFEST, self.to_json())
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """The folder's manifest; ValueError (or OSError) if it is missing or does not fit."""
+    with open(folder / MANIFEST, encoding="utf-8") as fp:
+        text = fp.read(64 << 20)
+    manifest = Manifest.from_json(json.loads(text))
+    if manifest.id != folder.name:
+        raise ValueError(f"manifest id {manifest.id!r} does not match its folder {folder.name!r}")
+    return manifest
+
+
+@dataclass
+class HostMeta:
+    """What a host keeps in its capture folder's meta.json: enough for `fetch` to finish the
+    capture from the host alone (after `run --detach` elsewhere, or a run that died)."""
+
+    id: str
+    host: str
+    target: str
+    capture_started_at: str
+    requested_duration_s: float
+    frequency_hz: int
+    call_graph: str
+    expected_end: float | None = None
+    tiles: list[dict[str, Any]] = field(default_factory=list)
+    tile_source: str | None = None
+    collapse_roots: dict[str, str] = field(default_factory=dict)
+    unknown_tid_root: str | None = None
+    want_perf_data: bool = True
+    format: str = HOST_META_FORMAT
+    version: int = HOST_META_VERSION
+
+    def to_line(self) -> str:
+        """One JSON line (the session script writes it to meta.json as it comes)."""
+        return json.dumps(vars(self), separators=(",", ":"), ensure_ascii=True)
+
+    @classmethod
+    def parse(cls, text: str) -> HostMeta:
+        """A host's meta.json line; ValueError unless every field fits."""
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("format") != HOST_META_FORMAT:
+            raise ValueError("not a fleetflame meta.json")
+        if data.get("version") != HOST_META_VERSION:
+            raise ValueError(f"meta.json version {data.get('version')!r} (this fleetflame reads {HOST_META_VERSION})")
+        meta = cls(**_known(cls, data))
+        CaptureId.parse(meta.id)
+        check_host_name(meta.host)
+        _finite(meta.requested_duration_s, "requested_duration_s", 0, 366 * 86400)
+        if not 1 <= meta.frequency_hz <= 1_000_000 or meta.call_graph not in ("fp", "dwarf", "lbr"):
+            raise ValueError("bad frequency or call graph")
+        if meta.expected_end is not None:
+            _finite(meta.expected_end, "expected_end", 0, 1e11)
+        check_tiles(meta.tiles)
+        check_roots(meta.collapse_roots, meta.unknown_tid_root)
+        return meta
+
+
+def check_host_name(name: object) -> str:
+    """A host name as fleetflame stores it: a non-empty string, bounded, no control characters."""
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_HOST_NAME or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ValueError(f"bad host name {str(name)[:80]!r}")
+    host_folder_name(name)
+    return name
+
+
+def check_tiles(tiles: object) -> None:
+    if not isinstance(tiles, list) or len(tiles) > 100_000:
+        raise ValueError("tiles is not a list")
+    for tile in tiles:
+        if not isinstance(tile, dict) or not isinstance(tile.get("name"), str) or len(tile["name"]) > 64:
+            raise ValueError("bad tile entry")
+
+
+def check_roots(roots: object, unknown_tid_root: object) -> None:
+    if not isinstance(roots, dict) or len(roots) > 1_000_000:
+        raise ValueError("collapse_roots is not an object")
+    for tid, root in roots.items():
+        if not (isinstance(tid, str) and tid.isdigit() and len(tid) < 12 and isinstance(root, str) and 0 < len(root) <= 256):
+            raise ValueError("bad collapse root")
+    if unknown_tid_root not in (None, AGAVE_THREADS_ROOT):
+        raise ValueError(f"unknown_tid_root must be None or {AGAVE_THREADS_ROOT!r}")
+
+
+def check_host_result(row: HostResult, name: str) -> None:
+    if row.status not in ("pending", "ok", "failed"):
+        raise ValueError(f"hosts[{name!r}].status {row.status!r}")
+    check_tiles(row.tiles)
+    check_roots(row.collapse_roots, row.unknown_tid_root)
+    for attr in ("samples", "perf_data_bytes", "script_bytes", "bytes_pulled"):
+        value = getattr(row, attr)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"hosts[{name!r}].{attr} is not a count")
+
+
+def _finite(value: object, name: str, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+        raise ValueError(f"{name} out of range")
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "list": (list,),
+    "dict": (dict,),
+}
+
+
+def _known(cls: type, data: dict[str, Any], skip: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    """The fields of dataclass `cls` found in `data`, type-checked against their annotation
+    (`X | None` allows null). Unknown keys are ignored (newer writers may add some)."""
+    out: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name in skip or f.name not in data:
+            continue
+        value = data[f.name]
+        annotation = str(f.type)
+        if value is None:
+            if "None" not in annotation:
+                raise ValueError(f"{f.name} must not be null")
+            out[f.name] = None
+            continue
+        base = annotation.split("|")[0].split("[")[0].strip()
+        allowed = _TYPES.get(base)
+        if allowed is not None and (not isinstance(value, allowed) or (base in ("int", "float") and isinstance(value, bool))):
+            raise ValueError(f"{f.name} should be {base}, not {type(value).__name__}")
+        out[f.name] = value
+    return out
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def new_capture_id(slug: str, moment: datetime, out: Path) -> str:
+    """`20261125T221500Z-all`; a suffix keeps two captures started in the same second apart."""
+    return CaptureId.new(slug, moment, out).text
+
+
+def host_dir(folder: Path, host: str) -> Path:
+    """hosts/HOST: the inventory name encoded injectively as one safe file name."""
+    return folder / HOSTS_DIR / host_folder_name(host)

@@ -1,0 +1,190 @@
+"""Run a fleet capture (or a fetch) to the end: the capture folder, signals, and its reports.
+
+The first Ctrl-C (or SIGTERM) stops recording on every host at once and the run goes on to fetch
+and report; a second one abandons what is still in flight, keeps what already arrived, and the
+run exits 130. Everything written is private to the operator (files.private_files).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..collapse_host import HostCollapser
+from ..connection.settings import SshSettings
+from ..inventory.model import HostRecord
+from ..targets import Target
+from .events import Reporter, quiet
+from .files import private_dir, private_files
+from .fleet import DEFAULT_MAX_PERF_DATA_MB, Connector, Fleet, fetch_fleet, run_fleet
+from .ids import CaptureId
+from .manifest import HostResult, Manifest, iso, utc_now
+
+EXIT_OK, EXIT_HOST_FAILED, EXIT_BAD_INPUT, EXIT_ABANDONED = 0, 1, 2, 130
+
+
+@dataclass
+class CaptureOptions:
+    target: Target
+    duration: float = 30.0
+    frequency: int = 99
+    call_graph: str = "fp"
+    max_perf_data_mb: int = DEFAULT_MAX_PERF_DATA_MB
+    forks: int = 50
+    out: Path = Path("captures")
+    formats: tuple[str, ...] = ("svg", "html")
+    keep_perf_data: bool = True
+    detach: bool = False
+    rate_limit_mb_s: float | None = None
+    ssh: SshSettings = field(default_factory=SshSettings)
+    inventories: list[str] = field(default_factory=list)
+    limit: str | None = None
+
+
+@dataclass
+class RunOutcome:
+    folder: Path
+    manifest: Manifest
+    abandoned: bool = False
+    detached: bool = False
+    reports: list[Path] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        if self.abandoned:
+            return EXIT_ABANDONED
+        return EXIT_HOST_FAILED if self.manifest.failed_hosts else EXIT_OK
+
+
+def new_capture(hosts: list[HostRecord], options: CaptureOptions) -> tuple[Path, Manifest]:
+    """Create the capture folder (0700) and its manifest, every host pending."""
+    started = utc_now()
+    private_dir(options.out)
+    capture_id = CaptureId.new(options.target.slug, started, options.out)
+    folder = options.out / capture_id.text
+    folder.mkdir(mode=0o700)
+    manifest = Manifest(
+        id=capture_id.text,
+        target=options.target.text,
+        started_at=iso(started),
+        duration_s=options.duration,
+        requested_duration_s=options.duration,
+        frequency_hz=options.frequency,
+        call_graph=options.call_graph,
+        max_perf_data_mb=options.max_perf_data_mb,
+        inventories=list(options.inventories),
+        limit=options.limit,
+        hosts={h.name: HostResult(address=h.address) for h in hosts},
+    )
+    manifest.write(folder)
+    return folder, manifest
+
+
+async def _interruptible(fleet: Fleet, work: Awaitable[Manifest]) -> bool:
+    """Await the fleet's work with Ctrl-C / SIGTERM handling; True if abandoned."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(work)
+    interrupts = 0
+
+    def on_signal() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            fleet.stop.set()
+        else:
+            task.cancel()
+
+    handled = (signal.SIGINT, signal.SIGTERM)
+    for sig in handled:
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await task
+        return False
+    except asyncio.CancelledError:
+        return True
+    finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
+
+
+async def _with_fleet(make: Callable[[HostCollapser], Fleet], work: Callable[[Fleet], Awaitable[Manifest]]) -> tuple[Fleet, bool]:
+    collapser = HostCollapser()
+    try:
+        fleet = make(collapser)
+        abandoned = await _interruptible(fleet, work(fleet))
+    finally:
+        collapser.close()
+    return fleet, abandoned
+
+
+def _settle_duration(fleet: Fleet) -> None:
+    """duration_s is what was recorded (the longest host); the request stays requested_duration_s."""
+    manifest = fleet.manifest
+    recorded = [h.recorded_s for h in manifest.hosts.values() if h.recorded_s is not None]
+    if recorded:
+        manifest.duration_s = round(max(recorded), 3)
+    manifest.stopped_early = fleet.stop.is_set() and manifest.duration_s < manifest.requested_duration_s - 0.5
+
+
+def run_capture(
+    hosts: list[HostRecord], options: CaptureOptions, reporter: Reporter | None = None, connector: Connector | None = None
+) -> RunOutcome:
+    """Record TARGET on every host at once, then (unless detached) fetch, merge and report."""
+    with private_files():
+        folder, manifest = new_capture(hosts, options)
+
+        def make(collapser: HostCollapser) -> Fleet:
+            fleet = Fleet(folder, manifest, hosts, options.ssh, options.forks, collapser, reporter or quiet, options.rate_limit_mb_s)
+            if connector is not None:
+                fleet.connector = connector
+            return fleet
+
+        fleet, abandoned = asyncio.run(_with_fleet(make, lambda f: run_fleet(f, options.keep_perf_data, options.detach)))
+        _settle_duration(fleet)
+        manifest.write(folder)
+        outcome = RunOutcome(folder, manifest, abandoned, options.detach)
+        if not options.detach:
+            outcome.reports = _reports(folder, manifest, options.formats)
+    return outcome
+
+
+def fetch_capture(
+    folder: Path,
+    manifest: Manifest,
+    hosts: list[HostRecord],
+    ssh: SshSettings,
+    forks: int = 50,
+    formats: tuple[str, ...] = ("svg", "html"),
+    reporter: Reporter | None = None,
+    keep_perf_data: bool = True,
+    rate_limit_mb_s: float | None = None,
+    connector: Connector | None = None,
+) -> RunOutcome:
+    """Finish the pending hosts of a capture, then report the whole capture again."""
+    with private_files():
+        private_dir(folder)
+
+        def make(collapser: HostCollapser) -> Fleet:
+            fleet = Fleet(folder, manifest, hosts, ssh, forks, collapser, reporter or quiet, rate_limit_mb_s)
+            if connector is not None:
+                fleet.connector = connector
+            return fleet
+
+        fleet, abandoned = asyncio.run(_with_fleet(make, lambda f: fetch_fleet(f, keep_perf_data)))
+        _settle_duration(fleet)
+        manifest.write(folder)
+        outcome = RunOutcome(folder, manifest, abandoned)
+        outcome.reports = _reports(folder, manifest, formats)
+    return outcome
+
+
+def _reports(folder: Path, manifest: Manifest, formats: tuple[str, ...]) -> list[Path]:
+    """fleet.folded and the graphs, when at least one host has stacks."""
+    from ..report import build_reports
+
+    if not manifest.ok_hosts:
+        return []
+    return build_reports(folder, manifest, formats)

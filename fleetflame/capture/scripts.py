@@ -1,0 +1,314 @@
+"""The POSIX shell script that runs one capture on a host, and the codes it exits with.
+
+One script, one SSH exec channel per host and capture: `SESSION` creates the host's capture
+folder, lists the threads, takes the start signal, starts perf detached from the channel, waits
+for it, symbolizes while streaming the result back, sends perf.data, and removes the folder once
+the control machine says its results are safe. `fetch` runs the same script in `attach` mode on
+a folder left by an earlier run. Values from an inventory or a target reach it only as positional
+arguments or as stdin lines it validates; nothing is ever spliced into the script's text.
+
+Safety on a shared host (see docs/SECURITY.md): the folder is made by `mktemp -d` (an
+unpredictable name, created 0700 or not at all) inside a tmpdir that others cannot rename
+entries of; before every use the folder is checked to be a real directory, owned by us, mode 0700;
+files in it are created with noclobber; perf script runs without `-f`. The stop signal goes to the
+recorder this shell started (never to a pid read from a file) in `new` mode, and in `attach`
+mode only to a process whose command line names it as fleetflame's recorder.
+
+The protocol, host to control, is lines on stdout (`VERB ARG...`); binary data follows only a
+line that gives its exact length:
+
+    hello 1                          protocol version
+    dir PATH                         the capture folder (new mode)
+    thread PID TID COMM              the host's threads, one line each (new mode)
+    threads-end                      end of that list
+    ready                            meta.json written; waiting for `go`
+    started EPOCH                    perf started at EPOCH (host clock)
+    ended RC EPOCH                   perf ended with status RC (`-` if unknown)
+    perf-stderr N  + N bytes         the end of perf's messages (if perf failed, `cleaned` follows)
+    chunk N  + N bytes               perf.script.gz, streamed while perf script runs
+    sum NAME SIZE SHA256             the streamed file is complete
+    file NAME SIZE SHA256 FROM  + SIZE-FROM bytes   a complete file, from byte FROM
+    restart NAME                     the stream starts again from byte 0 (attach mode)
+    sent                             everything sent; waiting for `done` or end of input
+    cleaned                          the folder is removed
+    error CODE TEXT                  the script gives up; it exits with CODE
+
+Control to host, lines on stdin: (new mode) a meta.json line, then `go t TID,...`, `go p PID`
+or `abort`, followed by `run`, `nodata` (do not send perf.data) or `detach` (return once perf
+runs); later `stop` (end perf now) and `done` (results are
+safe: remove the folder). End of input means "keep the folder" (for `fetch`).
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Exit(enum.IntEnum):
+    """SESSION's exit codes (also sent in its `error CODE TEXT` line)."""
+
+    OK = 0
+    USAGE = 2  # bad arguments: a bug on the control side
+    TMPDIR = 3  # fleetflame_tmpdir missing, not a folder, or unsafe
+    FOLDER = 4  # the capture folder could not be created
+    NO_SPACE = 5  # a write failed and the tmpdir has (almost) no space left
+    NOT_OURS = 6  # the folder is not a real, private folder of ours
+    PERF_MISSING = 7  # the perf binary is not there
+    PROTOCOL = 8  # an unexpected line on stdin
+    SYMBOLIZE = 9  # perf script failed
+    GONE = 10  # attach: the folder does not exist (any more)
+    TIMEOUT = 12  # attach: perf did not end within the time allowed
+    WRITE = 13  # a write failed for another reason
+    ABORTED = 14  # the control machine said `abort` before perf started
+
+
+PROTOCOL_VERSION = 1
+CHUNK_BYTES = 1 << 20  # the streamed perf.script.gz arrives in chunks of at most this size
+
+SESSION = r"""
+set -u
+umask 077
+trap '' PIPE   # a dropped link must not kill us mid-write: perf script's copy on the host goes on
+say() { printf '%s\n' "$*"; }
+fail() {  # CODE TEXT...: tell the control machine, clean up what we made, exit
+  code=$1; shift
+  say "error $code $*"; printf 'fleetflame: %s\n' "$*" >&2
+  [ -n "${made:-}" ] && rm -rf -- "$made"
+  exit "$code"
+}
+nospace() {  # a write failed: say whether it is because the tmpdir is full
+  avail=$(df -Pk -- "$tmpdir" 2>/dev/null | awk 'NR == 2 { print $4 }')
+  case $avail in
+    ''|*[!0-9]*) fail 13 "cannot write $1 in $tmpdir" ;;
+  esac
+  [ "$avail" -lt 1024 ] && fail 5 "no space left in $tmpdir ($avail KB free) writing $1: free space there or set fleetflame_tmpdir to a roomier folder"
+  fail 13 "cannot write $1 in $tmpdir ($avail KB free)"
+}
+private() {  # is $1 a real folder of ours, mode 0700?
+  [ -d "$1" ] && [ ! -h "$1" ] && [ -O "$1" ] && [ "$(stat -c %a -- "$1")" = 700 ]
+}
+valid_number() { case $1 in ''|*[!0-9]*) return 1 ;; esac; }
+
+# The part common to both modes, once perf has ended: report, symbolize, send, clean.
+finish() {  # RC ENDED WANT_DATA SCRIPT_FROM DATA_FROM
+  rc=$1 ended=$2 want_data=$3 script_from=$4 data_from=$5
+  made=$dir   # perf has ended: if we fail from here on, nothing is worth keeping
+  say "ended $rc $ended"
+  n=$(tail -c 65536 perf.stderr 2>/dev/null | wc -c)
+  say "perf-stderr $n"
+  [ "$n" -gt 0 ] && tail -c 65536 perf.stderr
+  case $rc in 0|130) ;; *) perf_failed=1 ;; esac
+  grep -q 'Captured and wrote' perf.stderr 2>/dev/null || perf_failed=1
+  if [ -n "${perf_failed:-}" ]; then
+    # perf failed: nothing to symbolize or keep; the control machine reports perf's messages
+    cd / && rm -rf -- "$dir" && say cleaned
+    exit 0
+  fi
+  sha256sum < perf.data > .data.sha 2>/dev/null &
+  summing=$!
+  send_script "$script_from"
+  wait "$summing"
+  if [ "$want_data" = 1 ]; then
+    size=$(wc -c < perf.data) && sum=$(cut -d' ' -f1 < .data.sha) || fail 13 "cannot read perf.data"
+    valid_number "$data_from" && [ "$data_from" -le "$size" ] || data_from=0
+    say "file perf.data $size $sum $data_from"
+    tail -c +$((data_from + 1)) perf.data
+  fi
+  say sent
+  wait_done_and_clean
+}
+
+# perf.script.gz: streamed in chunks while perf script runs (a copy stays on the host, so a
+# dropped link loses nothing), or, if a complete one is there already, sent from SCRIPT_FROM.
+send_script() {
+  if [ ! -e perf.script.gz ]; then
+    if ! mkdir symbolize.lock 2>/dev/null; then
+      # another fetch is symbolizing (or died doing it): wait for it, or take over a dead one
+      while [ -d symbolize.lock ] && kill -0 "$(cat symbolize.lock/pid 2>/dev/null)" 2>/dev/null; do sleep 0.5; done
+      [ -e perf.script.gz ] || { rm -rf symbolize.lock; mkdir symbolize.lock || fail 13 "cannot lock $dir"; }
+    fi
+  fi
+  if [ ! -e perf.script.gz ]; then
+    echo $$ > symbolize.lock/pid || nospace symbolize.lock
+    [ "$1" = 0 ] || say "restart perf.script.gz"
+    rm -f perf.script.gz.tmp .chunk script.rc
+    { nice -n 19 "$perf" script -i perf.data 2> script.stderr; echo $? > script.rc; } | gzip -1 | {
+      lost=
+      while :; do
+        dd bs=262144 count=4 iflag=fullblock of=.chunk 2>/dev/null || exit 5
+        n=$(wc -c < .chunk) || exit 5
+        [ "$n" -gt 0 ] || break
+        cat .chunk >> perf.script.gz.tmp || exit 5
+        [ -n "$lost" ] && continue
+        { say "chunk $n" && cat .chunk; } || lost=1
+      done
+      exit 0
+    }
+    piped=$?
+    rm -f .chunk
+    [ "$piped" = 5 ] && nospace perf.script.gz
+    if [ "$(cat script.rc 2>/dev/null)" != 0 ]; then
+      rm -rf symbolize.lock
+      fail 9 "perf script failed: $(tail -n 3 script.stderr 2>/dev/null | tr '\n' ' ')"
+    fi
+    mv perf.script.gz.tmp perf.script.gz || fail 13 "cannot keep perf.script.gz"
+    rm -rf symbolize.lock
+    size=$(wc -c < perf.script.gz) && sum=$(sha256sum < perf.script.gz | cut -d' ' -f1)
+    say "sum perf.script.gz $size $sum"
+  else
+    size=$(wc -c < perf.script.gz) && sum=$(sha256sum < perf.script.gz | cut -d' ' -f1)
+    from=$1
+    valid_number "$from" && [ "$from" -le "$size" ] || from=0
+    say "file perf.script.gz $size $sum $from"
+    tail -c +$((from + 1)) perf.script.gz
+  fi
+}
+
+# Wait until the reader (stdin) has seen `done` (remove the folder) or the end of input (keep it).
+wait_done_and_clean() {
+  while :; do
+    wait "$reader"; said=$?
+    kill -0 "$reader" 2>/dev/null || break   # (a late `stop` interrupts wait; nothing to do)
+  done
+  if [ "$said" = 0 ]; then
+    cd / && rm -rf -- "$dir" && say cleaned
+  fi
+  exit 0
+}
+
+mode=${1:-}
+case $mode in
+new)
+  [ $# -eq 8 ] || fail 2 "usage: new TMPDIR ID PERF FREQUENCY CALL_GRAPH MAX_SIZE DURATION"
+  tmpdir=$2 id=$3 perf=$4 frequency=$5 call_graph=$6 max_size=$7 duration=$8
+  say "hello 1"
+  case $id in ''|*[!A-Za-z0-9._+-]*) fail 2 "bad capture id" ;; esac
+  valid_number "$frequency" && valid_number "$max_size" || fail 2 "bad number"
+  case $duration in ''|*[!0-9.]*) fail 2 "bad duration" ;; esac
+  case $call_graph in fp|dwarf|lbr) ;; *) fail 2 "bad call graph" ;; esac
+  command -v "$perf" > /dev/null 2>&1 || fail 7 "$perf: command not found"
+  for c in timeout setsid gzip sha256sum stat mktemp dd tail nice df; do
+    command -v "$c" > /dev/null 2>&1 || fail 7 "$c: command not found (fleetflame needs coreutils, util-linux and gzip on the host)"
+  done
+  [ -d "$tmpdir" ] || fail 3 "fleetflame_tmpdir $tmpdir is not a folder: create it or set fleetflame_tmpdir"
+  perms=$(stat -L -c %A -- "$tmpdir") || fail 3 "cannot stat $tmpdir"
+  case $perms in
+    *t|*T) ;;  # sticky: others cannot rename or remove our folder
+    ?????w????|????????w?) fail 3 "fleetflame_tmpdir $tmpdir is writable by others without the sticky bit: use a private folder or one like /tmp (mode 1777)" ;;
+  esac
+  dir=$(mktemp -d -- "$tmpdir/fleetflame-$id.XXXXXXXXXX") || nospace "a folder"
+  made=$dir
+  private "$dir" || fail 6 "$dir is not a private folder of ours"
+  cd "$dir" || fail 6 "cannot enter $dir"
+  say "dir $dir"
+  for t in /proc/[0-9]*/task/[0-9]*; do
+    IFS= read -r c 2>/dev/null < "$t/comm" || continue
+    t=${t#/proc/}
+    printf 'thread %s %s %s\n' "${t%%/*}" "${t##*/}" "$c"
+  done
+  say threads-end
+  set -C   # noclobber from here: a file we create must not exist already
+  IFS= read -r meta || fail 8 "no meta line"
+  case $meta in meta\ *) ;; abort) fail 14 "stopped before recording started" ;; *) fail 8 "expected meta" ;; esac
+  printf '%s\n' "${meta#meta }" > meta.json || nospace meta.json
+  say ready
+  IFS= read -r go || fail 14 "the control machine went away before the start"
+  set -f; set -- $go; set +f
+  [ "${1:-}" = go ] || fail 14 "stopped before recording started"
+  case ${2:-} in t|p) ;; *) fail 8 "bad go line" ;; esac
+  case ${3:-} in ''|*[!0-9,]*) fail 8 "bad thread ids" ;; esac
+  case ${4:-} in run|nodata|detach) ;; *) fail 8 "bad go mode" ;; esac
+  targets="-${2} ${3}" how=$4
+  : > started.tmp || nospace started
+  exec 3<&0
+  setsid sh -c '
+    trap "kill -INT \$t 2>/dev/null" INT TERM
+    date +%s.%N > started.tmp && mv started.tmp started
+    timeout --preserve-status -s INT -k 10 "$1" "$2" record -F "$3" --call-graph "$4" --max-size "$5"K $6 -o perf.data 2> perf.stderr < /dev/null &
+    t=$!
+    echo $t > timeout.pid
+    while :; do wait $t; s=$?; kill -0 $t 2>/dev/null || break; done
+    echo "$s $(date +%s.%N)" > rc.tmp && mv rc.tmp rc
+  ' fleetflame-recorder "$duration" "$perf" "$frequency" "$call_graph" "$max_size" "$targets" < /dev/null > /dev/null 2>&1 3<&- &
+  recorder=$!
+  made=
+  echo "$recorder" > recorder.pid
+  waited=0
+  while [ ! -e started ] && [ "$waited" -lt 500 ]; do sleep 0.01; waited=$((waited + 1)); done
+  [ -e started ] || { kill -9 "$recorder" 2>/dev/null; fail 13 "perf did not start (no space in $tmpdir?)"; }
+  say "started $(cat started)"
+  [ "$how" = detach ] && exit 0
+  # Commands from now on: `stop` ends perf (through the trap below), `done` lets us clean up.
+  trap '[ -n "$recorder" ] && kill -INT "$recorder" 2>/dev/null' USR1
+  ( while IFS= read -r cmd; do
+      case $cmd in
+        stop) kill -USR1 $$ ;;
+        done) exit 0 ;;
+      esac
+    done
+    exit 1 ) <&3 &
+  reader=$!
+  exec 3<&- < /dev/null   # from here on only the reader reads our input; perf script must not
+  while :; do
+    wait "$recorder"; status=$?
+    kill -0 "$recorder" 2>/dev/null || break   # (a trap interrupts wait; perf goes on)
+  done
+  recorder=
+  if [ -e rc ]; then set -- $(cat rc); else set -- "$status" "$(date +%s.%N)"; fi
+  want_data=1
+  [ "$how" = nodata ] && want_data=0
+  finish "${1:--}" "${2:--}" "$want_data" 0 0
+  ;;
+attach)
+  [ $# -eq 7 ] || fail 2 "usage: attach DIR PERF WANT_DATA SCRIPT_FROM DATA_FROM WAIT_S"
+  dir=$2 perf=$3 want_data=$4 script_from=$5 data_from=$6 wait_s=$7
+  tmpdir=${dir%/*}
+  say "hello 1"
+  valid_number "$wait_s" || fail 2 "bad wait"
+  case $dir in */fleetflame-*) ;; *) fail 2 "not a capture folder: $dir" ;; esac
+  [ -e "$dir" ] || [ -h "$dir" ] || fail 10 "capture folder $dir is gone"
+  private "$dir" || fail 6 "$dir is not a private folder of ours (owner or mode changed): left alone"
+  cd "$dir" || fail 6 "cannot enter $dir"
+  exec 3<&0
+  ( while IFS= read -r cmd; do
+      case $cmd in
+        stop)
+          [ -e rc ] && continue
+          p=$(cat timeout.pid 2>/dev/null)
+          valid_number "$p" && [ "$(cat /proc/$p/comm 2>/dev/null)" = timeout ] && kill -INT "$p" 2>/dev/null ;;
+        done) exit 0 ;;
+      esac
+    done
+    exit 1 ) <&3 &
+  reader=$!
+  exec 3<&- < /dev/null
+  # perf is not our child here: poll for its end, but never longer than we were told
+  waited=0 limit=$((wait_s * 5))
+  while [ ! -e rc ]; do
+    r=$(cat recorder.pid 2>/dev/null)
+    if ! valid_number "$r" || ! tr '\0' ' ' < /proc/$r/cmdline 2>/dev/null | grep -q fleetflame-recorder; then
+      sleep 0.2; [ -e rc ] || break   # the recorder is gone without saying how perf ended
+    fi
+    [ "$waited" -lt "$limit" ] || fail 12 "perf still running after ${wait_s} s"
+    sleep 0.2; waited=$((waited + 1))
+  done
+  if [ -e rc ]; then set -- $(cat rc); else set -- - -; fi
+  finish "${1:--}" "${2:--}" "$want_data" "$script_from" "$data_from"
+  ;;
+*)
+  fail 2 "usage: new ... | attach ..."
+  ;;
+esac
+"""
+
+# Every capture folder of ours on the host: the path, a tab, the first line of its meta.json.
+# Folders that are not real, private folders of the user we run as are not listed.
+LIST = r"""
+for d in "$1"/fleetflame-*; do
+  [ -d "$d" ] && [ ! -h "$d" ] && [ -O "$d" ] && [ "$(stat -c %a -- "$d")" = 700 ] || continue
+  [ -f "$d/meta.json" ] && [ ! -h "$d/meta.json" ] || continue
+  printf '%s\t' "$d"
+  head -c 65536 "$d/meta.json" | head -n 1
+  echo
+done
+"""
