@@ -296,7 +296,7 @@ var ffData = (function () {
   function coveredTotal(t, root, hit, weights) {
     var sum = 0;
     for (var i = root, e = t.end[root]; i < e;) {
-      if (t.total[i] > 0 && i > 0 && hit[t.name[i]]) { sum += weights[i]; i = t.end[i]; } else i++;
+      if (t.total[i] > 0 && t.name[i] !== 0 && hit[t.name[i]]) { sum += weights[i]; i = t.end[i]; } else i++;
     }
     return sum;
   }

@@ -19,6 +19,7 @@ var ffDraw = (function () {
     this.root = 0;
     this.drawn = { node: [], x: [], w: [], row: [] };
     this.charWidth = 0;
+    this.width = 0;
   }
 
   // Draws tree `t` zoomed at node `root`. opts: inverted, color(i) (fill of node i), hit
@@ -27,7 +28,9 @@ var ffDraw = (function () {
   Flame.prototype.draw = function (t, root, opts) {
     this.tree = t;
     this.root = root;
-    var width = Math.max(this.host.clientWidth, 200);
+    // the width is read once (and after a resize): reading it forces a layout of the whole page
+    if (!this.width) this.width = this.host.clientWidth;
+    var width = Math.max(this.width, 200);
     var drawn = this.drawn = { node: [], x: [], w: [], row: [], ancestor: [] };
     if (!t || !(t.total[root] > 0)) {
       this.canvas.width = this.canvas.height = 0;
@@ -82,12 +85,12 @@ var ffDraw = (function () {
     var cw = this.charWidth;
     for (var k = 0; k < d.node.length; k++) {
       var i = d.node[k], x = d.x[k], w = d.w[k], y = this.top(d.row[k]);
-      var matched = opts.hit && i > 0 && opts.hit[t.name[i]];
+      var matched = opts.hit && t.name[i] !== 0 && opts.hit[t.name[i]];
       ctx.globalAlpha = d.ancestor[k] ? 0.55 : 1;
       ctx.fillStyle = matched ? opts.searchColor : opts.color(i);
       ctx.fillRect(x, y, Math.max(w - (w > 2 ? 1 : 0), 0.5), ROW - 1);
       if (w >= 20) {
-        var label = i > 0 ? p.labels[t.name[i]] : "all", fit = Math.floor((w - 6) / cw);
+        var label = p.labels[t.name[i]], fit = Math.floor((w - 6) / cw);
         if (fit >= 2) {
           if (label.length > fit) label = label.slice(0, Math.max(fit - 2, 1)) + "..";
           ctx.fillStyle = "#000";

@@ -102,7 +102,7 @@
     }
 
     function colorOf(t) {
-      return function (i) { return i === 0 ? ROOT_COLOR : profile.color(t.name[i]); };
+      return function (i) { return t.name[i] === 0 ? ROOT_COLOR : profile.color(t.name[i]); };
     }
 
     // --- rendering ---------------------------------------------------------------------------
@@ -118,6 +118,7 @@
       var sandwich = state.sandwich >= 0;
       $("ff-main").hidden = sandwich;
       $("ff-sandwich-view").hidden = !sandwich;
+      if (!sandwich) callersFlame.width = calleesFlame.width = 0;
       var count;
       if (sandwich) {
         var s = sandwichOf(t);
@@ -137,7 +138,7 @@
       renderToolbar();
       renderCrumbs();
       renderMatched();
-      if (state.tab === "functions") renderFunctions();
+      if (state.tab === "functions") scheduleFunctions();
       lastRender = { compute: r1 - r0, draw: r2 - r1, rest: performance.now() - r2 };
     }
     var lastRender = null;
@@ -185,7 +186,7 @@
       $("ff-reset").disabled = state.zoom === current.root && state.sandwichZoom[0] === 0 && state.sandwichZoom[1] === 0;
     }
 
-    function labelOf(t, i) { return i === 0 ? "all" : profile.labels[t.name[i]]; }
+    function labelOf(t, i) { return profile.labels[t.name[i]]; }
     function fmt(n) { return Math.round(n).toLocaleString("en-US"); }
     function pct(part, whole) { return whole ? (100 * part / whole).toFixed(2) + "%" : "-"; }
 
@@ -248,7 +249,7 @@
         lines.push(profile.header.hosts[state.hvrHost] + ": " + pct(t.total[i], t.total[r]) + " · rest of the fleet: " +
           pct(other[i], other[r]) + " (" + fmt(other[i]) + " of " + fmt(other[r]) + ")");
       }
-      lines.push((i === 0 ? "root" : profile.kind(t.name[i])) + " frame, depth " + t.depth[i]);
+      lines.push(profile.kind(t.name[i]) + " frame, depth " + t.depth[i]);
       return { name: labelOf(t, i), lines: lines };
     }
 
@@ -297,8 +298,19 @@
       return tableCache;
     }
 
+    // The table follows the graph: drawn after it, so a view switch paints the graph first.
+    var tableTimer = null;
+    function scheduleFunctions() {
+      clearTimeout(tableTimer);
+      tableTimer = setTimeout(renderFunctions, 0);
+    }
+
+    var shownTable = null;
     function renderFunctions() {
       var table = functionRows(), key = state.sort.key, desc = state.sort.desc, sortKey = key + (desc ? "-" : "+");
+      var shown = [table, sortKey, state.fn].join("|");
+      if (shownTable && shownTable.table === table && shownTable.key === shown) return;
+      shownTable = { table: table, key: shown };
       if (table.sortedBy !== sortKey) {
         var labels = profile.labels;
         table.rows.sort(function (a, b) {
@@ -704,7 +716,10 @@
     var resizing = null;
     window.addEventListener("resize", function () {
       clearTimeout(resizing);
-      resizing = setTimeout(render, 100);
+      resizing = setTimeout(function () {
+        mainFlame.width = callersFlame.width = calleesFlame.width = 0;
+        render();
+      }, 100);
     });
     window.addEventListener("hashchange", applyFragment);
 
@@ -753,7 +768,18 @@
         for (var k = 0; k < d.node.length; k++) {
           var i = d.node[k];
           out.push({ name: labelOf(f.tree, i), x: d.x[k], w: d.w[k], row: d.row[k], top: f.top(d.row[k]), total: f.tree.total[i],
-                     ancestor: d.ancestor[k], color: f.opts.color(i), match: !!(f.opts.hit && i > 0 && f.opts.hit[f.tree.name[i]]) });
+                     ancestor: d.ancestor[k], color: f.opts.color(i), match: !!(f.opts.hit && f.tree.name[i] !== 0 && f.opts.hit[f.tree.name[i]]) });
+        }
+        return out;
+      },
+      // the stacks of what the main graph (or a sandwich panel) shows, as folded text would have them
+      folded: function (which) {
+        var t = which === "callers" ? sandwichCache.value.callers : which === "callees" ? sandwichCache.value.callees : current.tree;
+        var out = {}, path = [];
+        for (var i = 1; i < t.n; i++) {
+          path.length = t.depth[i] - 1;
+          path.push(profile.names[t.name[i]]);
+          if (t.self[i] > 0) { var key = path.join(";"); out[key] = (out[key] || 0) + t.self[i]; }
         }
         return out;
       },

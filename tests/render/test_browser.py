@@ -1,25 +1,34 @@
-"""The SVG and the HTML viewer in a real browser (headless Chromium): frames drawn, interactions
-work, no script error. Skipped when Chromium is absent (`apt-get install chromium`)."""
+"""The SVG and the HTML viewer in a real browser (headless Debian Chromium, driven by Playwright
+over its own pipe; no browser is downloaded): what is drawn, what each control does, no script
+error. Screenshots are kept in $FLEETFLAME_ARTIFACTS (default: test-artifacts/ in the checkout).
+Skipped when Chromium or Playwright is absent (`make test` installs both)."""
 
 from __future__ import annotations
 
-import json
+import os
 import re
 import shutil
 import subprocess
-from html import unescape
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bench.synthetic_fleet import SKEW_FUNCTION, synthetic_fleet
 from fleetflame.render import html, svg
+from fleetflame.render.model import FleetContext
 from fleetflame.render.options import FlameGraphOptions
+from fleetflame.report import regroup
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-extensions"]  # fmt: skip
+ARTIFACTS = Path(os.environ.get("FLEETFLAME_ARTIFACTS") or Path(__file__).resolve().parents[2] / "test-artifacts")
 
 
 @pytest.fixture(scope="module")
-def browser() -> str:
+def chromium_path() -> str:
     for name in BROWSERS:
         path = shutil.which(name)
         if path:
@@ -27,130 +36,345 @@ def browser() -> str:
     pytest.skip("needs Chromium for the real-browser tests: apt-get install -y chromium (`make test` does, as root)")
 
 
-def run_browser(browser: str, page: Path, profile: Path, *args: str, query: str = "") -> str:
-    command = [
-        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-        f"--user-data-dir={profile}", "--virtual-time-budget=5000", *args, page.as_uri() + query,
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -c constraints.txt -e '.[test]')")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
-def with_script(page: str, script: str) -> str:
-    """The page with a test script run after the viewer's own (it has set itself up by then)."""
-    cut = page.rindex("</body>")
-    return page[:cut] + f"<script>{script}</script>\n" + page[cut:]
+class Viewer:
+    """A viewer page open in Chromium, with the page's script errors collected."""
+
+    def __init__(self, browser: Any, path: Path, fragment: str = "", width: int = 1280, height: int = 800) -> None:
+        self.page = browser.new_page(viewport={"width": width, "height": height})
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.goto(path.as_uri() + fragment)
+        self.page.wait_for_selector("body[data-ff-ready]", state="attached", timeout=30_000)
+
+    def js(self, expression: str, arg: Any = None) -> Any:
+        return self.page.evaluate(expression, arg)
+
+    def drawn(self, flame: str = "main") -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.js("(f) => window.fleetflame.drawn(f)", flame)
+        return result
+
+    def names(self, flame: str = "main") -> list[str]:
+        return [d["name"] for d in self.drawn(flame) if not d["ancestor"]]
+
+    def frame(self, name: str, flame: str = "main") -> dict[str, Any]:
+        found = [d for d in self.drawn(flame) if d["name"] == name and not d["ancestor"]]
+        assert found, f"{name} is not drawn"
+        return found[0]
+
+    def point(self, name: str, flame: str = "main") -> tuple[float, float]:
+        """Page coordinates of the middle of a drawn frame."""
+        d = self.frame(name, flame)
+        box = self.page.locator(f"#ff-{'main' if flame == 'main' else flame} canvas").bounding_box()
+        return box["x"] + d["x"] + min(d["w"], 40) / 2, box["y"] + d["top"] + 8
+
+    def click_frame(self, name: str, flame: str = "main") -> None:
+        self.page.mouse.click(*self.point(name, flame))
+
+    def text(self, selector: str) -> str:
+        return str(self.page.locator(selector).inner_text())
+
+    def shot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        ignore = ARTIFACTS / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("*\n")
+        path = ARTIFACTS / f"viewer-{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000  # drawn, not a blank page
+        return path
+
+    def close(self) -> None:
+        assert self.errors == [] and not self.page.locator("#ff-error").count(), self.errors
+        self.page.close()
 
 
-def frame_names(dom: str) -> list[str]:
-    return [unescape(m) for m in re.findall(r'<div class="ff-frame[^"]*"[^>]*>([^<]*)</div>', dom)]
+@pytest.fixture
+def open_viewer(browser: Any, tmp_path: Path) -> Iterator[Any]:
+    opened: list[Viewer] = []
+
+    def open_(page: str, fragment: str = "", **size: int) -> Viewer:
+        path = tmp_path / f"page{len(opened)}.html"
+        path.write_text(page, encoding="utf-8")
+        viewer = Viewer(browser, path, fragment, **size)
+        opened.append(viewer)
+        return viewer
+
+    yield open_
+    for viewer in opened:
+        viewer.close()
 
 
-def out_json(dom: str) -> dict:
-    match = re.search(r'<pre id="t-out">(.*?)</pre>', dom, re.S)
-    assert match, "test script did not write its output"
-    return json.loads(unescape(match.group(1)))
+def fleet_page(stacks: dict[str, int], **context: Any) -> str:
+    return html.render_fleet(stacks, FlameGraphOptions(title="fleetflame: fleet", subtitle="capture X"), FleetContext(**context))
 
 
-def no_error(dom: str) -> None:
-    match = re.search(r'<div id="ff-error">(.*?)</div>', dom, re.S)
-    assert match is None, f"script error in the viewer: {unescape(match.group(1)) if match else ''}"
+@pytest.fixture(scope="module")
+def small_fleet() -> dict[str, int]:
+    """The benchmark's synthetic fleet at 6 hosts; host003 runs SKEW_FUNCTION in its verify tiles."""
+    return synthetic_fleet(hosts=6, samples_per_tile=300, paths_per_kind=200, skewed_host=3, idle_every=0)
 
 
-# --- HTML viewer -------------------------------------------------------------------------
+def finding(host: str, tile: str, function: str) -> dict[str, Any]:
+    return {"host": host, "tile": tile, "function": function, "kind": "inclusive", "host_share": 0.2, "fleet_share": 0.0,
+            "host_samples": 240, "host_total": 1200, "fleet_samples": 0, "fleet_total": 6000, "difference": 0.2,
+            "p_value": 1e-40, "p_adjusted": 1e-37}  # fmt: skip
 
 
-def test_html_viewer_draws_frames(browser: str, basic: dict[str, int], tmp_path: Path) -> None:
-    page = tmp_path / "flamegraph.html"
-    page.write_text(html.render(basic, FlameGraphOptions(title="fleet", subtitle="capture X")), encoding="utf-8")
-    dom = run_browser(browser, page, tmp_path / "profile", "--window-size=1280,800", "--dump-dom")
-    no_error(dom)
-    drawn = int(re.search(r'data-ff-frames="(\d+)"', dom).group(1))
-    names = frame_names(dom)
-    assert drawn == len(names) > 20
+def kind_functions(stacks: dict[str, int]) -> dict[str, tuple[int, int]]:
+    """perf report's self and total per function, over the fleet by tile kind (kind frames left out)."""
+    self_: dict[str, int] = {}
+    total: dict[str, int] = {}
+    for stack, count in regroup(stacks, "kind").items():
+        frames = stack.split(";")[1:]
+        for name in set(frames):
+            total[name] = total.get(name, 0) + count
+        if frames:
+            self_[frames[-1]] = self_.get(frames[-1], 0) + count
+    return {name: (self_.get(name, 0), total[name]) for name in total}
+
+
+# --- plain profiles ----------------------------------------------------------------------
+
+
+def test_draws_frames_zooms_searches_and_details(open_viewer: Any, basic: dict[str, int]) -> None:
+    viewer = open_viewer(html.render(basic, FlameGraphOptions(title="fleet", subtitle="capture X")))
+    names = viewer.names()
     for name in ["all", "lab01", "lab02", "verify:0", "quic:0", "fd_ed25519_verify", "fd_quic_conn_service"]:
         assert name in names, name
-    assert '<div id="ff-subtitle">capture X</div>' in dom
+    assert viewer.text("#ff-subtitle") == "capture X"
+    assert viewer.js("document.body.getAttribute('data-ff-frames')") == str(len(viewer.drawn()))
+    viewer.page.mouse.move(*viewer.point("fd_sha512_fini"))
+    tip = viewer.text("#ff-tip")
+    assert tip.startswith("fd_sha512_fini\n25 samples\n12.50% of total")
+    assert "38.46% of parent (fd_ed25519_verify)" in tip
+    assert viewer.text("#ff-details") == "fd_sha512_fini — 25 samples, 12.50% of total, 38.46% of parent (fd_ed25519_verify)"
+    lab01_verify = [d for d in viewer.drawn() if d["name"] == "verify:0"][0]  # lab01's, the first drawn
+    viewer.page.mouse.click(viewer.page.locator("#ff-main canvas").bounding_box()["x"] + lab01_verify["x"] + 5,
+                            viewer.page.locator("#ff-main canvas").bounding_box()["y"] + lab01_verify["top"] + 8)  # fmt: skip
+    viewer.page.fill("#ff-search", "ed25519")
+    viewer.page.wait_for_function("document.getElementById('ff-matched').textContent.startsWith('Matched')")
+    assert [c.strip() for c in viewer.page.locator(".ff-crumb").all_inner_texts()] == ["all", "lab01", "verify:0"]
+    assert viewer.text("#ff-matched") == "Matched: 50.0% (81.3% of view)"  # 100 of 200; 65 of lab01's verify:0 (80)
+    assert sorted(d["name"] for d in viewer.drawn() if d["ancestor"]) == ["all", "lab01"]
+    assert [d["name"] for d in viewer.drawn() if d["match"]] == ["fd_ed25519_verify", "fd_ed25519_point_frombytes"]
+    assert viewer.frame("verify:0")["w"] == pytest.approx(viewer.js("document.querySelector('#ff-main canvas').clientWidth"))
+    assert "quic:0" not in viewer.names() and "lab02" not in viewer.names()  # outside the zoomed frame
+    viewer.page.keyboard.press("Escape")
+    assert "lab02" in viewer.names()
+    viewer.shot("basic")
 
 
-def test_html_viewer_zoom_search_and_details(browser: str, basic: dict[str, int], tmp_path: Path) -> None:
-    script = """
-    var out = {};
-    function frameEl(name) {
-      return Array.prototype.filter.call(document.querySelectorAll('.ff-frame'), function (e) {
-        return e.textContent === name; })[0];
-    }
-    var ev = function (type, el) {
-      var r = el.getBoundingClientRect();
-      el.dispatchEvent(new MouseEvent(type, {bubbles: true, clientX: r.left + 2, clientY: r.top + 2}));
-    };
-    ev('mousemove', frameEl('fd_sha512_fini'));
-    out.tip = document.getElementById('ff-tip').textContent;
-    out.tipHidden = document.getElementById('ff-tip').hidden;
-    out.details = document.getElementById('ff-details').textContent;
-    ev('click', frameEl('verify:0'));   // lab01's verify:0 (the first drawn)
-    var box = document.getElementById('ff-search');
-    box.value = 'ed25519';
-    box.dispatchEvent(new Event('input'));
-    setTimeout(function () {
-      out.crumbs = Array.prototype.map.call(document.querySelectorAll('.ff-crumb'), function (e) { return e.textContent; });
-      out.matched = document.getElementById('ff-matched').textContent;
-      out.ancestors = Array.prototype.map.call(document.querySelectorAll('.ff-ancestor'), function (e) { return e.textContent; });
-      out.matches = Array.prototype.map.call(document.querySelectorAll('.ff-match'), function (e) { return e.textContent; });
-      out.resetEnabled = !document.getElementById('ff-reset').disabled;
-      var pre = document.createElement('pre'); pre.id = 't-out'; pre.textContent = JSON.stringify(out);
-      document.body.appendChild(pre);
-    }, 500);
-    """
-    page = tmp_path / "flamegraph.html"
-    page.write_text(with_script(html.render(basic), script), encoding="utf-8")
-    dom = run_browser(browser, page, tmp_path / "profile", "--window-size=1280,800", "--dump-dom")
-    no_error(dom)
-    out = out_json(dom)
-    assert out["tipHidden"] is False
-    assert out["tip"].startswith("fd_sha512_fini25 samples12.50% of total")
-    assert "38.46% of parent (fd_ed25519_verify)" in out["tip"]
-    assert out["details"] == "fd_sha512_fini — 25 samples, 12.50% of total, 38.46% of parent (fd_ed25519_verify)"
-    assert out["crumbs"] == ["all", "lab01", "verify:0"]
-    assert out["ancestors"] == ["all", "lab01"] or sorted(out["ancestors"]) == ["all", "lab01"]
-    assert out["matched"] == "Matched: 50.0% (81.3% of view)"  # 100 of 200; 65 of lab01's verify:0 (80)
-    assert out["matches"] == ["fd_ed25519_verify", "fd_ed25519_point_frombytes"]
-    assert out["resetEnabled"] is True
-    names = frame_names(dom)
-    assert "quic:0" not in names and "lab02" not in names  # outside the zoomed frame
+def test_empty_profile(open_viewer: Any) -> None:
+    viewer = open_viewer(html.render({}))
+    assert viewer.text("#ff-loading") == "No samples to show."
 
 
-def test_html_viewer_empty_profile(browser: str, tmp_path: Path) -> None:
-    page = tmp_path / "empty.html"
-    page.write_text(html.render({}), encoding="utf-8")
-    dom = run_browser(browser, page, tmp_path / "profile", "--dump-dom")
-    no_error(dom)
-    assert '<div class="ff-empty">No samples to show.</div>' in dom
-
-
-def test_html_viewer_reports_script_errors(browser: str, basic: dict[str, int], tmp_path: Path) -> None:
+def test_script_errors_are_shown(browser: Any, basic: dict[str, int], tmp_path: Path) -> None:
     """The error marker the other tests rely on does appear when a script fails."""
-    page = tmp_path / "broken.html"
-    page.write_text(with_script(html.render(basic), "null.boom();"), encoding="utf-8")
-    dom = run_browser(browser, page, tmp_path / "profile", "--dump-dom")
-    assert re.search(r'<div id="ff-error">Viewer error: [^<]*null', dom)
+    page = html.render(basic)
+    cut = page.rindex("</body>")
+    path = tmp_path / "broken.html"
+    path.write_text(page[:cut] + "<script>null.boom();</script>" + page[cut:], encoding="utf-8")
+    viewer = Viewer(browser, path)
+    assert re.match(r"Viewer error: .*null", viewer.text("#ff-error"))
+    viewer.page.close()
 
 
-def test_html_viewer_screenshot(browser: str, basic: dict[str, int], tmp_path: Path) -> None:
-    page = tmp_path / "flamegraph.html"
-    page.write_text(html.render(basic, FlameGraphOptions(title="fleetflame: basic")), encoding="utf-8")
-    shot = tmp_path / "viewer.png"
-    run_browser(browser, page, tmp_path / "profile", "--window-size=1280,500", f"--screenshot={shot}", "--hide-scrollbars")
-    data = shot.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    assert (width, height) == (1280, 500)
-    assert len(data) > 10_000  # frames and labels, not a blank page
+# --- fleet views -------------------------------------------------------------------------
 
 
-# --- SVG ---------------------------------------------------------------------------------
+def test_fleet_views_show_the_right_stacks(open_viewer: Any, small_fleet: dict[str, int]) -> None:
+    """Every view the viewer derives in the browser equals the same view computed in Python."""
+    viewer = open_viewer(fleet_page(small_fleet))
+    assert viewer.js("document.body.getAttribute('data-ff-view')") == "kind"  # more than 3 hosts
+    assert viewer.js("window.fleetflame.folded()") == regroup(small_fleet, "kind")
+    assert sorted(set(viewer.names()) & {"verify", "bank", "net"}) == ["bank", "net", "verify"]
+    viewer.page.select_option("#ff-view", "host")
+    assert viewer.js("window.fleetflame.folded()") == small_fleet
+    viewer.page.select_option("#ff-view", "merged")
+    assert viewer.js("window.fleetflame.folded()") == regroup(small_fleet, "none")
+    viewer.page.select_option("#ff-view", "kind")
+    assert viewer.js("window.fleetflame.folded()") == regroup(small_fleet, "kind")
+    viewer.shot("fleet-by-kind")
+
+
+def test_few_hosts_open_by_host(open_viewer: Any, basic: dict[str, int]) -> None:
+    viewer = open_viewer(fleet_page(basic, default_view="host"))
+    assert viewer.js("document.body.getAttribute('data-ff-view')") == "host"
+    assert viewer.names()[:2] == ["all", "lab01"]
+
+
+def test_host_selector(open_viewer: Any, small_fleet: dict[str, int]) -> None:
+    viewer = open_viewer(fleet_page(small_fleet))
+    assert viewer.text("#ff-hosts-button") == "All 6 hosts"
+    viewer.page.click("#ff-hosts-button")
+    viewer.page.click("#ff-hosts-none")
+    assert viewer.text("#ff-hosts-button") == "0 of 6 hosts"
+    for host in ("host002", "host005"):
+        viewer.page.locator(f'.ff-host:has-text("{host}") input').check()
+    assert viewer.text("#ff-hosts-button") == "2 of 6 hosts"
+    chosen = {k: v for k, v in small_fleet.items() if k.startswith(("host002;", "host005;"))}
+    assert viewer.js("window.fleetflame.folded()") == regroup(chosen, "kind")
+    assert viewer.frame("all")["total"] == sum(chosen.values())
+    viewer.page.select_option("#ff-view", "host")
+    assert [n for n in viewer.names() if n.startswith("host")] == ["host002", "host005"]
+    assert viewer.js("window.fleetflame.folded()") == chosen
+    viewer.shot("host-selector")
+    viewer.page.fill("#ff-host-filter", "host00")  # every host matches
+    viewer.page.fill("#ff-host-filter", "host006")
+    assert viewer.page.locator(".ff-host:visible").count() == 1
+    viewer.page.click("#ff-hosts-matching")
+    assert viewer.text("#ff-hosts-button") == "1 of 6 hosts"
+    viewer.page.click("#ff-hosts-all")
+    assert viewer.text("#ff-hosts-button") == "All 6 hosts"
+
+
+def test_skew_panel_opens_host_vs_rest_in_one_click(open_viewer: Any, small_fleet: dict[str, int]) -> None:
+    skew = {"findings": [finding("host003", "verify", SKEW_FUNCTION)],
+            "not_enough_samples": [{"host": "host006", "tile": "sign:0", "samples": 12, "min_samples": 100}]}  # fmt: skip
+    viewer = open_viewer(fleet_page(small_fleet, skew=skew))
+    assert viewer.page.locator(".ff-tabs button.ff-active").inner_text() == "Skew findings (1)"  # findings open first
+    row = viewer.page.locator("#ff-skew tbody tr")
+    assert row.count() == 1
+    assert row.locator("td").all_inner_texts()[:4] == ["host003", "verify", SKEW_FUNCTION, "inclusive"]
+    assert "host006 sign:0: 12 samples (needs 100)" in viewer.page.locator("#ff-tab-skew details").text_content()
+    viewer.page.click("#ff-skew tbody td:first-child")
+    viewer.page.wait_for_function("document.body.getAttribute('data-ff-view') === 'host-vs-rest'")
+    assert viewer.js("location.hash") == f"#view=host-vs-rest&host=host003&tile=verify&fn={SKEW_FUNCTION}"
+    host_verify = {k: v for k, v in small_fleet.items() if k.startswith("host003;verify:")}
+    assert viewer.js("window.fleetflame.folded()") == regroup(host_verify, "kind")
+    assert [c.strip() for c in viewer.page.locator(".ff-crumb").all_inner_texts()] == ["all", "verify"]  # zoomed on the tile
+    assert viewer.page.locator("#ff-hvr-host").input_value() == "2"  # host003
+    skewed = viewer.frame(SKEW_FUNCTION)
+    assert skewed["match"] is True  # fn= highlights the function
+    share = sum(v for k, v in host_verify.items() if SKEW_FUNCTION in k) / sum(host_verify.values())
+    details = viewer.text("#ff-details")
+    assert details.startswith("host003 verify against the rest of the fleet")
+    assert f"{SKEW_FUNCTION}: {100 * share:.2f}% on this host, 0.00% on the rest" in details
+    viewer.page.fill("#ff-search", "")  # without the highlight: coloured by difference
+    viewer.page.wait_for_function("!document.getElementById('ff-matched').textContent")
+    red = viewer.frame(SKEW_FUNCTION)["color"]
+    assert red.startswith("rgb(255,") and red != "rgb(255,255,255)"  # grew on this host: red
+    viewer.page.mouse.move(*viewer.point(SKEW_FUNCTION))
+    assert "rest of the fleet: 0.00%" in viewer.text("#ff-tip")
+    viewer.shot("host-vs-rest")
+
+
+def test_host_vs_rest_from_a_link(open_viewer: Any, small_fleet: dict[str, int]) -> None:
+    fragment = f"#view=host-vs-rest&host=host001&tile=verify%3A2&fn={SKEW_FUNCTION}"
+    viewer = open_viewer(fleet_page(small_fleet), fragment)
+    assert viewer.js("document.body.getAttribute('data-ff-view')") == "host-vs-rest"
+    one_tile = {k: v for k, v in small_fleet.items() if k.startswith("host001;verify:2;")}
+    assert viewer.js("window.fleetflame.folded()") == regroup(one_tile, "kind")
+    assert "function \"" + SKEW_FUNCTION + "\" is not in this capture" not in viewer.text("#ff-notes")
+    bad = open_viewer(fleet_page(small_fleet), "#view=host-vs-rest&host=nohost&fn=x")
+    assert 'host "nohost" is not in this capture' in bad.text("#ff-notes")
+    assert bad.js("document.body.getAttribute('data-ff-view')") == "kind"
+
+
+def test_top_functions_table(open_viewer: Any, small_fleet: dict[str, int]) -> None:
+    viewer = open_viewer(fleet_page(small_fleet))
+    viewer.page.click('.ff-tabs button[data-tab="functions"]')
+    expected = kind_functions(small_fleet)
+    whole = sum(small_fleet.values())
+
+    def rows() -> list[list[str]]:
+        viewer.page.wait_for_timeout(50)
+        return [r.locator("td").all_inner_texts()[:5] for r in viewer.page.locator("#ff-functions tbody tr").all()]
+
+    table = rows()
+    assert len(table) == min(200, len(expected))
+    by_self = sorted(expected.items(), key=lambda kv: (-kv[1][0], -kv[1][1]))
+    for (name, (self_, total)), row in zip(by_self[:20], table):
+        assert row == [name.removesuffix("_[i]").removesuffix("_[k]"), f"{self_:,}", f"{100 * self_ / whole:.2f}%",
+                       f"{total:,}", f"{100 * total / whole:.2f}%"]  # fmt: skip
+    viewer.page.click('#ff-functions th:has-text("Total %")')
+    totals = [int(r[3].replace(",", "")) for r in rows()]
+    assert totals == sorted(totals, reverse=True) and totals[0] == max(t for _, t in expected.values())
+    viewer.page.click('#ff-functions th:has-text("Total %")')
+    totals = [int(r[3].replace(",", "")) for r in rows()]
+    assert totals == sorted(totals)
+    viewer.page.click('#ff-functions th:has-text("Total %")')
+    target = "stem_run1"
+    viewer.page.click(f'#ff-functions tbody tr:has(td:text-is("{target}")) td:first-child')
+    assert viewer.page.input_value("#ff-search") == f"^{target}$"
+    matched = [d for d in viewer.drawn() if d["match"]]
+    assert matched and {d["name"] for d in matched} == {target}
+    assert viewer.text("#ff-matched") == f"Matched: {100 * expected[target][1] / whole:.1f}%"
+    viewer.shot("top-functions")
+
+
+def test_icicle(open_viewer: Any, basic: dict[str, int]) -> None:
+    viewer = open_viewer(html.render(basic))
+    rows = max(d["row"] for d in viewer.drawn())
+    assert viewer.frame("all")["top"] == rows * 16  # flame: root at the bottom
+    viewer.page.check("#ff-icicle")
+    assert viewer.frame("all")["top"] == 0  # icicle: root at the top
+    assert viewer.frame("fd_sha512_fini")["top"] == viewer.frame("fd_sha512_fini")["row"] * 16
+    viewer.shot("icicle")
+
+
+def test_sandwich(open_viewer: Any, basic: dict[str, int]) -> None:
+    viewer = open_viewer(fleet_page(basic, default_view="host"))
+    viewer.page.click('.ff-tabs button[data-tab="functions"]')
+    viewer.page.click('#ff-functions tbody tr:has(td:text-is("fd_ed25519_verify")) .ff-row-sandwich')
+    assert viewer.js("document.body.getAttribute('data-ff-view')") == "sandwich"
+    assert viewer.js("window.fleetflame.folded('callers')") == {
+        "fd_verify_during_frag;stem_run;fd_tile_run;verify:0;lab01": 65,
+        "fd_verify_during_frag;stem_run;fd_tile_run;verify:0;lab02": 35,
+    }
+    assert viewer.js("window.fleetflame.folded('callees')") == {"fd_ed25519_point_frombytes": 75, "fd_sha512_fini": 25}
+    callers, callees = viewer.drawn("callers"), viewer.drawn("callees")
+    assert callers[0]["name"] == callees[0]["name"] == "fd_ed25519_verify"
+    assert callers[0]["top"] == max(d["top"] for d in callers)  # callers above the function
+    assert callees[0]["top"] == 0  # callees below it
+    assert "fd_ed25519_verify — 100 samples (50.00% of the view)" in viewer.text("#ff-sandwich-view")
+    viewer.shot("sandwich")
+    viewer.page.click("#ff-sandwich-close")
+    assert viewer.js("document.body.getAttribute('data-ff-view')") == "host"
+    viewer.click_frame("fd_sha512_fini")  # a clicked frame is the toolbar's sandwich
+    viewer.page.click("#ff-sandwich")
+    assert viewer.js("window.fleetflame.folded('callers')") == {
+        "fd_ed25519_verify;fd_verify_during_frag;stem_run;fd_tile_run;verify:0;lab01": 25}
+
+
+def test_idle_tiles_are_listed(open_viewer: Any, small_fleet: dict[str, int]) -> None:
+    idle = [{"tile": "sign:0", "hosts": ["host002", "host004"]}, {"tile": "metric:0", "hosts": ["host001"]}]
+    failed = [{"host": "host007", "error": "connection refused"}]
+    viewer = open_viewer(fleet_page(small_fleet, idle_tiles=idle, failed_hosts=failed))
+    notes = viewer.page.locator("#ff-notes button").all_inner_texts()
+    assert "3 idle tiles (recorded, no samples)" in notes and "1 failed host" in notes
+    viewer.page.click('#ff-notes button:has-text("idle")')
+    rows = [r.locator("td").all_inner_texts() for r in viewer.page.locator("#ff-idle tbody tr").all()]
+    assert rows == [["sign:0", "2 hosts: host002, host004"], ["metric:0", "1 host: host001"]]
+    viewer.page.click('.ff-tabs button[data-tab="hosts"]')
+    assert "host007 (connection refused)" in viewer.text("#ff-failed")
+    viewer.shot("idle-tiles")
+
+
+def test_hostile_names_stay_text(open_viewer: Any, nasty: dict[str, int]) -> None:
+    stacks = {f"<img src=x onerror=alert(1)>;verify:0;{k}": v for k, v in list(nasty.items())[:20]}
+    skew = {"findings": [finding("<img src=x onerror=alert(1)>", "verify:0", "</script><b>x")], "not_enough_samples": []}
+    viewer = open_viewer(fleet_page(stacks, skew=skew, idle_tiles=[{"tile": "<b>t</b>", "hosts": ["<i>h</i>"]}]))
+    assert viewer.page.locator("#ff-tab-skew img, #ff-tab-skew b, #ff-tab-idle b").count() == 0
+    assert "</script><b>x" in viewer.text("#ff-skew")
+    # NUL is the one character a name cannot keep: it becomes U+FFFD
+    assert viewer.js("window.fleetflame.folded()") == {k.replace("\0", "\ufffd"): v for k, v in regroup(stacks, "kind").items()}
+
+
+# --- SVG -----------------------------------------------------------------------------------
 
 SVG_ERROR_HOOK = """<script><![CDATA[
 window.addEventListener("error", function (e) {
@@ -160,7 +384,15 @@ window.addEventListener("error", function (e) {
 """
 
 
-def test_svg_search_zoom_in_browser(browser: str, basic: dict[str, int], tmp_path: Path) -> None:
+def run_chromium(chromium: str, page: Path, profile: Path, *args: str, query: str = "") -> str:
+    command = [chromium, "--headless", *CHROMIUM_ARGS, f"--user-data-dir={profile}", "--virtual-time-budget=5000", *args,
+               page.as_uri() + query]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_svg_search_zoom_in_browser(chromium_path: str, basic: dict[str, int], tmp_path: Path) -> None:
     document = svg.render(basic)
     head = document.index(">", document.index("<svg")) + 1
     zoom = """<script><![CDATA[
@@ -172,7 +404,7 @@ def test_svg_search_zoom_in_browser(browser: str, basic: dict[str, int], tmp_pat
     document = document[:head] + "\n" + SVG_ERROR_HOOK + document[head:].replace("</svg>\n", zoom + "</svg>\n")
     page = tmp_path / "flamegraph.svg"
     page.write_text(document, encoding="utf-8")
-    dom = run_browser(browser, page, tmp_path / "profile", "--dump-dom", query="?s=ed25519")
+    dom = run_chromium(chromium_path, page, tmp_path / "profile", "--dump-dom", query="?s=ed25519")
     assert not re.search(r'<svg[^>]*data-test-error=', dom), dom[:300]
     assert re.search(r'<text id="matched"[^>]*>Matched: 50\.0%</text>', dom)
     assert re.search(r'<text id="unzoom" class=""', dom)  # zoomed: Reset Zoom shown
@@ -188,31 +420,3 @@ def test_svg_search_zoom_in_browser(browser: str, basic: dict[str, int], tmp_pat
     assert fill == "rgb(230,0,230)"  # search highlight
     assert (x, w) == (pytest.approx(10 + 1180 * 5 / 80, abs=0.1), pytest.approx(1180 * 65 / 80, abs=0.1))
 
-
-def test_html_viewer_switches_between_views_of_a_capture(browser: str, basic: dict[str, int], tmp_path: Path) -> None:
-    from fleetflame.report import fleet_views
-
-    script = """
-    var out = {};
-    var select = document.getElementById('ff-view');
-    out.hidden = select.hidden;
-    out.options = Array.prototype.map.call(select.options, function (o) { return o.textContent; });
-    out.before = document.querySelectorAll('.ff-frame')[1].textContent;
-    select.value = '1';
-    select.dispatchEvent(new Event('change'));
-    out.after = Array.prototype.map.call(document.querySelectorAll('.ff-frame'), function (e) { return e.textContent; }).slice(0, 3);
-    out.rootTotal = window.fleetflame.root.total;
-    var pre = document.createElement('pre'); pre.id = 't-out'; pre.textContent = JSON.stringify(out);
-    document.body.appendChild(pre);
-    """
-    views = fleet_views(basic, "host")
-    page = tmp_path / "flamegraph.html"
-    page.write_text(with_script(html.render_profiles(views, FlameGraphOptions()), script), encoding="utf-8")
-    dom = run_browser(browser, page, tmp_path / "profile", "--window-size=1280,800", "--dump-dom")
-    no_error(dom)
-    out = out_json(dom)
-    assert out["hidden"] is False
-    assert out["options"] == list(views)
-    assert out["before"] == "lab01"
-    assert out["after"][0] == "all" and ":" in out["after"][1]  # by tile: tiles sit right above the root
-    assert out["rootTotal"] == sum(basic.values())

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.synthetic_fleet import synthetic_fleet
 from fleetflame.render import assets, html
-from fleetflame.render.model import FORMAT, build_document, decode_profile
+from fleetflame.render.model import FORMAT, VERSION, FleetContext, build_document, decode_stacks, unpack_blob
 from fleetflame.render.options import FlameGraphOptions
+from fleetflame.report import HOST_THRESHOLD, idle_tiles, regroup, resolve_grouping
 
 
 class Scripts(HTMLParser):
@@ -44,66 +46,110 @@ def parse(page: str) -> Scripts:
     return parser
 
 
-def embedded(page: str) -> dict:
-    (body,) = [body for attrs, body in parse(page).scripts if attrs.get("id") == "ff-data"]
-    return json.loads(body)
+def embedded(page: str) -> tuple[dict, bytes]:
+    """The page's JSON header and its blob, unpacked."""
+    scripts = {attrs.get("id"): body for attrs, body in parse(page).scripts}
+    return json.loads(scripts["ff-data"]), unpack_blob(scripts["ff-blob"])
+
+
+def fleet_page(stacks: dict[str, int], **context: object) -> str:
+    return html.render_fleet(stacks, FlameGraphOptions(title="fleet"), FleetContext(**context))  # type: ignore[arg-type]
 
 
 def test_self_contained_no_network(basic: dict[str, int]) -> None:
-    page = html.render(basic, FlameGraphOptions(title="fleet"))
-    parsed = parse(page)
-    assert parsed.links == []  # no src/href at all: nothing to fetch
-    assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", page, re.I)
-    assert "@import" not in page and "url(" not in page
-    assert all("src" not in attrs for attrs, _ in parsed.scripts)
-    assert "function buildTree(" in page  # the viewer is inlined
+    for page in (html.render(basic, FlameGraphOptions(title="fleet")), fleet_page(basic)):
+        parsed = parse(page)
+        assert parsed.links == []  # no src/href at all: nothing to fetch
+        assert not re.search(r"https?://|//[a-z0-9.-]+\.[a-z]{2,}/", page, re.I)
+        assert "@import" not in page and "url(" not in page
+        assert all("src" not in attrs for attrs, _ in parsed.scripts)
+        assert "function finishTree(" in page and "function Flame(" in page  # the viewer is inlined
 
 
-def test_data_is_lossless_and_reusable(basic: dict[str, int], nasty: dict[str, int]) -> None:
+def test_data_is_lossless(basic: dict[str, int], nasty: dict[str, int]) -> None:
     for stacks in (basic, nasty):
-        document = embedded(html.render(stacks))
-        assert document["format"] == FORMAT and document["version"] == 1
-        assert decode_profile(document) == stacks
-        assert document["profiles"][0]["total"] == sum(stacks.values())
-        frames = document["frames"]
-        assert len(frames["name"]) == len(frames["label"]) == len(frames["kind"]) == len(frames["color"])
+        header, blob = embedded(html.render(stacks))
+        assert header["format"] == FORMAT and header["version"] == VERSION and header["fleet"] is False
+        # NUL is the one character a frame name cannot keep (it would split the name)
+        assert decode_stacks(header, blob) == {k.replace("\0", "\ufffd"): v for k, v in stacks.items()}
+    fleet = synthetic_fleet(hosts=5, samples_per_tile=200, paths_per_kind=100)
+    header, blob = embedded(fleet_page(fleet))
+    assert header["fleet"] is True and header["hosts"] == [f"host00{i}" for i in range(1, 6)]
+    assert decode_stacks(header, blob) == fleet
 
 
-def test_several_profiles_share_one_frame_table(basic: dict[str, int]) -> None:
-    before = {k: v for k, v in basic.items() if "lab01" in k}
-    document = build_document({"before": before, "after": basic}, FlameGraphOptions())
-    assert [p["name"] for p in document["profiles"]] == ["before", "after"]
-    assert decode_profile(document, 0) == before and decode_profile(document, 1) == basic
-    assert len(document["frames"]["name"]) == len(set(document["frames"]["name"]))
+def test_fleet_stacks_share_one_tree_and_one_name_table() -> None:
+    """Hosts run the same code: the tree is the tile kinds' (hosts merged), names are stored once."""
+    fleet = synthetic_fleet(hosts=20, samples_per_tile=200, paths_per_kind=100)
+    header, blob = build_document(fleet, FlameGraphOptions(), FleetContext())
+    by_kind = regroup(fleet, "kind")
+    frames_by_kind = sum(k.count(";") + 1 for k in by_kind)
+    assert header["counts"]["nodes"] < frames_by_kind / 2  # prefixes shared
+    assert header["counts"]["leaves"] == len(fleet)  # one leaf per distinct fleet stack
+    names = {f for k in fleet for f in k.split(";")}
+    assert header["counts"]["names"] <= len(names) + len({t.split(":")[0] for t in header["tiles"]}) + 1
 
 
-def test_front_coding_is_compact(basic: dict[str, int]) -> None:
-    stacks = build_document({"all": basic}, FlameGraphOptions())["profiles"][0]["stacks"]
-    assert stacks[0][0] == 0
-    assert sum(len(s) - 1 for s in stacks) < 0.6 * sum(k.count(";") + 1 for k in basic)
+def test_fleet_page_is_small() -> None:
+    """The gzip'd blob: a fleet page costs a few bytes per distinct stack, far below its folded text."""
+    fleet = synthetic_fleet(hosts=40, samples_per_tile=300, paths_per_kind=200)
+    folded_bytes = sum(len(k) + 8 for k in fleet)
+    page = fleet_page(fleet)
+    assert len(page.encode()) < folded_bytes / 20, (len(page), folded_bytes)
+
+
+def test_fleet_context_is_embedded(basic: dict[str, int]) -> None:
+    skew = {"findings": [{"host": "lab01", "tile": "verify:0", "function": "f"}], "not_enough_samples": []}
+    idle = [{"tile": "sign:0", "hosts": ["lab02"]}]
+    header, _ = embedded(fleet_page(basic, skew=skew, idle_tiles=idle, default_view="host"))
+    assert header["skew"]["findings"] == skew["findings"] and header["skew"]["omitted"] == 0
+    assert header["idleTiles"] == idle and header["defaultView"] == "host"
 
 
 def test_nasty_names_cannot_break_out(nasty: dict[str, int]) -> None:
-    page = html.render(nasty, FlameGraphOptions(title="</title><script>alert(1)</script> {{js}}"))
+    title = "</title><script>alert(1)</script> {{js}}"
+    skew = {"findings": [{"host": "</script><script>alert(2)</script>", "tile": "x", "function": "<!--"}], "not_enough_samples": []}
+    page = html.render_fleet({f"h;t;{k}": v for k, v in nasty.items()}, FlameGraphOptions(title=title), FleetContext(skew=skew))
     parsed = parse(page)
-    assert len(parsed.scripts) == 3  # error hook, data, viewer: no injected script
-    assert page.count("</script>") == 3
+    assert len(parsed.scripts) == 4  # error hook, data, blob, viewer: no injected script
+    assert page.count("</script>") == 4
     assert "<title>&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt; {{js}}</title>" in page
-    assert embedded(page)["title"] == "</title><script>alert(1)</script> {{js}}"
+    header, _ = embedded(page)
+    assert header["title"] == title and header["skew"]["findings"][0]["host"] == "</script><script>alert(2)</script>"
 
 
 def test_error_hook_comes_before_the_viewer(basic: dict[str, int]) -> None:
     scripts = parse(html.render(basic)).scripts
     assert 'addEventListener("error"' in scripts[0][1]
-    assert scripts[1][0].get("id") == "ff-data"
-    assert "buildTree" in scripts[2][1]
+    assert [attrs.get("id") for attrs, _ in scripts[1:3]] == ["ff-data", "ff-blob"]
+    assert "function start(profile)" in scripts[3][1]
 
 
 def test_viewer_features_present(basic: dict[str, int]) -> None:
-    page = html.render(basic)
-    for needle in ['id="ff-search"', 'id="ff-reset"', 'id="ff-crumbs"', 'id="ff-tip"', "function zoom(",
-                   "function search(", '"Matched: "', "of parent", "of total"]:  # fmt: skip
+    page = fleet_page(basic)
+    for needle in ['id="ff-search"', 'id="ff-reset"', 'id="ff-crumbs"', 'id="ff-tip"', 'id="ff-icicle"', 'id="ff-sandwich"',
+                   'id="ff-functions"', 'id="ff-tab-skew"', 'id="ff-host-list"', 'id="ff-tab-idle"', "host-vs-rest",
+                   "function zoom(", "function search(", '"Matched: "', "of parent", "of total"]:  # fmt: skip
         assert needle in page, needle
+
+
+def test_default_grouping_follows_the_fleet_size() -> None:
+    assert resolve_grouping("auto", HOST_THRESHOLD) == "host"
+    assert resolve_grouping("auto", HOST_THRESHOLD + 1) == "kind"
+    assert resolve_grouping("tile", 50) == "tile"
+    stacks = {"h1;verify:0;a;b": 2, "h2;verify:1;a;b": 3, "h1;agave;solBankStg;x": 1, "h2;net:0;c": 4}
+    assert regroup(stacks, "kind") == {"verify;a;b": 5, "agave;solBankStg;x": 1, "net;c": 4}
+
+
+def test_idle_tiles_come_from_the_manifest() -> None:
+    from fleetflame.capture import HostResult, Manifest
+
+    tiles = [{"name": n} for n in ("verify:0", "sign:0", "net:0")]
+    manifest = Manifest(id="x", target="all", started_at="now", hosts={
+        "h1": HostResult(status="ok", tiles=tiles), "h2": HostResult(status="ok", tiles=tiles),
+        "h3": HostResult(status="failed", tiles=tiles)})  # fmt: skip
+    stacks = {"h1;verify:0;a": 1, "h1;net:0;b": 1, "h2;verify:0;a": 1}
+    assert idle_tiles(stacks, manifest) == [{"tile": "net:0", "hosts": ["h2"]}, {"tile": "sign:0", "hosts": ["h1", "h2"]}]
 
 
 def test_missing_viewer_asset_says_how_to_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, basic: dict[str, int]) -> None:
@@ -114,12 +160,12 @@ def test_missing_viewer_asset_says_how_to_fix(monkeypatch: pytest.MonkeyPatch, t
     with pytest.raises(assets.MissingAssetError) as error:
         html.render(basic)
     message = str(error.value)
-    assert "fleetflame/render/viewer.js is missing" in message
+    assert "fleetflame/render/viewer-data.js is missing" in message
     assert "git checkout -- fleetflame/render/" in message and "pip install" in message
     assert error.value.exit_code == 1
 
 
 def test_assets_are_packaged() -> None:
     root = Path(html.__file__).parent
-    for name in ("viewer.js", "viewer.css", "viewer.html", "flamegraph.js"):
+    for name in (*html.SCRIPTS, "viewer.css", "viewer.html", "flamegraph.js"):
         assert (root / name).is_file(), name
