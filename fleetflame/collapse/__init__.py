@@ -3,6 +3,11 @@
     result = collapse_perf_file("out.perf", PerfOptions(annotate_kernel=True))
     sys.stdout.buffer.write(format_collapsed(result.stacks))
     for w in result.warnings: print(w, file=sys.stderr)
+
+Any input is streamed with bounded memory and time linear in its size: at most MAX_RECORD of
+one record (the text between two blank lines) is held. A longer record, which perf never
+writes, is skipped whole, with a warning; on every other input the output is the script's.
+Memory beyond that grows with the distinct stacks only: the output itself.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from .options import CollapseResult, PerfOptions
 from .source import byte_chunks, open_binary
 
 BLANK_LINE = re.compile(b"\n\n")  # splits as bytes.split does, a good deal faster (sre's prefix search)
+BLANK_LINES = re.compile(b"\n\n\n+")
+# A record, the text between blank lines, longer than this is skipped: perf's deepest stack
+# (kernel.perf_event_max_stack, 127 frames by default) of long C++ names is well under 1 MB.
+MAX_RECORD = 4 << 20
 
 __all__ = [
     "CollapseResult",
@@ -41,21 +50,43 @@ def collapse_perf(
 
 def _collapse(stream: IO[bytes] | IO[str] | Iterable[str] | Iterable[bytes], options: PerfOptions) -> CollapseResult:
     c = Collapser(options)
+    notes: list[str] = []  # the input's own warnings (damaged gzip, records skipped)
+    skipped = 0  # records longer than MAX_RECORD
     carry = b""  # the text after the last blank line so far: a record still incomplete
-    for chunk in byte_chunks(stream):
+    skipping = False  # inside a record too long to keep: drop the input up to the next blank line
+    for chunk in byte_chunks(stream, notes):
+        if skipping:
+            cut = (carry + chunk).find(b"\n\n")  # (carry: the last newline before this chunk, if any)
+            if cut < 0:
+                carry = b"\n" if chunk.endswith(b"\n") else b""
+                continue
+            chunk, carry, skipping = (carry + chunk)[cut + 2 :], b"", False
         if carry.endswith(b"\n") and chunk.startswith(b"\n"):  # a b"\n\n" across the cut
             chunk, carry = carry + chunk, b""
+        if b"\n\n\n" in chunk and not options.srcline:  # blank lines between records: no-ops
+            chunk = BLANK_LINES.sub(b"\n\n", chunk)  # (a srcline read may take one: kept there)
         records = BLANK_LINE.split(chunk)
         records[0] = carry + records[0]
         carry = records.pop()
         if records:
+            if len(records[0]) > MAX_RECORD or len(chunk) > MAX_RECORD:
+                kept = [r for r in records if len(r) <= MAX_RECORD]
+                skipped += len(records) - len(kept)
+                records = kept
             c.feed_records(records)
-    if carry:  # no blank line after these lines: the script leaves their stack out too
+        if len(carry) > MAX_RECORD:
+            skipped += 1
+            carry, skipping = (b"\n" if carry.endswith(b"\n") else b""), True
+    if carry and not skipping:  # no blank line after these lines: the script leaves their stack out too
         lines = carry.split(b"\n")
         if not lines[-1]:
             lines.pop()
         c.feed_lines(lines)
-    return c.finish()
+    result = c.finish()
+    if skipped:
+        notes.append(f"skipped {skipped} records of more than {MAX_RECORD >> 20} MiB without a blank line (not perf script output)")
+    result.warnings += notes
+    return result
 
 
 @contextmanager

@@ -25,18 +25,18 @@ from .rules import (
     fold_line,
     fold_lines,
     is_java,
+    long_period,
+    period_weight,
     process_name,
     usual_event_lines,
 )
 
 MEMO_BYTES = 24 << 20  # blocks and folds kept before the memo is emptied: RSS stays flat
-LINE_MEMO_ENTRIES = 100_000  # about 25 MB at most
+LINE_MEMO_ENTRIES = 100_000  # lines and their folds kept before that memo is emptied...
+LINE_MEMO_BYTES = 16 << 20  # ... or once they hold this much (a host's lines can be long)
+ENTRY_OVERHEAD = 120  # bytes a memo entry costs beyond its keys' and values' text
 
 Memo = dict[bytes, "bytes | object"]
-
-
-def weight(period: bytes | None) -> int:
-    return 1 if period is None or period == b"0" else int(period)  # perl `if (not $period)`
 
 
 class Memos:
@@ -47,6 +47,7 @@ class Memos:
         self.blocks: tuple[Memo, Memo] = ({}, {})
         self.lines: tuple[Memo, Memo] = ({}, {})
         self.bytes = 0
+        self.line_bytes = 0
 
 
 # The memos of the last options used, kept for the next file: a worker collapsing the files
@@ -79,6 +80,10 @@ class Collapser(Machine):
         """Whole records (the text between blank lines), each as if a blank line followed it."""
         if self.opts.srcline:  # a srcline read may swallow the blank line: stay literal
             self.feed_lines(b"\n\n".join(recs).split(b"\n") + [b""])
+            return
+        if b"" in recs or b"\n" in recs:  # runs of blank lines (as many as a host likes): no-ops here
+            recs = [r for r in filter(None, recs) if r != b"\n"]
+        if not recs:
             return
         heads, _, blocks = zip(*map(bytes.partition, recs, repeat(b"\n")))
         i, n = 0, len(recs)
@@ -126,7 +131,9 @@ class Collapser(Machine):
             counts, by_period = self.counts, self.by_period
             for (comm, period, frames), times in Counter(zip(comms[:n], periods[:n], folded[:n])).items():
                 key = (comm.replace(b" ", b"_"), frames)  # perl's $pname
-                counts[key] = counts.get(key, 0) + times * (weight(period) if by_period else 1)
+                counts[key] = counts.get(key, 0) + times * (period_weight(period) if by_period else 1)
+                if long_period(period):
+                    self.long_periods += times
             self.samples += n
         else:
             keys = zip(comms[:n], groups[1][:n], groups[2][:n], periods[:n], folded[:n])
@@ -160,14 +167,15 @@ class Collapser(Machine):
         if folded is not None:
             return folded
         line_memo = self.line_memo[java]
-        if len(line_memo) > LINE_MEMO_ENTRIES:
-            line_memo.clear()
+        if len(line_memo) > LINE_MEMO_ENTRIES or self.memos.line_bytes > LINE_MEMO_BYTES:
+            self.forget_lines()
         leaf, sep, callers = block.partition(b"\n")
         up = memo.get(callers) if sep else None
         if up is not None:
             part = line_memo.get(leaf)
             if part is None:
                 part = line_memo[leaf] = fold_line(leaf, java, self.opts, self.addr2line)
+                self.memos.line_bytes += 2 * len(leaf) + ENTRY_OVERHEAD
             folded = NOT_STACK if up is NOT_STACK or part is NOT_STACK else up + part  # type: ignore[operator]
         else:
             lines = block.split(b"\n") if block else []
@@ -178,6 +186,7 @@ class Collapser(Machine):
                 new = fold_lines([lines[i] for i in todo], java, self.opts, self.addr2line)
                 for i, part in zip(todo, new):
                     parts[i] = line_memo[lines[i]] = part
+                self.memos.line_bytes += sum(2 * len(lines[i]) + ENTRY_OVERHEAD for i in todo)
             if NOT_STACK in parts:
                 folded = NOT_STACK
             else:
@@ -188,6 +197,11 @@ class Collapser(Machine):
         self.remember(memo, block, folded)
         return folded
 
+    def forget_lines(self) -> None:
+        self.memos.lines[0].clear()
+        self.memos.lines[1].clear()
+        self.memos.line_bytes = 0
+
     def remember(self, memo: Memo, block: bytes, folded: bytes | object) -> None:
         memos = self.memos
         if memos.bytes > MEMO_BYTES:
@@ -195,9 +209,9 @@ class Collapser(Machine):
             memos.blocks[1].clear()
             memos.bytes = 0
         memo[block] = folded
-        memos.bytes += len(block) + (len(folded) if isinstance(folded, bytes) else 0) + 120
+        memos.bytes += len(block) + (len(folded) if isinstance(folded, bytes) else 0) + ENTRY_OVERHEAD
 
 def header(comm: bytes, pid: bytes, tid: bytes | None, period: bytes | None, event: bytes) -> Header:
     if tid is None or tid == b"0":  # perl `if (not $tid)`: a lone number is the TID
         pid, tid = b"?", pid
-    return Header(comm, pid, tid, weight(period), event)
+    return Header(comm, pid, tid, period, event)

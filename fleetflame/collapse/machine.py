@@ -11,9 +11,20 @@ from collections.abc import Iterable, Iterator
 
 from .inline import Addr2Line
 from .options import CollapseResult, PerfOptions
-from .rules import STACK_LINE, Header, is_java, parse_header, process_name, stack_frames
+from .rules import Header, is_java, parse_header, process_name, stack_frames, stack_line_parts
 
 MAX_WARNINGS = 20
+WARNING_LINE_CHARS = 200  # of an unrecognized line, in its warning: a host's 4 MB line is not a message
+MAX_DROPPED_TYPES = 100  # event types counted one by one; the others together (a host can name millions)
+OTHER_TYPES = "(other event types)"
+AGAVE_ROOT = "agave;{comm}"  # the one unknown_tid_root: `agave;` and the thread's comm
+
+
+def quoted(text: bytes) -> str:
+    """Text from the input, for a one-line warning: control characters escaped, cut if long."""
+    from ..terminal import safe_line  # (rich, which it imports, only when there is a warning)
+
+    return safe_line(text.decode("utf-8", "backslashreplace"), limit=WARNING_LINE_CHARS)
 
 
 class Machine:
@@ -29,6 +40,10 @@ class Machine:
         self.unrecognized = 0
         roots = opts.roots_by_tid
         self.roots = {tid: root.encode() for tid, root in roots.items()} if roots is not None else None
+        if opts.unknown_tid_root not in (None, AGAVE_ROOT):
+            raise ValueError(f"unknown_tid_root must be None or {AGAVE_ROOT!r}, not {opts.unknown_tid_root!r}")
+        self.agave_roots = opts.unknown_tid_root is not None
+        self.long_periods = 0  # samples whose period was too long a number to be perf's
         self.by_period = opts.weight == "period"
         # perl's $pname, @stack (frame groups, leaf first) and the last event line taken
         self.pname: bytes | None = None
@@ -48,6 +63,8 @@ class Machine:
         if self.event is None:
             self.event, self.event_defaulted = event, True
             return True
+        if event not in self.dropped and len(self.dropped) >= MAX_DROPPED_TYPES:
+            event = OTHER_TYPES.encode()
         self.dropped[event] = self.dropped.get(event, 0) + 1
         return False
 
@@ -55,14 +72,12 @@ class Machine:
         """The root frame(s) of a sample; None drops it (fleet option `roots_by_tid`)."""
         if self.roots is None:
             return pname
-        root = self.roots.get(int(h.tid))
+        root = self.roots.get(int(h.tid)) if len(h.tid) < 20 else None  # (h.tid is digits)
         if root is not None:
             return root
-        template = self.opts.unknown_tid_root
-        if template is None:
+        if not self.agave_roots:
             return None
-        comm = h.comm.replace(b" ", b"_").decode("utf-8", "surrogateescape")
-        return template.format(comm=comm, pid=h.pid.decode(), tid=h.tid.decode()).encode("utf-8", "surrogateescape")
+        return b"agave;" + h.comm.replace(b" ", b"_")
 
     def count(self, h: Header, pname: bytes, folded: bytes, times: int = 1) -> None:
         root = self.root(h, pname)
@@ -71,6 +86,8 @@ class Machine:
         key = (root, folded)
         self.counts[key] = self.counts.get(key, 0) + times * (h.period if self.by_period else 1)
         self.samples += times
+        if h.long_period:
+            self.long_periods += times
 
     def feed_lines(self, lines: Iterable[bytes]) -> None:
         """Lines without their newline; b"" is a blank line."""
@@ -93,30 +110,38 @@ class Machine:
                 if self.accept_event(h.event):
                     self.header, self.pname = h, process_name(h, self.opts)
                 continue
-            m = STACK_LINE.match(line)
-            if m is not None:
+            parts = stack_line_parts(line)
+            if parts is not None:
                 if self.pname is not None:
-                    frames = stack_frames(m, is_java(self.pname), self.opts, next_line, self.addr2line)
+                    frames = stack_frames(parts, is_java(self.pname), self.opts, next_line, self.addr2line)
                     if frames:
                         self.stack.append(frames)
                 continue
             self.unrecognized += 1
             if self.unrecognized <= MAX_WARNINGS:
-                self.warnings.append("Unrecognized line: " + line.decode("utf-8", "backslashreplace"))
+                self.warnings.append("Unrecognized line: " + quoted(line))
 
     def finish(self) -> CollapseResult:
         """Perl prints nothing for a last stack that no blank line ends; neither do we."""
         stacks: dict[str, int] = {}
-        for (root, folded), n in self.counts.items():
+        counts = self.counts
+        while counts:  # emptied as it goes: the stacks are not held twice
+            (root, folded), n = counts.popitem()
             key = (root + folded).decode("utf-8", "surrogateescape")
             stacks[key] = stacks.get(key, 0) + n
         warnings = list(self.warnings)
         if self.unrecognized > MAX_WARNINGS:
             warnings.append(f"... {self.unrecognized - MAX_WARNINGS} more unrecognized lines")
+        if self.long_periods and self.by_period:
+            warnings.append(
+                f"{self.long_periods} samples had a period above 2^64-1 (perf's is a 64-bit number): counted as 1 each"
+            )
         event = self.event.decode("utf-8", "surrogateescape") if self.event is not None else None
         dropped = {e.decode("utf-8", "surrogateescape"): n for e, n in self.dropped.items()}
-        if self.event_defaulted and dropped:
+        if self.event_defaulted and self.dropped:
             # the script prints "Filtering for events of type: <a skipped type>"; say what is kept
-            skipped = ", ".join(f"{e} ({n} samples)" for e, n in dropped.items())
-            warnings.insert(0, f"Filtering for events of type: {event}; skipped {skipped}")
+            shown = [f"{quoted(e)} ({n} samples)" for e, n in list(self.dropped.items())[:5]]
+            more = f" and {len(self.dropped) - 5} more types" if len(self.dropped) > 5 else ""
+            kept = quoted(self.event) if self.event is not None else ""
+            warnings.insert(0, f"Filtering for events of type: {kept}; skipped {', '.join(shown)}{more}")
         return CollapseResult(stacks, warnings, event, self.samples, dropped)

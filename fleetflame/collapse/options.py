@@ -23,9 +23,13 @@ class PerfOptions:
     weight: Literal["period", "samples"] = "period"  # "samples" counts 1 per sample
     # tid -> root frame(s) (';' separates several) used instead of the process name
     roots_by_tid: dict[int, str] | None = None
-    # with roots_by_tid, root for other tids: template with {comm} (blanks as _) {pid} {tid};
-    # None drops the sample
+    # with roots_by_tid, the root of other tids: None drops the sample; "agave;{comm}" (the only
+    # other value: no template is filled in) roots it at `agave;` + its comm, blanks as `_`
     unknown_tid_root: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.unknown_tid_root not in (None, "agave;{comm}"):
+            raise ValueError(f"unknown_tid_root must be None or 'agave;{{comm}}', not {self.unknown_tid_root!r}")
 
 
 @dataclass

@@ -1,7 +1,13 @@
 """stackcollapse-perf.pl's per-line rules, on bytes (perl reads bytes; `\\s`, `\\w`, `\\d` are ASCII).
 
-The regular expressions are the script's own, so that odd lines split exactly as there
-(Python's and Perl's backtracking agree on these patterns).
+The script's regular expressions backtrack: on lines a host can write (a megabyte without a
+blank, long runs of digits or blanks) Python's engine, which has no memo as Perl's has, took
+quadratic or exponential time. Each pattern here is rewritten to split every line exactly as the
+script's does (the same match, the same groups: `tests/collapse/test_rules.py` checks them
+against the script's own patterns, and the oracle tests against the script) in time linear in
+the line: possessive quantifiers where giving back cannot help the rest to match, and a lazy
+loop that only stops where the rest can start. Where that cannot be said in one pattern (the
+stack line's odd forms), a pattern takes the usual lines and a few `find`s the rest.
 """
 
 from __future__ import annotations
@@ -14,31 +20,44 @@ from itertools import repeat
 from .inline import Addr2Line
 from .options import PerfOptions
 
-# event record start: `comm [pid/]tid ...`; comm may hold spaces (lazy, then backtracks)
-EVENT_LINE = re.compile(rb"(\S.+?)\s+(\d+)/*(\d+)*\s+")
+# The comm of an event line, perl `(\S.+?)` followed by blanks: the lazy loop tries the ends
+# 2, then the start of each later run of blanks; the script's other ends (inside a word, or
+# inside a run of blanks after its start) lead to the same failure, as the rest begins `\s+`.
+COMM = rb"(\S.(?:\S*+(?:\s++\S++)*?)??)"
+# event record start, perl `(\S.+?)\s+(\d+)/*(\d+)*\s+`: `comm [pid/]tid `
+EVENT_LINE = re.compile(COMM + rb"\s++(\d++)/*+(\d++)?\s++")
+# After the colon of the time stamp, perl `:\s*(\d+)*\s+(\S+):\s*$`: blanks, the period if
+# any, blanks, the event and a colon ending the line. The digits are taken whole or not at all
+# (`(\d+)*` took them in any number of pieces: 2^n ways to fail).
+EVENT_TAIL = rb"(?:\s*+(\d++)\s++|\s++)"
 # `...: [period] event:` at the end of the event line
-EVENT_NAME = re.compile(rb":\s*(\d+)*\s+(\S+):\s*$")
-# stack line `  pc func (module)`; greedy, so the module is the last `(...)`
-STACK_LINE = re.compile(rb"\s*(\w+)\s*(.+) \((.*)\)")
-# the same for a line that starts with a blank (so no comment and no event line): \s* then
-# takes all the blanks, as giving one back cannot help \w+
-STACK_LINE_INDENTED = re.compile(rb"\s+(\w+)\s*(.+) \((.*)\)")
+EVENT_NAME = re.compile(rb":" + EVENT_TAIL + rb"(\S+):\s*+$")
+# stack line `  pc func (module)`, perl `\s*(\w+)\s*(.+) \((.*)\)`, on its usual form: the
+# module holds no parenthesis and is the line's last. Others go to `stack_line_parts`.
+STACK_LINE = re.compile(rb"\s*+(\w++)\s*+(.+) \(([^()]*+)\)[^()]*+$")
+# the same for a line that starts with a blank (so no comment and no event line)
+STACK_LINE_INDENTED = re.compile(rb"\s++(\w++)\s*+(.+) \(([^()]*+)\)[^()]*+$")
+WORD = re.compile(rb"\w++")
+BLANKS = re.compile(rb"\s*+")
 SYMBOL_OFFSET = re.compile(rb"\+0x[\da-f]+$")  # Linux 4.8+ prints `func+0x1f`
-GO_METHOD = re.compile(rb"\.\(.*\)\.")  # `net/http.(*Client).Do` keeps its parens
 ARGUMENTS = re.compile(rb"\((?!anonymous namespace\)).*")  # C++ args, but not `(anonymous namespace)`
 JIT_MAP = re.compile(rb"/tmp/perf-\d+\.map")
-SRCLINE_BRACKETS = re.compile(rb"\[.*?\]")
+SRCLINE_BRACKETS = re.compile(rb"\[[^\]]*+\]")  # perl `\[.*?\]`: up to the first `]`
+MAX_PERIOD_DIGITS = 20  # perf's period is a u64: 20 digits at most, and no more than U64_MAX
+U64_MAX = (1 << 64) - 1
 # The usual perf event line, `comm pid[/tid] [cpu] secs.usecs: [period] event: `, in one match.
 # Where it matches, EVENT_LINE and EVENT_NAME give the same parts, provided the comm has no
 # blank followed by a digit (a comm like `pool 2 worker` is where EVENT_LINE's lazy comm stops
 # earlier, at the first `blank digits blank`; check those with EVENT_LINE): a shorter comm
 # would need such a blank, and with at least the pid and time tokens after the comm no earlier
 # ':' can start an EVENT_NAME match (that allows two tokens after it).
-USUAL_EVENT_LINE = re.compile(rb"(\S.+?)\s+(\d+)(?:/(\d+))?\s+(?:\[\d+\]\s+)?\d+\.\d+:\s*(\d+)*\s+(\S+):\s*$")
+USUAL_EVENT_LINE = re.compile(
+    COMM + rb"\s++(\d++)(?:/(\d++))?+\s++(?:\[\d++\]\s++)?+\d++\.\d++:" + EVENT_TAIL + rb"(\S+):\s*+$"
+)
 # The same where the comm has no blank (nearly always), possessive and so a good deal faster:
 # giving back a character of those tokens can only make the next token fail to match.
 USUAL_EVENT_LINE_NO_BLANK = re.compile(
-    rb"(\S\S++)\s++(\d++)(?:/(\d++))?\s++(?:\[\d++\]\s++)?\d++\.\d++:\s*(\d+)*\s+(\S+):\s*$"
+    rb"(\S\S++)\s++(\d++)(?:/(\d++))?+\s++(?:\[\d++\]\s++)?+\d++\.\d++:" + EVENT_TAIL + rb"(\S+):\s*+$"
 )
 BLANK_DIGIT = re.compile(rb"\s\d")
 
@@ -48,11 +67,57 @@ def usual_event_lines(event: bytes, ids: bool) -> tuple[re.Pattern[bytes], re.Pa
     """USUAL_EVENT_LINE_NO_BLANK and USUAL_EVENT_LINE for one event type, which they match
     literally: the event is the line's last token whatever the comm, so this matches exactly
     the lines where those give this event. Groups: comm, [pid, tid,] period."""
-    pid_tid = rb"(\d++)(?:/(\d++))?" if ids else rb"\d++(?:/\d++)?"
-    tail = rb"\s*(\d+)*\s+" + re.escape(event) + rb":\s*$"
-    no_blank = rb"(\S\S++)\s++" + pid_tid + rb"\s++(?:\[\d++\]\s++)?\d++\.\d++:" + tail
-    blanks = rb"(\S.+?)\s+" + pid_tid.replace(b"++", b"+") + rb"\s+(?:\[\d+\]\s+)?\d+\.\d+:" + tail
+    pid_tid = rb"(\d++)(?:/(\d++))?+" if ids else rb"\d++(?:/\d++)?+"
+    tail = EVENT_TAIL + re.escape(event) + rb":\s*+$"
+    no_blank = rb"(\S\S++)\s++" + pid_tid + rb"\s++(?:\[\d++\]\s++)?+\d++\.\d++:" + tail
+    blanks = COMM + rb"\s++" + pid_tid + rb"\s++(?:\[\d++\]\s++)?+\d++\.\d++:" + tail
     return re.compile(no_blank), re.compile(blanks)
+
+
+def stack_line_parts(line: bytes) -> tuple[bytes, bytes, bytes] | None:
+    r"""(pc, func, module) as perl's `^\s*(\w+)\s*(.+) \((.*)\)` splits the line, or None.
+
+    Its backtracking, worked out: the module runs from the last ` (` to the line's last `)`
+    after it; the function starts after the whole word and its blanks, or, when that leaves it
+    empty, one character before that ` (` (taken from the blanks or the word).
+    """
+    m = STACK_LINE.match(line)
+    if m is not None:
+        return m.groups()  # type: ignore[return-value]
+    start = BLANKS.match(line).end()  # type: ignore[union-attr]
+    word = WORD.match(line, start)
+    if word is None:
+        return None
+    close = line.rfind(b")")
+    opening = line.rfind(b" (", 0, close) if close > 0 else -1
+    if opening < start + 2:  # a pc and a function of one character at least
+        return None
+    func_start = min(BLANKS.match(line, word.end()).end(), opening - 1)  # type: ignore[union-attr]
+    return line[start : min(func_start, word.end())], line[func_start:opening], line[opening + 2 : close]
+
+
+def is_go_method(func: bytes) -> bool:
+    r"""perl `$func =~ m/\.\(.*\)\./` (`net/http.(*Client).Do`): a `.(` and, after it, a `).`"""
+    first = func.find(b".(")
+    return first >= 0 and func.rfind(b").") >= first + 2
+
+
+def strip_srcline_brackets(src: bytes) -> bytes:
+    r"""perl `s/\[.*?\]//g`; past the last `]` no bracket can close, so nothing there is tried."""
+    end = src.rfind(b"]") + 1
+    return SRCLINE_BRACKETS.sub(b"", src[:end]) + src[end:] if end else src
+
+
+def period_weight(text: bytes | None) -> int:
+    """perl `$period = 1 if not $period`: missing, "" and "0" weigh 1; so does a number above
+    perf's u64 (`long_period`), which Perl would turn into a float and print as one."""
+    if text is None or text == b"0" or long_period(text):
+        return 1
+    return int(text)
+
+
+def long_period(text: bytes | None) -> bool:
+    return text is not None and len(text) >= MAX_PERIOD_DIGITS and (len(text) > MAX_PERIOD_DIGITS or int(text) > U64_MAX)
 
 
 NOT_STACK = object()  # a line that is neither a comment nor a stack line
@@ -61,10 +126,12 @@ NOT_STACK = object()  # a line that is neither a comment nor a stack line
 class Header:
     """What the script takes from an event line."""
 
-    __slots__ = ("comm", "pid", "tid", "period", "event")
+    __slots__ = ("comm", "pid", "tid", "period", "long_period", "event")
 
-    def __init__(self, comm: bytes, pid: bytes, tid: bytes, period: int, event: bytes | None):
-        self.comm, self.pid, self.tid, self.period, self.event = comm, pid, tid, period, event
+    def __init__(self, comm: bytes, pid: bytes, tid: bytes, period_text: bytes | None, event: bytes | None):
+        self.comm, self.pid, self.tid, self.event = comm, pid, tid, event
+        self.period = period_weight(period_text)
+        self.long_period = long_period(period_text)
 
 
 def parse_header(line: bytes) -> Header | None:
@@ -79,9 +146,7 @@ def parse_header(line: bytes) -> Header | None:
     e = EVENT_NAME.search(line)
     if e is not None:
         period_text, event = e.groups()
-    # perl `if (not $period) { $period = 1 }`: missing, "" and "0" all weigh 1
-    period = 1 if period_text is None or period_text == b"0" else int(period_text)
-    return Header(comm, pid, tid, period, event)
+    return Header(comm, pid, tid, period_text, event)
 
 
 def process_name(h: Header, opts: PerfOptions) -> bytes:
@@ -108,7 +173,7 @@ def perl_split_arrows(raw: bytes) -> list[bytes]:
 
 def tidy_generic(func: bytes) -> bytes:
     func = func.replace(b";", b":")
-    if b"(" in func and GO_METHOD.search(func) is None:
+    if b"(" in func and not is_go_method(func):
         func = ARGUMENTS.sub(b"", func, count=1)
     return func.translate(None, b"\"'")
 
@@ -123,7 +188,7 @@ def annotate(func: bytes, mod: bytes, opts: PerfOptions) -> bytes:
 
 
 def stack_frames(
-    m: re.Match[bytes],
+    parts: tuple[bytes, bytes, bytes],
     java: bool,
     opts: PerfOptions,
     next_line: Callable[[], bytes | None] | None = None,
@@ -134,7 +199,7 @@ def stack_frames(
     `next_line` is given with --srcline: each frame then consumes the following input line.
     `addr2line` is given with --inline: its answer, when it has one, is the line's frames.
     """
-    pc, rawfunc, mod = m.groups()
+    pc, rawfunc, mod = parts
     if addr2line is not None:
         inlined = addr2line.frames(pc, rawfunc, mod)
         if inlined is not None:
@@ -165,7 +230,7 @@ def stack_frames(
             func = annotate(func, mod, opts)
         if next_line is not None and not unknown:
             src = next_line() or b""
-            src = SRCLINE_BRACKETS.sub(b"", src).strip(b" \t\n\r\f\v")
+            src = strip_srcline_brackets(src).strip(b" \t\n\r\f\v")
             if src:
                 func += b":" + src
         frames.append(func)
@@ -178,10 +243,10 @@ def fold_line(line: bytes, java: bool, opts: PerfOptions, addr2line: Addr2Line |
         return b""  # comments are skipped wherever they are
     if not line[:1].isspace() and EVENT_LINE.match(line) is not None:  # (it needs a non-blank first)
         return NOT_STACK
-    m = STACK_LINE.match(line)
-    if m is None:
+    parts = stack_line_parts(line)
+    if parts is None:
         return NOT_STACK
-    frames = stack_frames(m, java, opts, addr2line=addr2line)
+    frames = stack_frames(parts, java, opts, addr2line=addr2line)
     if not frames:
         return b""
     return b";" + frames[0] if len(frames) == 1 else b"".join(b";" + f for f in frames)
@@ -205,7 +270,7 @@ def fold_lines(lines: list[bytes], java: bool, opts: PerfOptions, addr2line: Add
         funcs = [f.replace(b";", b":") for f in funcs]
     if b"(" in joined:
         for j, func in enumerate(funcs):
-            if b"(" in func and GO_METHOD.search(func) is None:
+            if b"(" in func and not is_go_method(func):
                 funcs[j] = ARGUMENTS.sub(b"", func, count=1)
     if b'"' in joined or b"'" in joined:
         funcs = [f.translate(None, b"\"'") for f in funcs]

@@ -114,11 +114,27 @@ def test_roots_by_tid_replace_the_process_name() -> None:
         want = {s.partition(";")[2]: n for s, n in plain.stacks.items() if s.startswith(name + ";")}
         got = {s.split(";", 2)[2]: n for s, n in r.stacks.items() if s.startswith(f"lab01;{name};")}
         assert got == want
-    opts = PerfOptions(weight="samples", roots_by_tid=roots, unknown_tid_root="other;{comm}-{pid}/{tid}")
+    opts = PerfOptions(weight="samples", roots_by_tid=roots, unknown_tid_root="agave;{comm}")
     kept = collapse_perf_file(path, opts)
     assert kept.samples == plain.samples
-    pid, tid = ids["worker one"]
-    assert any(s.startswith(f"other;worker_one-{pid}/{tid};") for s in kept.stacks)
+    assert any(s.startswith("agave;worker_one;") for s in kept.stacks)
+
+
+@pytest.mark.parametrize("template", ["other;{comm}", "agave;{comm.__class__}", "{pid}", "agave;{comm}-{tid}", ""])
+def test_unknown_tid_root_is_no_template(template: str) -> None:
+    """Only "agave;{comm}": nothing a host sends is ever put through str.format."""
+    with pytest.raises(ValueError, match="unknown_tid_root"):
+        PerfOptions(roots_by_tid={}, unknown_tid_root=template)
+    later = PerfOptions(roots_by_tid={})
+    later.unknown_tid_root = template  # (the options are a plain dataclass: set after the fact)
+    with pytest.raises(ValueError, match="unknown_tid_root"):
+        collapse_perf(io.BytesIO(b""), later)
+
+
+def test_agave_root_takes_the_comm_literally() -> None:
+    rec = b"sol{tid} {x} 7 1.0: 1 cpu-clock:\n\t1 f (/x)\n\n"
+    r = collapse_perf(io.BytesIO(rec), PerfOptions(weight="samples", roots_by_tid={}, unknown_tid_root="agave;{comm}"))
+    assert r.stacks == {"agave;sol{tid}_{x};f": 1}
 
 
 def test_options_pickle_and_files_collapse_in_parallel(tmp_path: Path) -> None:

@@ -85,7 +85,7 @@ ROOTS = {tid: f"lab01;tile{tid}" for tid in range(0, 99, 3)}
 def test_fleet_options_on_odd_input(seed: int) -> None:
     data = fuzz_input(seed)
     for opts in (
-        PerfOptions(weight="samples", roots_by_tid=ROOTS, unknown_tid_root="other;{comm}-{pid}/{tid}"),
+        PerfOptions(weight="samples", roots_by_tid=ROOTS, unknown_tid_root="agave;{comm}"),
         PerfOptions(roots_by_tid=ROOTS),
     ):
         literal = Collapser(opts)
