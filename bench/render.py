@@ -1,10 +1,14 @@
 """Benchmark: render a fleet-sized folded file (≥ 50k unique stacks) to SVG. Goal: ≤ 0.5 s.
+Then the 500-host viewer: a 500-host × 14-tile capture (bench/synthetic_fleet.py, ≥ 200k
+distinct stacks) rendered to flamegraph.html and flamegraph.svg as `fleetflame report` does, and
+the page opened in headless Chromium (Debian's, through Playwright): first paint ≤ 1.5 s from
+navigation start, zoom / search / view switches ≤ 100 ms, HTML ≤ 30 MB.
 
-The input is synthetic but shaped like a fleet capture: `host;tile;` roots, a shared tile
+The SVG input is synthetic but shaped like a fleet capture: `host;tile;` roots, a shared tile
 run-loop prefix, per-kind call trees up to 40 frames deep with kernel (`_[k]`) and inlined (`_[i]`)
-leaves, and skewed (Zipf-like) counts. It is generated once into bench/data/ (not committed).
+leaves, and skewed (Zipf-like) counts. Inputs are generated once into bench/data/ (not committed).
 
-    .venv/bin/python bench/render.py [--stacks N] [--repeat R] [--out FILE.svg]
+    .venv/bin/python bench/render.py [--stacks N] [--repeat R] [--out FILE.svg] [--hosts 500] [--only svg|fleet]
 """
 
 from __future__ import annotations
@@ -105,8 +109,20 @@ def main() -> None:
     parser.add_argument("--stacks", type=int, default=50_000, help="unique stacks (default 50000)")
     parser.add_argument("--repeat", type=int, default=5, help="renders to time; the best is reported")
     parser.add_argument("--out", type=Path, help="keep the SVG here")
+    parser.add_argument("--hosts", type=int, default=500, help="hosts of the viewer benchmark's capture (default 500)")
+    parser.add_argument("--only", choices=("svg", "fleet"), help="run one part")
     args = parser.parse_args()
+    if args.only != "fleet":
+        svg_bench(args)
+    if args.only != "svg":
+        from fleet_viewer import fleet_bench  # bench/fleet_viewer.py
 
+        fleet_bench(args.hosts, args.repeat)
+    print(f"machine    {_cpu_model()}, {os.cpu_count()} cpus, Python {platform.python_version()}, "
+          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+
+
+def svg_bench(args: argparse.Namespace) -> None:
     path = DATA / f"render-{args.stacks}.folded"
     if not path.exists():
         DATA.mkdir(parents=True, exist_ok=True)
@@ -137,8 +153,6 @@ def main() -> None:
           f"(goal <= 0.5 s for 50k stacks: {verdict})")  # fmt: skip
     print(f"svg        {len(data) / 1e6:.2f} MB, {out.count('<g data-x='):,} frames drawn")
     print(f"html       {t_html:.3f} s, {len(page.encode()) / 1e6:.2f} MB (for reference, no goal)")
-    print(f"machine    {_cpu_model()}, {os.cpu_count()} cpus, Python {platform.python_version()}, "
-          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
 
 
 if __name__ == "__main__":

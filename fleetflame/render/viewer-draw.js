@@ -34,7 +34,7 @@ var ffDraw = (function () {
     var drawn = this.drawn = { node: [], x: [], w: [], row: [], ancestor: [] };
     if (!t || !(t.total[root] > 0)) {
       this.canvas.width = this.canvas.height = 0;
-      this.canvas.style.height = "0px";
+      this.canvas.style.width = this.canvas.style.height = "0px";
       return drawn;
     }
     var chain = [];
@@ -74,11 +74,15 @@ var ffDraw = (function () {
     this.opts = opts;
     var ratio = window.devicePixelRatio || 1, height = this.rows * ROW;
     var canvas = this.canvas, ctx = this.ctx, t = this.tree, p = this.profile, d = this.drawn;
-    canvas.width = Math.round(width * ratio);
-    canvas.height = Math.round(height * ratio);
-    canvas.style.width = width + "px";
-    canvas.style.height = height + "px";
+    var w = Math.round(width * ratio), h = Math.round(height * ratio);
+    if (canvas.width !== w || canvas.height !== h) {  // resizing reallocates the canvas: only when needed
+      canvas.width = w;
+      canvas.height = h;
+      canvas.style.width = width + "px";
+      canvas.style.height = height + "px";
+    }
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, width, height);
     ctx.font = FONT;
     ctx.textBaseline = "middle";
     if (!this.charWidth) this.charWidth = ctx.measureText("fd_verify_during_frag_abcdefgh").width / 30;

@@ -96,7 +96,8 @@
       return function (i) {
         var d = delta[i];
         if (!d || !max || i === 0) return i === 0 ? ROOT_COLOR : NEUTRAL;
-        var fade = Math.round(215 * (1 - Math.min(Math.abs(d) / max, 1)));
+        // as `fleetflame diff` colours, but never darker than 110: black names stay readable
+        var fade = Math.round(110 + 125 * (1 - Math.min(Math.abs(d) / max, 1)));
         return d > 0 ? "rgb(255," + fade + "," + fade + ")" : "rgb(" + fade + "," + fade + ",255)";
       };
     }
@@ -187,7 +188,9 @@
     }
 
     function labelOf(t, i) { return profile.labels[t.name[i]]; }
-    function fmt(n) { return Math.round(n).toLocaleString("en-US"); }
+    // one formatter: Number.toLocaleString builds a new one per call (slow for a table of numbers)
+    var numberFormat = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
+    function fmt(n) { return numberFormat.format(Math.round(n)); }
     function pct(part, whole) { return whole ? (100 * part / whole).toFixed(2) + "%" : "-"; }
 
     // --- zoom, search, details --------------------------------------------------------------

@@ -1,0 +1,166 @@
+"""The viewer part of bench/render.py: a 500-host capture rendered and opened in Chromium.
+
+Prints each figure beside its goal: render time (Python: what `fleetflame report` adds for the
+page and the default SVG), HTML size (≤ 30 MB), first paint (≤ 1.5 s from navigation start, the
+browser's own start-up not counted) and interaction times (≤ 100 ms: zoom, search, view switches,
+measured from the call to the end of the next frame). The browser is Debian's Chromium driven by
+Playwright over a pipe; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.synthetic_fleet import SKEW_FUNCTION, synthetic_fleet
+from fleetflame.folded import read_folded, write_folded
+from fleetflame.render import html, svg
+from fleetflame.render.model import FleetContext
+from fleetflame.render.options import FlameGraphOptions
+from fleetflame.report import regroup
+
+DATA = Path(__file__).resolve().parent / "data"
+GOAL_FIRST_PAINT_MS = 1500
+GOAL_INTERACTION_MS = 100
+GOAL_HTML_MB = 30
+MIN_DISTINCT = 200_000
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-extensions"]  # fmt: skip
+
+# What a user does, as calls into the page's API (window.fleetflame); each is timed to the end of
+# the next frame, i.e. until the result is on screen.
+HOST_VS_REST = f"#view=host-vs-rest&host=host017&tile=verify&fn={SKEW_FUNCTION}"
+INTERACTIONS = [
+    ("zoom into a tile kind", "fleetflame.zoom(fleetflame.profile.kindNode['verify'])"),
+    ("zoom deeper", "fleetflame.zoom(fleetflame.node('stem_run1') > 0 ? fleetflame.node('stem_run1') : 0)"),
+    ("reset zoom", "fleetflame.zoom(0)"),
+    ("search (regex)", "fleetflame.search('fd_verify_.*sig', false)"),
+    ("clear search", "fleetflame.search('', false)"),
+    ("view: all merged", "fleetflame.setView('merged')"),
+    ("view: tile kinds", "fleetflame.setView('kind')"),
+    ("view: host vs rest (link)", f"history.replaceState(null, '', '{HOST_VS_REST}'); dispatchEvent(new HashChangeEvent('hashchange'))"),
+    ("view: tile kinds again", "fleetflame.setView('kind')"),
+    ("select 10 hosts", "fleetflame.setHosts(fleetflame.profile.header.hosts.slice(0, 10))"),
+    ("view: by host (10 hosts)", "fleetflame.setView('host')"),
+    ("select all hosts", "fleetflame.setHosts(fleetflame.profile.header.hosts)"),
+    ("view: tile kinds (all)", "fleetflame.setView('kind')"),
+    ("icicle", "document.getElementById('ff-icicle').click()"),
+    ("flame", "document.getElementById('ff-icicle').click()"),
+    ("top-functions table", "fleetflame.showTab('functions')"),
+    ("sandwich of stem_run1", "fleetflame.openSandwich(fleetflame.find('stem_run1'))"),
+    ("close sandwich", "document.getElementById('ff-sandwich-close').click()"),
+]
+# Slower, and outside the goal: the by-host view of every host materialises one tree of all 500
+# hosts' stacks (millions of nodes); measured and reported, not hidden.
+EXTRA = [("view: by host (all 500 hosts)", "fleetflame.setView('host')"), ("back to tile kinds", "fleetflame.setView('kind')")]
+
+TIMED = """async (code) => {
+  const act = new Function(code);
+  const t0 = performance.now();
+  act();
+  await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+  return performance.now() - t0;
+}"""
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def _capture(hosts: int) -> dict[str, int]:
+    path = DATA / f"fleet-{hosts}.folded"
+    if not path.exists():
+        DATA.mkdir(parents=True, exist_ok=True)
+        write_folded(synthetic_fleet(hosts), path)
+    return read_folded(path)
+
+
+def fleet_bench(hosts: int, repeat: int) -> None:
+    stacks = _capture(hosts)
+    distinct, frames = len(stacks), sum(k.count(";") + 1 for k in stacks)
+    print(f"\nfleet      {hosts} hosts × 14 tiles: {distinct:,} distinct stacks (goal ≥ {MIN_DISTINCT:,}: "
+          f"{_verdict(distinct >= MIN_DISTINCT)}), {sum(stacks.values()):,} samples, {frames / distinct:.1f} frames deep")  # fmt: skip
+    options = FlameGraphOptions(title=f"fleetflame: {hosts} hosts")
+    t0 = time.perf_counter()
+    page = html.render_fleet(stacks, options, FleetContext(default_view="kind"))
+    t_html = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    svg_text = svg.render(regroup(stacks, "kind"), options)
+    t_svg = time.perf_counter() - t0
+    size_mb = len(page.encode()) / 1e6
+    path = DATA / f"fleet-{hosts}.html"
+    path.write_text(page, encoding="utf-8")
+    print(f"render     html {t_html:.2f} s, default svg (by tile kind) {t_svg:.2f} s, {len(svg_text) / 1e6:.1f} MB")
+    print(f"html size  {size_mb:.2f} MB                      goal ≤ {GOAL_HTML_MB} MB: {_verdict(size_mb <= GOAL_HTML_MB)}")
+    _browser(path, repeat)
+
+
+def _browser(path: Path, repeat: int) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("chromium   skipped: playwright is not installed (pip install -c constraints.txt -e '.[test]')")
+        return
+    if not chromium:
+        print("chromium   skipped: no chromium (apt-get install chromium)")
+        return
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            _first_paint(browser, path, repeat)
+            _interactions(browser, path, repeat)
+        finally:
+            browser.close()
+
+
+def _open(browser: Any, path: Path) -> Any:
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-ff-ready]", state="attached", timeout=60_000)
+    return page
+
+
+def _first_paint(browser: Any, path: Path, repeat: int) -> None:
+    runs = []
+    for _ in range(max(repeat, 3)):
+        page = _open(browser, path)
+        runs.append(page.evaluate("""() => ({
+            paint: performance.getEntriesByName('ff-first-paint')[0].startTime,
+            fcp: (performance.getEntriesByName('first-contentful-paint')[0] || {}).startTime,
+            script: window.fleetflame.timings.start, decoded: window.fleetflame.timings.decoded,
+            drawn: window.fleetflame.timings.drawn})"""))
+        page.close()
+    paint = sorted(r["paint"] for r in runs)
+    median = statistics.median(paint)
+    print(f"first paint  median {median:.0f} ms, best {paint[0]:.0f}, worst {paint[-1]:.0f} over {len(runs)} loads"
+          f"   goal ≤ {GOAL_FIRST_PAINT_MS} ms: {_verdict(median <= GOAL_FIRST_PAINT_MS)}")  # fmt: skip
+    m = runs[paint.index(paint[0])] if False else runs[len(runs) // 2]
+    print(f"  (one load: viewer script starts {m['script']:.0f} ms, data decoded {m['decoded']:.0f} ms, "
+          f"graph drawn {m['drawn']:.0f} ms, first contentful paint {m['fcp'] or 0:.0f} ms)")  # fmt: skip
+
+
+def _interactions(browser: Any, path: Path, repeat: int) -> None:
+    page = _open(browser, path)
+    times: dict[str, list[float]] = {}
+    for _ in range(max(repeat, 3)):
+        for name, code in INTERACTIONS:
+            times.setdefault(name, []).append(page.evaluate(TIMED, code))
+    extra: dict[str, list[float]] = {}
+    for name, code in EXTRA:
+        extra.setdefault(name, []).append(page.evaluate(TIMED, code))
+    errors = page.locator("#ff-error").count()
+    page.close()
+    print(f"interactions (ms to the next frame; {max(repeat, 3)} rounds)  median / worst   goal ≤ {GOAL_INTERACTION_MS} ms")
+    worst_median = 0.0
+    for name, values in times.items():
+        med, worst = statistics.median(values), max(values)
+        worst_median = max(worst_median, med)
+        print(f"  {name:30s} {med:7.1f} / {worst:7.1f}   {_verdict(med <= GOAL_INTERACTION_MS)}")
+    for name, values in extra.items():
+        print(f"  {name:30s} {values[0]:7.1f} (first time; outside the goal, see docs/BENCHMARKS.md)")
+    print(f"interactions: slowest median {worst_median:.1f} ms: {_verdict(worst_median <= GOAL_INTERACTION_MS)}"
+          f"{'; SCRIPT ERRORS in the page' if errors else ''}")  # fmt: skip
