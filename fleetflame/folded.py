@@ -27,7 +27,7 @@ Stacks = dict[str, int]
 
 MAX_LINE_BYTES = 4 << 20  # far beyond perf's deepest stacks (127 frames by default), small for memory
 MAX_COUNT = 2**53 - 1  # counts stay exact as JSON numbers in the viewer and in speedscope (JS doubles)
-BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 64 << 10  # small enough that a block's lines stay in cache while they are parsed
 _DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?")  # flamegraph.pl's count: (\d+(?:\.\d*)?)$
 
 
@@ -107,7 +107,7 @@ def iter_line_blocks(stream: BinaryIO) -> Iterator[list[str | None]]:
     Only `\\n` ends a line: a `\\r` or other Unicode line break inside a frame name stays there
     (parse_line drops one `\\r` before the newline). At most one block and one line are held.
     """
-    pending = b""  # the start of a line whose end has not arrived yet
+    pending = bytearray()  # the start of a line whose end has not arrived yet
     skipping = False  # inside an overlong line: drop bytes until its newline
     for block in _blocks(stream):
         start = 0
@@ -120,18 +120,18 @@ def iter_line_blocks(stream: BinaryIO) -> Iterator[list[str | None]]:
         if end <= start:  # no newline in the rest of the block
             pending += block[start:]
             if len(pending) > MAX_LINE_BYTES:
-                pending, skipping = b"", True
+                pending, skipping = bytearray(), True
                 yield [None]
             continue
-        head = pending + block[start:end]
-        pending = block[end:]
+        pending += block[start:end]
+        head, pending = pending, bytearray(block[end:])
         # one decode per block, cut at a newline so no UTF-8 sequence is split
         lines = cast("list[str | None]", head.decode("utf-8", "replace").split("\n"))
         lines.pop()  # the empty text after the block's last newline
         if len(head) > MAX_LINE_BYTES:  # only then can a line be over the cap
             lines = [None if line is not None and len(line) > MAX_LINE_BYTES else line for line in lines]
         if len(pending) > MAX_LINE_BYTES:
-            pending, skipping = b"", True
+            pending, skipping = bytearray(), True
             lines.append(None)
         yield lines
     if pending:
@@ -172,17 +172,16 @@ def load_folded(source: str | Path | BinaryIO, into: FoldedInput | None = None, 
     label = name or (str(source) if isinstance(source, (str, Path)) else "-")
     stacks = result.stacks
     stream = open_binary(source) if isinstance(source, (str, Path)) else source
-    number = 0
+    base = 0  # lines before the current block
     try:
         for lines in iter_line_blocks(stream):
-            for line in lines:
-                number += 1
+            for number, line in enumerate(lines, base + 1):
                 if line is None:
                     result.note_ignored(label, number, None)
                     continue
                 # the common line, `stack 123`, inline; anything else goes through parse_line
-                stack, sep, count = line.rpartition(" ")
-                if sep and stack and count.isdigit() and len(count) < 16 and count.isascii():
+                stack, _, count = line.rpartition(" ")
+                if stack and count.isdigit() and count.isascii() and len(count) < 16:
                     stacks[stack] = stacks.get(stack, 0) + int(count)
                     continue
                 parsed = parse_line(line)
@@ -192,6 +191,7 @@ def load_folded(source: str | Path | BinaryIO, into: FoldedInput | None = None, 
                     continue
                 stack, value = parsed
                 stacks[stack] = stacks.get(stack, 0) + value
+            base += len(lines)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise FoldedReadError(f"{label}: damaged gzip data ({exc}); the file is truncated or not gzip") from None
     finally:

@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
-from fleetflame.render.layout import stack_sort_key
 from fleetflame.render.options import FlameGraphOptions
 from fleetflame.render.xml import clean
 
@@ -69,20 +68,23 @@ def field_bytes(number: int, payload: bytes) -> bytes:
 
 
 def split_fleet_stack(stack: str) -> tuple[tuple[str, ...], str]:
-    """(label values host, tile, kind[, thread]) and the frames left, of a `host;tile;...` stack.
+    """(label values host, tile, kind[, thread]) and the frames left, of a `host;tile;...` stack."""
+    labels, frames = fleet_labels(stack.split(";"))
+    return labels, ";".join(frames)
+
+
+def fleet_labels(names: list[str]) -> tuple[tuple[str, ...], list[str]]:
+    """(label values host, tile, kind[, thread]) and the frames left, of a fleet stack's frames.
 
     A tile is `KIND:IDX` (kind KIND) or `agave`, whose next frame is the thread's name. A stack
     too short to hold frames after its labels keeps its last label as its only frame.
     """
-    parts = stack.split(";", 3)
-    if len(parts) < 2:
-        return (), stack
-    host, tile = parts[0], parts[1]
-    kind = tile.partition(":")[0]
-    if tile == "agave" and len(parts) > 2:
-        return (host, tile, kind, parts[2]), parts[3] if len(parts) > 3 else parts[2]
-    rest = ";".join(parts[2:])
-    return (host, tile, kind), rest or tile
+    if len(names) < 2:
+        return (), names
+    host, tile = names[0], names[1]
+    if tile == "agave" and len(names) > 2:
+        return (host, tile, "agave", names[2]), names[3:] or names[2:]
+    return (host, tile, tile.partition(":")[0]), names[2:] or names[1:]
 
 
 def time_nanos(iso: str | None) -> int | None:
@@ -133,26 +135,24 @@ def encode(stacks: Mapping[str, int], options: FlameGraphOptions) -> bytes:
     codes = _LocationCodes()  # frame name -> location id (= function id), as varint bytes
     label_bytes: dict[tuple[str, ...], bytes] = {}
     location_tag, value_tag, sample_tag = varint(SAMPLE_LOCATION_ID << 3 | 2), varint(SAMPLE_VALUE << 3 | 2), varint(PROFILE_SAMPLE << 3 | 2)
-    for stack in sorted((k for k, v in stacks.items() if v > 0), key=stack_sort_key):
+    join = b"".join
+    for stack in sorted(k for k, v in stacks.items() if v > 0):  # any fixed order: same input, same bytes
         count = stacks[stack]
-        labels: tuple[str, ...] = ()
-        frames = stack
+        names = stack.split(";")
+        encoded = b""
         if options.fleet_stacks:
-            labels, frames = split_fleet_stack(stack)
-        names = frames.split(";")
-        names.reverse()  # leaf first
-        ids = b"".join(map(codes.__getitem__, names))
-        values = varint(count) + varint(min(count * period, INT64_MAX)) if period else varint(count)
-        body = location_tag + varint(len(ids)) + ids + value_tag + varint(len(values)) + values
-        if labels:
-            encoded = label_bytes.get(labels)
-            if encoded is None:
-                encoded = label_bytes[labels] = b"".join(
+            labels, names = fleet_labels(names)
+            encoded = label_bytes.get(labels, b"")
+            if not encoded and labels:
+                encoded = label_bytes[labels] = join(
                     field_bytes(SAMPLE_LABEL, field_varint(LABEL_KEY, s(key)) + field_varint(LABEL_STR, s(value)))
                     for key, value in zip(LABEL_KEYS, labels)
                 )
-            body += encoded
-        parts.append(sample_tag + varint(len(body)) + body)
+        names.reverse()  # leaf first
+        ids = join(map(codes.__getitem__, names))
+        values = varint(count) + varint(min(count * period, INT64_MAX)) if period else varint(count)
+        body = join((location_tag, varint(len(ids)), ids, value_tag, varint(len(values)), values, encoded))
+        parts += (sample_tag, varint(len(body)), body)
     # One mapping that says the frames are already symbolized, so readers do not try to do it.
     mapping = field_varint(MAPPING_ID, 1) + field_varint(MAPPING_FILENAME, s(MAPPING_NAME)) + field_varint(MAPPING_HAS_FUNCTIONS, 1)
     parts.append(field_bytes(PROFILE_MAPPING, mapping))

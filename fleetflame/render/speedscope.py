@@ -16,7 +16,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from fleetflame.render.layout import stack_sort_key
 from fleetflame.render.options import FlameGraphOptions
 from fleetflame.render.xml import clean
 
@@ -58,7 +57,10 @@ class _Frames(dict[str, str]):
         lookup = self.__getitem__
         samples: list[str] = []
         weights: list[str] = []
-        for stack in sorted((s for s, v in stacks.items() if v > 0), key=stack_sort_key):
+        # Plain string order, which is deterministic and keeps most runs of a frame together (not
+        # all: `a;b!x` sorts between `a;b` and `a;b;c`), is enough for the samples' order, which
+        # only speedscope's time-order view shows; it costs half of layout.stack_sort_key's.
+        for stack in sorted(s for s, v in stacks.items() if v > 0):
             samples.append(",".join(map(lookup, stack.split(";"))))
             weights.append(str(stacks[stack]))
         total = sum(v for v in stacks.values() if v > 0)
