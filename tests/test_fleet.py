@@ -45,8 +45,8 @@ def tiles_by_host(fleet: dict[str, int]) -> dict[str, set[str]]:
     return found
 
 
-def remote_leftovers(lab: LabFleet) -> list[Path]:
-    return [p for host in lab.hosts for p in Path(host.tmpdir).glob("fleetflame-*")]
+def remote_leftovers(lab: LabFleet) -> list[str]:
+    return [f"{host}:/tmp/{entry}" for host in lab.names for entry in lab.tmp_entries(host) if entry.startswith("fleetflame-")]
 
 
 def test_run_all_keeps_what_healthy_hosts_captured_when_others_fail(make_lab: Callable[..., LabFleet], tmp_path: Path) -> None:
@@ -197,12 +197,12 @@ def test_inventory_values_never_reach_a_remote_shell_unquoted(make_lab: Callable
     lab = make_lab(3, load=2)
     marker = Path("/tmp") / f"fleetflame-pwned-{os.getpid()}"
     nasty = f"x y;touch {marker};$(touch {marker})`touch {marker}`'\"\\"
-    weird_tmp = Path(lab.host("lab01").tmpdir) / nasty.replace("/", "_")
-    weird_tmp.mkdir()
+    weird_tmp = "/tmp/" + nasty.replace("/", "_")
+    lab.host_path("lab01", weird_tmp).mkdir()
     inventory = lab.write_inventory(
         tmp_path / "inv.yml",
         host_vars={
-            "lab01": {"fleetflame_tmpdir": str(weird_tmp)},
+            "lab01": {"fleetflame_tmpdir": weird_tmp},
             "lab02": {"fleetflame_perf": f"perf; touch {marker}"},
             "lab03": {"fleetflame_metrics_url": f"http://{lab.host('lab03').addr}:7999/metrics?$(touch {marker})"},
         },
@@ -213,7 +213,7 @@ def test_inventory_values_never_reach_a_remote_shell_unquoted(make_lab: Callable
     assert rows["lab02"]["error"].startswith(f"perf (perf; touch {marker}) is not installed on lab02")
     assert rows["lab03"]["status"] == "ok", rows["lab03"]
     assert not marker.exists()
-    assert not list(weird_tmp.iterdir()), "capture folder left in the quoted tmpdir"
+    assert not list(lab.host_path("lab01", weird_tmp).iterdir()), "capture folder left in the quoted tmpdir"
     for host in lab.names:
         assert not lab.host_exec(host, ["sh", "-c", f"ls {marker} 2>/dev/null"]).stdout
 

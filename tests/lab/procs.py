@@ -8,12 +8,17 @@ from pathlib import Path
 from typing import Callable
 
 
-def pid_ns(pid: int) -> str | None:
-    """The PID namespace a process lives in (e.g. 'pid:[4026532290]'), or None if gone."""
+def namespace(pid: int, kind: str) -> str | None:
+    """The namespace of that kind ('pid', 'mnt') a process lives in, e.g. 'pid:[4026532290]'."""
     try:
-        return os.readlink(f"/proc/{pid}/ns/pid")
+        return os.readlink(f"/proc/{pid}/ns/{kind}")
     except OSError:
         return None
+
+
+def pid_ns(pid: int) -> str | None:
+    """The PID namespace a process lives in (e.g. 'pid:[4026532290]'), or None if gone."""
+    return namespace(pid, "pid")
 
 
 def all_pids() -> list[int]:
@@ -29,11 +34,11 @@ def running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def in_namespaces(namespaces: set[str]) -> list[int]:
-    """Outer pids of the live processes in any of these PID namespaces."""
+def in_namespaces(namespaces: set[str], kind: str = "pid") -> list[int]:
+    """Outer pids of the live processes in any of these namespaces (of one kind)."""
     if not namespaces:
         return []
-    return [p for p in all_pids() if pid_ns(p) in namespaces and running(p)]
+    return [p for p in all_pids() if namespace(p, kind) in namespaces and running(p)]
 
 
 def comm(pid: int) -> str:
@@ -60,6 +65,15 @@ def inner_pid(pid: int) -> int | None:
     except (OSError, ValueError):
         pass
     return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a live process has used so far (0.0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def children(pid: int) -> list[int]:

@@ -1,4 +1,7 @@
-"""Non-root login users for the lab (one with passwordless sudo, one without)."""
+"""Non-root users of the lab hosts: login users (with or without passwordless sudo) and the attacker.
+
+The hosts share this machine's /etc/passwd, so a user made here exists on every lab host.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,9 @@ import subprocess
 from pathlib import Path
 
 SUDOERS_DIR = Path("/etc/sudoers.d")
+# A local user of a validator who should not be able to touch fleetflame's files: no sudo, a
+# shell and a home; it plants folders and links in a host's /tmp (LabFleet.run_as).
+ATTACKER = "ffmallory"
 
 
 class UserSetupError(RuntimeError):
