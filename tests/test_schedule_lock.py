@@ -157,3 +157,21 @@ def test_schedule_key_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_schedule_key_refuses_a_bad_target() -> None:
     with pytest.raises(InputError):
         schedule_key("verfy:*", ["inv.yml"], None)
+
+
+def test_a_symlink_planted_as_the_lock_file_is_refused_not_followed(tmp_path: Path) -> None:
+    from fleetflame.errors import FleetflameError
+
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    lock_path(out, KEY).symlink_to(victim)
+    with pytest.raises(FleetflameError, match="is it a symlink"):
+        ScheduleLock(out, KEY).acquire()
+    assert victim.read_text() == "precious\n"
+
+
+def test_the_lock_file_is_private(tmp_path: Path) -> None:
+    with ScheduleLock(tmp_path, KEY):
+        assert oct(lock_path(tmp_path, KEY).stat().st_mode & 0o777) == "0o600"

@@ -241,7 +241,10 @@ class HostCapture:
         self.row.perf_samples_reported = end.samples_reported
         self.row.perf_ended_at = end.ended_at
         if end.ended_at is not None and self.row.perf_started_at is not None:
-            self.row.recorded_s = round(max(0.0, end.ended_at - self.row.perf_started_at), 3)
+            # perf's run on the host, start-up and write-out included, so at most what was asked
+            # for unless it was stopped early (then it is when it was stopped)
+            ran = max(0.0, end.ended_at - self.row.perf_started_at)
+            self.row.recorded_s = round(ran if end.status == 130 and self.stop.is_set() else min(ran, self.settings.spec.duration), 3)
 
     async def _results(self, session: Session, end: PerfEnd, offsets: dict[str, int] | None = None) -> None:
         """Receive, verify, collapse; only then let the host remove its folder."""
@@ -303,7 +306,9 @@ class HostCapture:
             reason = str(exc).removeprefix(lost).lstrip(" :")
             return f"{lost} while {self.stage.value}" + (f" ({reason})" if reason else "") + hint
         if isinstance(exc, SessionFailed):
-            return exc.text if exc.text.startswith(name) or name in exc.text else f"{name}: {exc.text}"
+            if exc.code == Exit.PERF_MISSING and exc.text.startswith(self.host.perf + ":"):
+                return record.perf_missing(self.host)
+            return exc.text if name in exc.text else f"{name}: {exc.text}"
         if isinstance(exc, HostError):
             return str(exc) + (hint if isinstance(exc, transfer.TransferError) else "")
         if isinstance(exc, asyncio.TimeoutError):
