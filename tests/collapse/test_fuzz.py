@@ -1,16 +1,21 @@
 """Random perf-script-like input, odd on purpose, against the fast path's own reference (the
-line-by-line loop) always, and against FlameGraph's script when FLEETFLAME_ORACLE names it."""
+line-by-line loop) always, and against FlameGraph's script when FLEETFLAME_ORACLE names it; and
+hypothesis input, hostile on purpose (control characters, huge numbers, random bytes, cut gzip),
+where no exception may escape and the results must add up."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import random
 import subprocess
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from fleetflame.collapse import PerfOptions, collapse_perf, format_collapsed
+from fleetflame.collapse import CollapseResult, PerfOptions, collapse_perf, format_collapsed, source
 from fleetflame.collapse.fast import Collapser
 
 from .flags import options
@@ -96,3 +101,99 @@ def test_fleet_options_on_odd_input(seed: int) -> None:
         want = literal.finish()
         got = collapse_perf(io.BytesIO(data), opts)
         assert (got.stacks, got.samples) == (want.stacks, want.samples)
+
+
+# --- hypothesis: random and adversarial perf script text, shrunk to a small example on failure ---
+
+NOT_NEWLINE = st.binary(max_size=12).map(lambda b: b.replace(b"\n", b" "))
+HOSTILE_TEXT = st.sampled_from([b"\x1b[2J", b"\0", b"\r", b"\x0b", b"\xff\xfe", b"1" * 40, b" " * 40, b"(" * 20, b"->" * 5, b";"])
+
+
+@st.composite
+def event_lines(draw: st.DrawFn, hostile: bool) -> bytes:
+    comm = draw(st.sampled_from(COMMS) | (NOT_NEWLINE | HOSTILE_TEXT if hostile else st.nothing()))
+    ids = draw(st.sampled_from([b"7", b"12/34", b"0/0", b"5/", b"5//6", b"99999999999999999999999"]))
+    cpu = draw(st.sampled_from([b"", b"[001] ", b"[x] "]))
+    periods = [b"", b"1001001 ", b"0 ", b"00 ", b"18446744073709551615 "]
+    period = draw(st.sampled_from(periods + ([b"1" * 30 + b" ", b"1" * 5000 + b" "] if hostile else [])))
+    event = draw(st.sampled_from(EVENTS) | (NOT_NEWLINE if hostile else st.nothing()))
+    tail = draw(st.sampled_from([b"", b" ", b"\t"]))
+    return b"%s %s %s1.000001: %s%s:%s" % (comm, ids, cpu, period, event, tail)
+
+
+@st.composite
+def stack_lines(draw: st.DrawFn, hostile: bool) -> bytes:
+    func = draw(st.sampled_from(FUNCS) | (NOT_NEWLINE | HOSTILE_TEXT if hostile else st.nothing()))
+    mod = draw(st.sampled_from(MODS) | (NOT_NEWLINE if hostile else st.nothing()))
+    pc = draw(st.sampled_from([b"4005d0", b"ffffffff81000000", b"x_1", b""]))
+    return b"%s%s %s (%s)" % (draw(st.sampled_from([b"\t", b"    ", b""])), pc, func, mod)
+
+
+@st.composite
+def perf_script(draw: st.DrawFn, hostile: bool = True) -> bytes:
+    """Records of an event line and stack lines, odd lines here and there, odd separators."""
+    out = []
+    for _ in range(draw(st.integers(0, 12))):
+        lines = [draw(event_lines(hostile))] + draw(st.lists(stack_lines(hostile), max_size=5))
+        if draw(st.integers(0, 9)) == 0:
+            junk = st.sampled_from([b"# comment", b"", b"   "]) | (NOT_NEWLINE | HOSTILE_TEXT if hostile else st.nothing())
+            lines.insert(draw(st.integers(0, len(lines))), draw(junk))
+        out.append(b"\n".join(lines) + draw(st.sampled_from([b"\n\n", b"\n\n", b"\n", b"\n\n\n", b""])))
+    return b"".join(out)
+
+
+FUZZ_OPTIONS = [
+    PerfOptions(),
+    options(["--tid", "--all", "--addrs"]),
+    options(["--event-filter=page-faults"]),
+    options(["--srcline"]),
+    PerfOptions(weight="samples", roots_by_tid=ROOTS, unknown_tid_root="agave;{comm}"),
+    PerfOptions(weight="samples", roots_by_tid=ROOTS),
+]
+
+
+def literal_result(data: bytes, opts: PerfOptions) -> CollapseResult:
+    literal = Collapser(opts)
+    lines = data.split(b"\n")
+    if not lines[-1]:
+        lines.pop()
+    literal.feed_lines(lines)
+    return literal.finish()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(perf_script(), st.sampled_from([97, 4096, 1 << 20]))
+def test_no_input_raises_and_results_add_up(data: bytes, chunk: int) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(source, "CHUNK", chunk)  # records cut anywhere
+        for opts in FUZZ_OPTIONS:
+            got = collapse_perf(io.BytesIO(data), opts)
+            if opts.weight == "samples":
+                assert sum(got.stacks.values()) == got.samples
+            assert all(n >= 0 for n in got.stacks.values())
+            assert all(w.isprintable() and len(w) < 1000 for w in got.warnings)
+            out = format_collapsed(got.stacks)
+            assert out.count(b"\n") == len(got.stacks)
+            if not opts.srcline:  # (srcline reads the line after a frame: no fast path to compare)
+                want = literal_result(data, opts)
+                assert (got.stacks, got.samples) == (want.stacks, want.samples)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=3000))
+def test_random_bytes_raise_nothing(data: bytes) -> None:
+    for opts in FUZZ_OPTIONS:
+        got = collapse_perf(io.BytesIO(data), opts)
+        if opts.weight == "samples":
+            assert sum(got.stacks.values()) == got.samples
+        collapse_perf(io.BytesIO(gzip.compress(data)[: len(data) // 2 + 10]), opts)  # cut gzip
+
+
+@pytest.mark.skipif(not os.environ.get("FLEETFLAME_ORACLE"), reason="set FLEETFLAME_ORACLE=/path/to/stackcollapse-perf.pl")
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(perf_script(hostile=False) | perf_script(hostile=True).filter(lambda d: b"1" * 21 not in d and b"9" * 21 not in d))
+def test_hypothesis_input_against_the_script(data: bytes) -> None:
+    """Byte for byte the script's output (periods above u64 left out: documented difference)."""
+    for flags in FLAG_SETS + [["--srcline"]]:
+        perl = subprocess.run(["perl", os.environ["FLEETFLAME_ORACLE"], *flags], input=data, capture_output=True, check=True)
+        assert format_collapsed(collapse_perf(io.BytesIO(data), options(flags)).stacks) == perl.stdout, flags
