@@ -175,6 +175,21 @@ def test_sshd_is_debians_stock_one(lab: LabFleet) -> None:
                          r"sftp\s+internal-sftp|LoginGraceTime|ClientAlive)", written)
 
 
+async def test_stock_limits_hold(lab: LabFleet) -> None:
+    """MaxSessions 10: an eleventh session on one connection is refused; forwarded channels
+    (the metrics endpoint, ProxyJump) are not sessions and are not limited by it."""
+    host = lab.host("lab04")
+    async with connect(lab, "lab04") as conn:
+        sessions = [await conn.create_process("sleep 60") for _ in range(10)]
+        with pytest.raises(asyncssh.ChannelOpenError):
+            await conn.create_process("sleep 60")
+        forwards = [await conn.open_connection(host.addr, host.metrics_port) for _ in range(20)]
+        for _, writer in forwards:
+            writer.close()
+        for session in sessions:
+            session.close()
+
+
 async def test_sftp_is_on_as_debian_ships_it(lab: LabFleet) -> None:
     async with connect(lab, "lab02") as conn:
         async with conn.start_sftp_client() as sftp:
