@@ -23,66 +23,79 @@ EXTENSION = ".speedscope.json"
 SCHEMA = "https://www.speedscope.app/file-format-schema.json"
 
 
-def split_hosts(stacks: Mapping[str, int]) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
-    """Fleet stacks `host;rest` → (every host merged: rest → count, per host: rest → count)."""
-    merged: dict[str, int] = {}
-    hosts: dict[str, dict[str, int]] = {}
-    for stack, count in stacks.items():
-        host, sep, rest = stack.partition(";")
-        if not sep:  # a host without frames keeps its name as its frame
-            rest = host
-        per_host = hosts.setdefault(host, {})
-        per_host[rest] = per_host.get(rest, 0) + count
-        merged[rest] = merged.get(rest, 0) + count
-    return merged, hosts
-
-
 class _Frames(dict[str, str]):
     """The shared frame table: name → its index as JSON text, a new name getting the next index.
 
     Known names are looked up by C code (`map(frames.__getitem__, ...)`), so a fleet-sized
-    export runs no Python per frame.
+    export runs no Python per frame. `sample()` keeps each stack's JSON text, so a stack that
+    several profiles hold (a host's, and the fleet's) is looked up once.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: dict[str, str] = {}  # stack -> its frame indices as JSON text, "3,0,7"
 
     def __missing__(self, name: str) -> str:
         index = self[name] = str(len(self))
         return index
 
-    def profile(self, name: str, stacks: Mapping[str, int]) -> str:
-        """One sampled profile as JSON text.
+    def sample(self, stack: str) -> str:
+        text = self.texts.get(stack)
+        if text is None:
+            text = self.texts[stack] = ",".join(map(self.__getitem__, stack.split(";")))
+        return text
 
-        The sample arrays, which are nothing but integers, are joined here rather than by
-        json.dumps: that halves the export's time on fleet-sized input (bench/exports.py).
-        """
-        lookup = self.__getitem__
-        samples: list[str] = []
-        weights: list[str] = []
-        # Plain string order, which is deterministic and keeps most runs of a frame together (not
-        # all: `a;b!x` sorts between `a;b` and `a;b;c`), is enough for the samples' order, which
-        # only speedscope's time-order view shows; it costs half of layout.stack_sort_key's.
-        for stack in sorted(s for s, v in stacks.items() if v > 0):
-            samples.append(",".join(map(lookup, stack.split(";"))))
-            weights.append(str(stacks[stack]))
-        total = sum(v for v in stacks.values() if v > 0)
-        head = {"type": "sampled", "name": clean(name), "unit": "none", "startValue": 0, "endValue": total}
-        # unit "none": counts are samples; speedscope has no "samples" unit
-        body = f'"samples":[[{"],[".join(samples)}]],"weights":[{",".join(weights)}]' if samples else '"samples":[],"weights":[]'
-        return f"{_json(head)[:-1]},{body}}}"
+
+def _profile(name: str, samples: list[str], weights: list[int]) -> str:
+    """One sampled profile as JSON text.
+
+    The sample arrays, which are nothing but integers, are joined here rather than by json.dumps:
+    that halves the export's time on fleet-sized input (bench/exports.py).
+    """
+    # unit "none": counts are samples; speedscope has no "samples" unit
+    head = {"type": "sampled", "name": clean(name), "unit": "none", "startValue": 0, "endValue": sum(weights)}
+    if not samples:
+        return f'{_json(head)[:-1]},"samples":[],"weights":[]}}'
+    return f'{_json(head)[:-1]},"samples":[[{"],[".join(samples)}]],"weights":[{",".join(map(str, weights))}]}}'
 
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _positive_sorted(stacks: Mapping[str, int]) -> list[str]:
+    # Plain string order, which is deterministic and keeps most runs of a frame together (not
+    # all: `a;b!x` sorts between `a;b` and `a;b;c`), is enough for the samples' order, which only
+    # speedscope's time-order view shows; it costs half of layout.stack_sort_key's.
+    return sorted(s for s, v in stacks.items() if v > 0)
+
+
+def _fleet_profiles(stacks: Mapping[str, int], title: str, frames: _Frames) -> list[str]:
+    """The fleet, hosts merged (`tile;...`), then each host's (`tile;...`), by host name."""
+    hosts: dict[str, tuple[list[str], list[int]]] = {}
+    merged: dict[str, int] = {}
+    for stack in _positive_sorted(stacks):  # sorted by host, then the rest
+        count = stacks[stack]
+        host, sep, rest = stack.partition(";")
+        if not sep:  # a host without frames keeps its name as its frame
+            rest = host
+        samples, weights = hosts.setdefault(host, ([], []))
+        samples.append(frames.sample(rest))
+        weights.append(count)
+        merged[rest] = merged.get(rest, 0) + count
+    order = _positive_sorted(merged)
+    fleet = _profile(f"{title} (all hosts)", [frames.texts[rest] for rest in order], [merged[rest] for rest in order])
+    return [fleet, *(_profile(host, *hosts[host]) for host in sorted(hosts))]
+
+
 def render(stacks: Mapping[str, int], options: FlameGraphOptions | None = None) -> str:
     options = options or FlameGraphOptions()
     frames = _Frames()
     if options.fleet_stacks:
-        merged, hosts = split_hosts(stacks)
-        profiles = [frames.profile(f"{options.title} (all hosts)", merged)]
-        profiles += [frames.profile(host, hosts[host]) for host in sorted(hosts)]
+        profiles = _fleet_profiles(stacks, options.title, frames)
     else:
-        profiles = [frames.profile(options.title, stacks)]
+        order = _positive_sorted(stacks)
+        profiles = [_profile(options.title, [frames.sample(stack) for stack in order], [stacks[stack] for stack in order])]
     shared = _json({"frames": [{"name": clean(name)} for name in frames]})
     return (
         f'{{"$schema":{_json(SCHEMA)},"shared":{shared},"profiles":[{",".join(profiles)}],'
