@@ -33,6 +33,9 @@ mount -t tmpfs -o "$opts" tmpfs /tmp || exit 1
 # 0.2 s of CPU per SSH command, which no validator host pays).
 for f in /root/.bashrc /root/.profile; do [ -f "$f" ] && mount --bind /dev/null "$f"; done
 cd /
+# Open files as systemd gives a service (DefaultLimitNOFILE=1024:524288): sshd, its sessions and
+# so perf get a soft limit of 1024, not whatever the test process had.
+ulimit -Sn 1024 2>/dev/null || true
 if [ "$#" -gt 0 ]; then "$@" >"$dir/standin.log" 2>&1 </dev/null & fi
 # -E: sshd logs to a file of its own instead of this machine's syslog.
 {sshd} -D -f "$dir/sshd_config" -E "$dir/sshd.log" </dev/null &

@@ -170,6 +170,7 @@ def test_sshd_is_debians_stock_one(lab: LabFleet) -> None:
     assert config["usepam"] == "yes" and config["strictmodes"] == "yes"
     assert config["permitrootlogin"] == "without-password"
     assert config["allowtcpforwarding"] == "yes"
+    assert lab.ssh("lab01", "ulimit -n", check=True).stdout == "1024\n"   # as under systemd
     written = (lab.host("lab01").dir / "sshd_config").read_text()
     assert not re.search(r"(?im)^\s*(MaxSessions|MaxStartups|StrictModes|UsePAM no|Subsystem\s+"
                          r"sftp\s+internal-sftp|LoginGraceTime|ClientAlive)", written)
