@@ -6,9 +6,13 @@ the percentage of that host's samples in the tile whose leaf frame is the functi
 than inclusive time: a leaf share says where the CPU went, and shares of different functions
 never overlap, so they add up (with `other`) to 100 %.
 
-A host is flagged when a share is more than `threshold` percentage points away from that
-capture's median over the hosts that recorded the tile. Points, not a ratio: a 2 % function
-doubling to 4 % is noise for an operator; a 30 % function going to 40 % is not.
+A host's share is marked (▲▼) with the statistics of `fleetflame skew` (analysis/compare.py):
+when it is more than `threshold` percentage points from the share of the other hosts that agree
+with the capture's median, *and* Fisher's exact test, Benjamini–Hochberg corrected over every
+cell of the table, says that is not sampling noise. Points, not a ratio: a 2 % function doubling
+to 4 % is noise for an operator; a 30 % function going to 40 % is not. A host with fewer than
+`min_samples` samples of the tile is never marked, nor is any host of a capture where fewer
+than three hosts have that many: 6 of 7 samples against 5 of 7 is not a change.
 """
 
 from __future__ import annotations
@@ -25,27 +29,29 @@ from rich.table import Table
 from rich.text import Text
 
 from . import folded
+from .analysis.compare import MIN_HOSTS, compare_hosts
+from .analysis.stats import benjamini_hochberg
 from .capture import FLEET_FOLDED
 from .errors import InputError
 from .history import CaptureSummary, read_history
+from .targets import TileFilter, parse_tile_filter
+from .terminal import literal_line, safe_line
 
 DEFAULT_TOP = 5
-DEFAULT_THRESHOLD = 5.0  # percentage points from the capture's median
+DEFAULT_THRESHOLD = 5.0  # percentage points from the other hosts
+DEFAULT_MIN_SAMPLES = 100  # as skew's
+DEFAULT_ALPHA = 0.01  # Benjamini–Hochberg false discovery rate, as skew's
+_ROUNDING = 1e-12
 
-_TILE = re.compile(r"^(?P<kind>[a-z][a-z0-9_]*)(?::(?P<idx>\d+|\*))?$")
+_TILE_FRAME = re.compile(r"^[a-z][a-z0-9_]*:\d+$|^agave$")
 
 
-def tile_matcher(tile: str) -> Callable[[str], bool]:
-    """`verify:3` matches that tile; `verify` and `verify:*` every verify tile (the trend of a
-    kind, unlike TARGET where `verify` is `verify:0`); `agave` the Agave process."""
-    match = _TILE.match(tile)
-    if not match:
-        raise InputError(f"--trend {tile!r}: give a tile (verify:3), a kind (verify or verify:*) or agave")
-    kind, idx = match["kind"], match["idx"]
-    if idx is not None and idx != "*":
-        return lambda frame: frame == tile
-    prefix = kind + ":"
-    return lambda frame: frame == kind or frame.startswith(prefix)
+@dataclass
+class Drift:
+    """A marked share: how far from the other hosts, and how sure."""
+
+    difference: float  # percentage points from the baseline hosts' pooled share
+    p_adjusted: float  # Benjamini–Hochberg
 
 
 @dataclass
@@ -55,13 +61,15 @@ class HostShare:
     self_samples: dict[str, int]  # per top function
     shares: dict[str, float]  # % of `samples`
     deviation: dict[str, float] = field(default_factory=dict)  # points from the capture's median
+    drifts: dict[str, Drift] = field(default_factory=dict)  # the marked functions
 
     @property
     def other(self) -> float:
         return max(0.0, 100.0 - sum(self.shares.values()))
 
-    def drifting(self, threshold: float) -> list[str]:
-        return [f for f, d in self.deviation.items() if abs(d) > threshold]
+    def drifting(self) -> list[str]:
+        """The functions whose share is marked, in the trend's order."""
+        return [f for f in self.shares if f in self.drifts]
 
 
 @dataclass
@@ -82,14 +90,16 @@ class Trend:
     points: list[TrendPoint]  # oldest first
     skipped: list[tuple[str, str]]  # (capture id, why)
     warnings: list[str] = field(default_factory=list)  # unreadable capture folders
+    min_samples: int = DEFAULT_MIN_SAMPLES
+    alpha: float = DEFAULT_ALPHA
 
     def drifting(self) -> list[tuple[str, str, str, float]]:
-        """(capture, host, function, deviation) of every flagged share, in time order."""
+        """(capture, host, function, deviation from the median) of every marked share, in time order."""
         return [
             (point.capture, host.host, f, host.deviation[f])
             for point in self.points
             for host in point.hosts
-            for f in host.drifting(self.threshold)
+            for f in host.drifting()
         ]
 
 
@@ -105,13 +115,16 @@ def trend(
     top: int = DEFAULT_TOP,
     threshold: float = DEFAULT_THRESHOLD,
     last: int | None = None,
+    min_samples: int = DEFAULT_MIN_SAMPLES,
+    alpha: float = DEFAULT_ALPHA,
 ) -> Trend:
     """The trend of TILE over the completed captures in OUT (the `last` newest ones if given)."""
     if top < 1:
         raise InputError(f"--top {top}: show at least 1 function")
     if last is not None and last < 1:
         raise InputError(f"--last {last}: read at least 1 capture")
-    matches = tile_matcher(tile)
+    tiles = parse_tile_filter(tile, "--trend")
+    matches = tiles.matches
     history = read_history(out)
     if not history.captures:
         raise InputError(
@@ -141,7 +154,7 @@ def trend(
         else:
             skipped.append((capture.id, f"no samples of {tile}"))
     if not counted:
-        raise InputError(_nothing_found(out, tile, len(completed), len(history.captures), seen_tiles))
+        raise InputError(_nothing_found(out, tiles, len(completed), len(history.captures), seen_tiles))
 
     history_self: dict[str, int] = {}
     matched: set[str] = set()
@@ -154,6 +167,7 @@ def trend(
             matched.add(frame)
     functions = sorted(history_self, key=lambda f: (-history_self[f], f))[:top]
     points = [_point(capture, counts, functions) for capture, counts in counted]
+    _mark_drifts(points, functions, threshold, min_samples, alpha)
     skipped.sort(key=lambda s: s[0])
     return Trend(
         tile=tile,
@@ -164,7 +178,30 @@ def trend(
         points=points,
         skipped=skipped,
         warnings=history.warnings,
+        min_samples=min_samples,
+        alpha=alpha,
     )
+
+
+def _mark_drifts(points: list[TrendPoint], functions: list[str], threshold: float, min_samples: int, alpha: float) -> None:
+    """skew's test on every cell of the table: each host against the other hosts of its
+    capture, one function at a time, corrected over every comparison the table makes."""
+    found: list[tuple[HostShare, str, float, float]] = []  # host, function, difference, p
+    comparisons = 0
+    for point in points:
+        eligible = {h.host: h for h in point.hosts if h.samples >= min_samples}
+        if len(eligible) < MIN_HOSTS:
+            continue
+        comparisons += len(eligible) * len(functions)
+        for function in functions:
+            pairs = {name: (h.self_samples[function], h.samples) for name, h in eligible.items()}
+            for c in compare_hosts(pairs, threshold / 100):
+                if abs(c.difference) > threshold / 100 + _ROUNDING:
+                    found.append((eligible[c.host], function, 100 * c.difference, c.p_value))
+    adjusted = benjamini_hochberg([p for *_, p in found], comparisons)
+    for (host, function, difference, _), p in zip(found, adjusted):
+        if p <= alpha:
+            host.drifts[function] = Drift(difference, p)
 
 
 def _read_tile(path: Path, matches: Callable[[str], bool], seen_tiles: set[str]) -> _TileCounts:
@@ -201,18 +238,21 @@ def _point(capture: CaptureSummary, counts: _TileCounts, functions: list[str]) -
     return TrendPoint(capture.id, capture.started_at, hosts, median)
 
 
-def _nothing_found(out: Path, tile: str, completed: int, listed: int, seen_tiles: set[str]) -> str:
+def _nothing_found(out: Path, tiles: TileFilter, completed: int, listed: int, seen_tiles: set[str]) -> str:
     if not completed:
         return (
             f"no completed capture in {out}: all {listed} have hosts still pending; "
             "complete them with `fleetflame fetch CAPTURE_ID` first"
         )
     # Root frames are tiles, or `agave` for the Agave process; anything else is not worth listing.
-    tiles = sorted(t for t in seen_tiles if _TILE.match(t))
-    hint = f"tiles recorded there: {_short_list(tiles)}" if tiles else "no tile has samples there"
+    recorded = sorted(safe_line(t) for t in seen_tiles if _TILE_FRAME.match(t))
+    hint = f"tiles recorded there: {_short_list(recorded)}" if recorded else "no tile has samples there"
+    # The TARGET that records what the filter means: a bare kind is every tile of the kind here,
+    # but `run verify` would record verify:0 only.
+    target = tiles.text if tiles.kind == "agave" or tiles.is_single_tile else f"{tiles.kind}:*"
     return (
-        f"no samples of tile {tile!r} in the {completed} completed captures in {out}; {hint}. "
-        f"Record it with `fleetflame run {tile} -i INVENTORY --out {out}` (or `all`)"
+        f"no samples of tile {tiles.text!r} in the {completed} completed captures in {out}; {hint}. "
+        f"Record it with `fleetflame run {target} -i INVENTORY --out {out}` (or `all`)"
     )
 
 
@@ -221,39 +261,46 @@ def _short_list(items: list[str], limit: int = 12) -> str:
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _header(function: str, width: int = 28) -> str:
-    return function if len(function) <= width else function[: width - 1] + "…"
-
-
-def _cell(share: float, deviation: float | None, threshold: float) -> Text:
+def _cell(share: float, drift: Drift | None, few: bool) -> Text:
     text = f"{share:.1f}%"
-    if deviation is not None and deviation > threshold:
+    if drift is not None and drift.difference > 0:
         return Text(text + " ▲", style="bold red")
-    if deviation is not None and deviation < -threshold:
+    if drift is not None:
         return Text(text + " ▼", style="bold cyan")
-    return Text(text)
+    return Text(text, style="dim" if few else "")
 
 
 def trend_table(result: Trend) -> Table:
+    """The trend as a table. Function names head their columns whole (`no_wrap`): print it with
+    `terminal.print_table`, which never cuts them, in a pipe or in a narrow terminal."""
     table = Table(
         title=(
-            f"{result.tile}: self share of the top {len(result.functions)} functions per host "
-            f"(▲▼ more than {result.threshold:g} points from the capture's median)"
+            f"{safe_line(result.tile)}: self share of the top {len(result.functions)} functions per host "
+            f"(▲▼ more than {result.threshold:g} points from the other hosts and not sampling noise: "
+            f"Fisher's exact test, Benjamini–Hochberg adjusted p ≤ {result.alpha:g}; "
+            f"dim: fewer than {result.min_samples} samples, never marked)"
         ),
         title_justify="left",
         caption=_caption(result),
         caption_justify="left",
     )
-    table.add_column("capture")
-    table.add_column("host")
-    table.add_column("samples", justify="right")
+    table.add_column("capture", no_wrap=True)
+    table.add_column("host", no_wrap=True)
+    table.add_column("samples", justify="right", no_wrap=True)
     for function in result.functions:
-        table.add_column(_header(function), justify="right")
-    table.add_column("other", justify="right")
+        table.add_column(literal_line(function), justify="right", no_wrap=True)
+    table.add_column("other", justify="right", no_wrap=True)
     for point in result.points:
         for i, host in enumerate(point.hosts):
-            cells = [_cell(host.shares[f], host.deviation[f], result.threshold) for f in result.functions]
-            table.add_row(point.capture if i == 0 else "", host.host, f"{host.samples:,}", *cells, _cell(host.other, None, 0))
+            few = host.samples < result.min_samples
+            cells = [_cell(host.shares[f], host.drifts.get(f), few) for f in result.functions]
+            table.add_row(
+                literal_line(point.capture) if i == 0 else "",
+                literal_line(host.host),
+                f"{host.samples:,}",
+                *cells,
+                _cell(host.other, None, few),
+            )
         if len(point.hosts) > 1:
             medians = [Text(f"{point.median[f]:.1f}%", style="dim") for f in result.functions]
             table.add_row("", Text("median", style="dim"), "", *medians, "")
@@ -263,11 +310,8 @@ def trend_table(result: Trend) -> Table:
 
 def _caption(result: Trend) -> str | None:
     lines = []
-    long_names = [f for f in result.functions if _header(f) != f]
-    if long_names:
-        lines.append("full names: " + "; ".join(long_names))
     if result.skipped:
-        lines.append(f"{len(result.skipped)} captures left out: " + "; ".join(f"{c} ({why})" for c, why in result.skipped[:5]))
+        lines.append(f"{len(result.skipped)} captures left out: " + "; ".join(f"{safe_line(c)} ({safe_line(why)})" for c, why in result.skipped[:5]))
         if len(result.skipped) > 5:
             lines.append(f"… and {len(result.skipped) - 5} more (see --json)")
     return "\n".join(lines) or None
@@ -281,6 +325,8 @@ def trend_json(result: Trend) -> str:
         "tile": result.tile,
         "tiles": result.tiles,
         "threshold_points": result.threshold,
+        "min_samples": result.min_samples,
+        "alpha": result.alpha,
         "functions": [{"name": f, "self_samples": result.function_samples[f]} for f in result.functions],
         "captures": [
             {
@@ -295,7 +341,8 @@ def trend_json(result: Trend) -> str:
                         "share": {f: pct(v) for f, v in h.shares.items()},
                         "other": pct(h.other),
                         "deviation": {f: pct(v) for f, v in h.deviation.items()},
-                        "drifting": h.drifting(result.threshold),
+                        "drifting": h.drifting(),
+                        "drifts": {f: {"difference": pct(d.difference), "p_adjusted": d.p_adjusted} for f, d in h.drifts.items()},
                     }
                     for h in point.hosts
                 ],
@@ -303,7 +350,11 @@ def trend_json(result: Trend) -> str:
             for point in result.points
         ],
         "drifting": [
-            {"capture": c, "host": h, "function": f, "deviation": pct(d)} for c, h, f, d in result.drifting()
+            {"capture": point.capture, "host": h.host, "function": f, "deviation": pct(h.deviation[f]),
+             "difference": pct(h.drifts[f].difference), "p_adjusted": h.drifts[f].p_adjusted}
+            for point in result.points
+            for h in point.hosts
+            for f in h.drifting()
         ],
         "skipped": [{"id": c, "reason": why} for c, why in result.skipped],
         "warnings": result.warnings,

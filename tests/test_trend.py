@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from fleetflame import folded
 from fleetflame.capture import FLEET_FOLDED, HostResult, Manifest
 from fleetflame.errors import InputError
+from fleetflame.terminal import print_table
 from fleetflame.trend import trend, trend_json, trend_table
 
 VERIFY, SHA, POLL = "fd_ed25519_verify", "fd_sha512_update", "fd_stem_poll"
@@ -81,11 +83,16 @@ def test_the_drifting_host_is_flagged(tmp_path: Path) -> None:
     assert any("median" in row and "50.0%" in row for row in rows)
 
     data = json.loads(trend_json(result))
+    host_c_drifts = data["captures"][1]["hosts"][2]["drifts"]
+    assert set(host_c_drifts) == {VERIFY, POLL}
+    p_verify, p_poll = host_c_drifts[VERIFY]["p_adjusted"], host_c_drifts[POLL]["p_adjusted"]
+    assert 0 < p_verify <= 0.01 and 0 < p_poll <= 0.01
     assert data["drifting"] == [
-        {"capture": "20261125T011500Z-all", "host": "c", "function": VERIFY, "deviation": -30.0},
-        {"capture": "20261125T011500Z-all", "host": "c", "function": POLL, "deviation": 30.0},
+        {"capture": "20261125T011500Z-all", "host": "c", "function": VERIFY, "deviation": -30.0, "difference": -30.0, "p_adjusted": p_verify},
+        {"capture": "20261125T011500Z-all", "host": "c", "function": POLL, "deviation": 30.0, "difference": 30.0, "p_adjusted": p_poll},
     ]
     host_c = data["captures"][1]["hosts"][2]
+    del host_c["drifts"]
     assert host_c == {
         "host": "c",
         "samples": 100,
@@ -194,3 +201,84 @@ def test_bad_top_and_last(tmp_path: Path) -> None:
         trend(tmp_path, "verify:0", top=0)
     with pytest.raises(InputError, match="--last 0"):
         trend(tmp_path, "verify:0", last=0)
+
+
+# ---- the statistics of skew, whole names, and the run suggestion ------------------------------
+
+
+def test_a_change_that_is_noise_gets_no_arrow(tmp_path: Path) -> None:
+    """The issue's case: cells of 7 samples, 71 % against 86 %, are 15 points apart and noise."""
+    few = {f"verify:0;{VERIFY}": 6, f"verify:0;{POLL}": 1}
+    fewer = {f"verify:0;{VERIFY}": 5, f"verify:0;{POLL}": 2}
+    capture(tmp_path, "20261125T001500Z-all", {"a": few, "b": few, "c": fewer})
+    result = trend(tmp_path, "verify:0", top=2)
+    c = result.points[0].hosts[2]
+    assert round(c.shares[VERIFY]) == 71 and round(result.points[0].median[VERIFY]) == 86
+    assert abs(c.deviation[VERIFY]) > result.threshold
+    assert result.drifting() == []
+    # the same shares over 1000 samples a host are real
+    many = {f"verify:0;{VERIFY}": 857, f"verify:0;{POLL}": 143}
+    fewer_many = {f"verify:0;{VERIFY}": 714, f"verify:0;{POLL}": 286}
+    capture(tmp_path, "20261125T011500Z-all", {"a": many, "b": many, "c": fewer_many})
+    assert [(c, h, f) for c, h, f, _ in trend(tmp_path, "verify:0", top=2).drifting()] == [
+        ("20261125T011500Z-all", "c", VERIFY),
+        ("20261125T011500Z-all", "c", POLL),
+    ]
+
+
+def test_one_drifting_host_does_not_mark_the_healthy_ones(tmp_path: Path) -> None:
+    bad = {f"verify:0;fd_stem_run;{VERIFY}": 100, f"verify:0;{POLL}": 900}
+    capture(tmp_path, "20261125T001500Z-all", {"a": scale(HEALTHY, 10), "b": scale(HEALTHY, 10), "c": bad})
+    marked = {(h, f) for _, h, f, _ in trend(tmp_path, "verify:0", top=3).drifting()}
+    assert marked and {h for h, _ in marked} == {"c"}
+
+
+def scale(stacks: dict[str, int], factor: int) -> dict[str, int]:
+    return {s: n * factor for s, n in stacks.items()}
+
+
+def test_function_names_are_whole_when_piped_and_at_80_columns(tmp_path: Path) -> None:
+    long_names = [
+        "solana_runtime::bank::Bank::load_and_execute_transactions::h0123456789abcdef",
+        "fd_ed25519_verify_batch_single_msg_with_precomputed_tables",
+        "<alloc::vec::Vec<T,A> as core::ops::drop::Drop>::drop",
+    ]
+    stacks = {f"verify:0;fd_stem_run;{name}": 100 * (i + 1) for i, name in enumerate(long_names)}
+    capture(tmp_path, "20261125T001500Z-all", {"a": stacks, "b": stacks, "c": stacks})
+    result = trend(tmp_path, "verify:0")
+    for terminal in (False, True):  # a pipe (COLUMNS does not matter), then an 80-column terminal
+        console = Console(file=io.StringIO(), width=80, force_terminal=terminal, color_system=None)
+        print_table(console, trend_table(result))
+        text = console.file.getvalue()  # type: ignore[attr-defined]
+        for name in long_names:
+            assert name in text, (terminal, name)
+        assert "…" not in text
+
+
+def test_a_typo_is_refused_and_never_suggested_as_a_target(tmp_path: Path) -> None:
+    history(tmp_path)
+    with pytest.raises(InputError) as info:
+        trend(tmp_path, "verfy")
+    message = str(info.value)
+    assert "did you mean 'verify'?" in message and "fleetflame run" not in message
+    assert info.value.exit_code == 2
+
+
+def test_a_kind_not_recorded_suggests_the_target_that_records_it(tmp_path: Path) -> None:
+    history(tmp_path)
+    with pytest.raises(InputError) as info:
+        trend(tmp_path, "dedup")
+    assert "`fleetflame run dedup:* " in str(info.value)  # `run dedup` would record dedup:0 only
+    with pytest.raises(InputError) as info:
+        trend(tmp_path, "dedup:2")
+    assert "`fleetflame run dedup:2 " in str(info.value)
+
+
+def test_host_names_and_functions_are_printed_inert(tmp_path: Path) -> None:
+    evil = "fd_\x1b]0:owned\x07[red]x[/]"  # no ";": that would split the frame
+    stacks = {f"verify:0;{evil}": 10}
+    capture(tmp_path, "20261125T001500Z-all", {"a": stacks, "b": stacks, "c": stacks})
+    console = Console(file=io.StringIO(), width=200, force_terminal=True)
+    print_table(console, trend_table(trend(tmp_path, "verify:0")))
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "\x1b]0" not in text and "\x07" not in text and "\\x1b]0:owned\\x07[red]x[/]" in text

@@ -11,10 +11,10 @@ differ by at least the minimum difference; then Fisher's exact test gives the p-
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from math import sqrt
+
+import numpy as np
 
 from .stats import fisher_exact
 
@@ -54,31 +54,40 @@ def could_differ(max_share: float, min_difference: float) -> bool:
     return max_share + _ROUNDING >= min_difference
 
 
+def compare_matrix(
+    samples: np.ndarray, totals: np.ndarray, hosts: Sequence[str], min_difference: float
+) -> list[tuple[int, Comparison]]:
+    """Every function (a row of `samples`, a column per host) against every host's baseline at
+    once; `totals` are the hosts' samples of the tile (all > 0), `hosts` their names. Returns
+    (row, comparison) for each host at least `min_difference` from its baseline, with Fisher's
+    exact p-value."""
+    rows, columns = samples.shape
+    if columns < MIN_HOSTS or not rows:
+        return []
+    shares = samples / totals
+    median = np.median(shares, axis=1, keepdims=True)
+    noise = NOISE_SE * np.sqrt(median * (1 - median) / totals)
+    in_baseline = np.abs(shares - median) <= np.maximum(min_difference / 2, noise) + _ROUNDING
+    pooled_x = (samples * in_baseline).sum(axis=1, keepdims=True)
+    pooled_n = (totals * in_baseline).sum(axis=1, keepdims=True)
+    fleet_x = pooled_x - samples * in_baseline  # a host is never its own baseline
+    fleet_n = pooled_n - totals * in_baseline
+    others = in_baseline.sum(axis=1, keepdims=True) - in_baseline
+    with np.errstate(divide="ignore", invalid="ignore"):
+        difference = shares - fleet_x / fleet_n
+    found = (fleet_n > 0) & (np.abs(difference) + _ROUNDING >= min_difference)
+    out = []
+    for row, col in zip(*np.nonzero(found)):
+        x, n, fx, fn = int(samples[row, col]), int(totals[col]), int(fleet_x[row, col]), int(fleet_n[row, col])
+        out.append((int(row), Comparison(hosts[col], x, n, fx, fn, int(others[row, col]), fisher_exact(x, n, fx, fn))))
+    return out
+
+
 def compare_hosts(counts: Mapping[str, tuple[int, int]], min_difference: float) -> list[Comparison]:
     """For hosts -> (samples in the function, samples in the tile), the hosts whose share is at
     least `min_difference` (a fraction) from their baseline, with the test's p-value. Every host
     needs samples in the tile; fewer than MIN_HOSTS hosts compare nothing."""
-    if len(counts) < MIN_HOSTS:
-        return []
-    shares = {host: x / n for host, (x, n) in counts.items()}
-    median = statistics.median(shares.values())
-    spread = median * (1 - median)
-    baseline = [
-        host
-        for host, (x, n) in counts.items()
-        if abs(shares[host] - median) <= max(min_difference / 2, NOISE_SE * sqrt(spread / n)) + _ROUNDING
-    ]
-    pooled_x = sum(counts[h][0] for h in baseline)
-    pooled_n = sum(counts[h][1] for h in baseline)
-    in_baseline = set(baseline)
-    found = []
-    for host, (x, n) in counts.items():
-        fleet_x, fleet_n, others = pooled_x, pooled_n, len(baseline)
-        if host in in_baseline:
-            fleet_x, fleet_n, others = fleet_x - x, fleet_n - n, others - 1
-        if not fleet_n:
-            continue
-        if abs(x / n - fleet_x / fleet_n) + _ROUNDING < min_difference:
-            continue
-        found.append(Comparison(host, x, n, fleet_x, fleet_n, others, fisher_exact(x, n, fleet_x, fleet_n)))
-    return found
+    names = list(counts)
+    samples = np.array([[counts[h][0] for h in names]], dtype=np.int64)
+    totals = np.array([counts[h][1] for h in names], dtype=np.int64)
+    return [c for _, c in compare_matrix(samples, totals, names, min_difference)]

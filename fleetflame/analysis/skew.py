@@ -20,28 +20,32 @@ tile), and tiles with fewer than three such hosts, are listed as not having enou
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
-from collections.abc import Iterable, Mapping
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
+
 from .. import folded
 from ..capture import FLEET_FOLDED, MANIFEST, read_manifest
 from ..errors import InputError
 from ..targets import TileFilter
-from .compare import MIN_HOSTS, Comparison, compare_hosts, could_differ
-from .counts import AGAVE, FleetCounter, HostTile, TileCounts
+from .compare import MIN_HOSTS, Comparison, compare_matrix
+from .counts import AGAVE, FleetCounter, FleetCounts, Sparse
 from .stats import benjamini_hochberg
 
 DEFAULT_MIN_SAMPLES = 100
 DEFAULT_MIN_DIFFERENCE = 0.05  # a fraction: 5 percentage points
 DEFAULT_ALPHA = 0.01  # Benjamini–Hochberg false discovery rate
 SKEW_JSON = "skew.json"
-KINDS = ("self", "inclusive")
 HTML_VIEWER = "flamegraph.html"
+_ROUNDING = 1e-12
 
 
 @dataclass(frozen=True)
@@ -145,13 +149,13 @@ def analyse(
     names it recorded) lists tiles that a host recorded without a single sample."""
     _check(min_samples, min_difference, alpha)
     counter = FleetCounter(tiles)
-    for stack, count in stacks.items() if isinstance(stacks, Mapping) else stacks:
-        counter.add(stack, count)
+    counter.add_all(stacks.items() if isinstance(stacks, Mapping) else stacks)
+    for host, names in (resolved or {}).items():
+        for tile in names:
+            counter.add_silent(host, tile)
     counts = counter.result()
-    if resolved:
-        _add_silent_tiles(counts, resolved, counter)
     report = _analyse_counts(counts, min_samples, min_difference, alpha)
-    report.seen_tiles = sorted(counter.seen_tiles)
+    report.seen_tiles = sorted(counts.seen_tiles)
     return report
 
 
@@ -185,10 +189,28 @@ def analyse_capture(
             for name, host in manifest.hosts.items()
             if host.status == "ok"
         }
-    with folded.open_text(path) as fp:
-        return analyse(
-            folded.iter_folded(fp), tiles=tiles, min_samples=min_samples, min_difference=min_difference, alpha=alpha, resolved=resolved
-        )
+    return analyse(
+        _read_stacks(path), tiles=tiles, min_samples=min_samples, min_difference=min_difference, alpha=alpha, resolved=resolved
+    )
+
+
+def _read_stacks(path: Path) -> Iterator[tuple[str, int]]:
+    """fleet.folded's (stack, count) pairs, read in bounded blocks (folded.iter_line_blocks):
+    the file holds what hosts sent. The usual line is parsed inline, as folded.load_folded
+    does; bad lines are skipped."""
+    with folded.open_binary(path) as stream:
+        try:
+            for lines in folded.iter_line_blocks(stream):
+                for line in lines:
+                    if line is None:
+                        continue  # over folded.MAX_LINE_BYTES
+                    stack, _, count = line.rpartition(" ")
+                    if stack and count.isdigit() and count.isascii() and len(count) < 16:
+                        yield stack, int(count)
+                    elif (parsed := folded.parse_line(line)) is not None:
+                        yield parsed
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise InputError(f"{path}: damaged gzip data ({exc}); redraw it with `fleetflame report {path.parent}`") from None
 
 
 def write_skew_json(folder: Path, report: SkewReport) -> Path:
@@ -217,17 +239,6 @@ def _check(min_samples: int, min_difference: float, alpha: float) -> None:
         raise InputError(f"alpha {alpha:g}: give a false discovery rate between 0 and 1")
 
 
-def _add_silent_tiles(counts: TileCounts, resolved: Mapping[str, Iterable[str]], counter: FleetCounter) -> None:
-    """A host that recorded a tile but has no sample of it gets an empty entry (0 samples)."""
-    for host, names in resolved.items():
-        for tile in names:
-            if counter.wants(tile):
-                counts.setdefault(tile, {}).setdefault(host, HostTile())
-                kind = tile.partition(":")[0]
-                if tile != AGAVE and kind in counts:
-                    counts[kind].setdefault(host, HostTile())
-
-
 @dataclass
 class _Raw:
     tile: str
@@ -236,33 +247,31 @@ class _Raw:
     comparison: Comparison
 
 
-def _analyse_counts(counts: TileCounts, min_samples: int, min_difference: float, alpha: float) -> SkewReport:
+def _analyse_counts(counts: FleetCounts, min_samples: int, min_difference: float, alpha: float) -> SkewReport:
     raw: list[_Raw] = []
     not_enough: list[NotEnough] = []
     comparisons = 0
-    for tile in sorted(counts):
-        per_host = counts[tile]
-        eligible = {h: c for h, c in per_host.items() if c.total >= min_samples}
-        few = {h: c for h, c in per_host.items() if c.total < min_samples}
+    for tile in sorted(counts.tiles):
+        group = counts.tiles[tile]
+        samples_of = {counts.hosts[h]: n for h, n in group.totals.items()}
+        samples_of.update({counts.hosts[h]: 0 for h in group.silent})
+        eligible = sorted(h for h, n in group.totals.items() if n >= min_samples)
         if len(eligible) < MIN_HOSTS:
             reason = f"only {len(eligible)} hosts have {min_samples} samples of {tile}; comparing needs {MIN_HOSTS}"
-            not_enough += [NotEnough(h, tile, c.total, min_samples, reason) for h, c in sorted(eligible.items())]
-        for host, c in sorted(few.items()):
-            not_enough.append(NotEnough(host, tile, c.total, min_samples, f"{c.total} samples of {tile}, fewer than {min_samples}"))
+            not_enough += [NotEnough(counts.hosts[h], tile, group.totals[h], min_samples, reason) for h in eligible]
+        for host in sorted(h for h, n in samples_of.items() if n < min_samples):
+            n = samples_of[host]
+            not_enough.append(NotEnough(host, tile, n, min_samples, f"{n} samples of {tile}, fewer than {min_samples}"))
         if len(eligible) < MIN_HOSTS:
             continue
-        for kind in KINDS:
-            by_host = {h: (c.self_samples if kind == "self" else c.inclusive) for h, c in eligible.items()}
-            functions: set[str] = set()
-            candidates: set[str] = set()
-            for host, samples in by_host.items():
-                functions.update(samples)
-                total = eligible[host].total
-                candidates.update(f for f, n in samples.items() if could_differ(n / total, min_difference))
-            comparisons += len(functions) * len(eligible)
-            for function in sorted(candidates):
-                pairs = {h: (samples.get(function, 0), eligible[h].total) for h, samples in by_host.items()}
-                raw += [_Raw(tile, kind, function, c) for c in compare_hosts(pairs, min_difference)]
+        column = np.full(len(counts.hosts), -1, dtype=np.int64)
+        column[eligible] = np.arange(len(eligible))
+        totals = np.array([group.totals[h] for h in eligible], dtype=np.int64)
+        names = [counts.hosts[h] for h in eligible]
+        for kind, sparse in (("self", group.self_samples), ("inclusive", group.inclusive)):
+            found, tested = _compare(sparse, column, totals, names, min_difference)
+            comparisons += tested
+            raw += [_Raw(tile, kind, counts.functions[function], c) for function, c in found]
     adjusted = benjamini_hochberg([r.comparison.p_value for r in raw], comparisons)
     findings = [
         Finding(
@@ -282,7 +291,29 @@ def _analyse_counts(counts: TileCounts, min_samples: int, min_difference: float,
         if p <= alpha
     ]
     findings = _sorted(_without_repeats(findings))
-    return SkewReport(findings, not_enough, comparisons, sorted(counts), min_samples, min_difference, alpha)
+    return SkewReport(findings, not_enough, comparisons, sorted(counts.tiles), min_samples, min_difference, alpha)
+
+
+def _compare(
+    sparse: Sparse, column: np.ndarray, totals: np.ndarray, names: list[str], min_difference: float
+) -> tuple[list[tuple[int, Comparison]], int]:
+    """The eligible hosts (column >= 0) compared function by function; also the number of
+    comparisons made: every function seen on an eligible host, against every eligible host."""
+    columns = column[sparse.hosts]
+    keep = columns >= 0
+    functions, columns, samples = sparse.functions[keep], columns[keep], sparse.samples[keep]
+    tested = len(np.unique(functions)) * len(names)
+    # Only a function that some host spends at least the minimum difference in can differ by it.
+    reaching = samples / totals[columns] + _ROUNDING >= min_difference
+    candidates = np.unique(functions[reaching])
+    if not len(candidates):
+        return [], tested
+    rows = np.searchsorted(candidates, functions)
+    in_candidates = (rows < len(candidates)) & (candidates[np.minimum(rows, len(candidates) - 1)] == functions)
+    matrix = np.zeros((len(candidates), len(names)), dtype=np.int64)
+    matrix[rows[in_candidates], columns[in_candidates]] = samples[in_candidates]
+    found = compare_matrix(matrix, totals, names, min_difference)
+    return [(int(candidates[row]), c) for row, c in found], tested
 
 
 def _without_repeats(findings: list[Finding]) -> list[Finding]:

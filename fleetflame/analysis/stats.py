@@ -14,8 +14,8 @@ from math import exp, lgamma, log1p
 # Ties between hypergeometric probabilities, relative, in logs: 1e-7 as R's fisher.test (scipy uses
 # 1e-14, tighter than the rounding of log-gamma sums at large counts, which would split exact ties).
 _LOG_TIE = log1p(1e-7)
-# A tail sum stops once its terms no longer change a double.
-_NEGLIGIBLE = 1e-17
+# A tail sum stops once a term adds less than this, relatively: p-values are shown to 2 digits.
+_NEGLIGIBLE = 1e-15
 
 
 def fisher_exact(x: int, n: int, y: int, m: int) -> float:
@@ -29,41 +29,52 @@ def fisher_exact(x: int, n: int, y: int, m: int) -> float:
     if not (0 <= x <= n and 0 <= y <= m):
         raise ValueError(f"fisher_exact({x}, {n}, {y}, {m}): counts out of range")
     total, hits = n + m, x + y
-    lo, hi = max(0, n - (total - hits)), min(n, hits)
+    misses = total - hits
+    lo, hi = max(0, n - misses), min(n, hits)
     if lo == hi:
         return 1.0
-    misses = total - hits
     const = lgamma(hits + 1) + lgamma(misses + 1) + lgamma(n + 1) + lgamma(m + 1) - lgamma(total + 1)
 
-    def logpmf(k: int) -> float:
+    def logpmf(k: int) -> float:  # the hypergeometric law of x given the margins
         return const - lgamma(k + 1) - lgamma(hits - k + 1) - lgamma(n - k + 1) - lgamma(misses - n + k + 1)
 
-    def ratio_up(k: int) -> float:  # pmf(k + 1) / pmf(k)
-        return (hits - k) * (n - k) / ((k + 1) * (misses - n + k + 1))
-
     mode = (n + 1) * (hits + 1) // (total + 2)
-    log_x, log_mode = logpmf(x), logpmf(mode)
-    if log_x >= log_mode - _LOG_TIE:
+    log_x = logpmf(x)
+    if log_x >= logpmf(mode) - _LOG_TIE:
         return 1.0
     limit = log_x + _LOG_TIE
     if x < mode:
-        near = _tail_sum(x, lo, 1.0, lambda k: 1 / ratio_up(k - 1), -1)
+        near = _sum_down(x, lo, 1.0, hits, misses, n)
         far_start = _first_below(logpmf, limit, mode, hi, rising=False)
-        far = 0.0 if far_start is None else _tail_sum(far_start, hi, exp(logpmf(far_start) - log_x), ratio_up, +1)
+        far = 0.0 if far_start is None else _sum_up(far_start, hi, exp(logpmf(far_start) - log_x), hits, misses, n)
     else:
-        near = _tail_sum(x, hi, 1.0, ratio_up, +1)
+        near = _sum_up(x, hi, 1.0, hits, misses, n)
         far_start = _first_below(logpmf, limit, lo, mode, rising=True)
-        far = 0.0 if far_start is None else _tail_sum(far_start, lo, exp(logpmf(far_start) - log_x), lambda k: 1 / ratio_up(k - 1), -1)
+        far = 0.0 if far_start is None else _sum_down(far_start, lo, exp(logpmf(far_start) - log_x), hits, misses, n)
     return min(1.0, exp(log_x) * (near + far))
 
 
-def _tail_sum(start: int, end: int, first: float, ratio: Callable[[int], float], step: int) -> float:
-    """Sum of pmf(k) / pmf(x) from `start` towards `end` (inclusive), where the terms only fall:
-    each is the previous times ratio(k), k the previous index."""
-    term, total, k = first, first, start
-    while k != end:
-        term *= ratio(k)
-        k += step
+# The two tail sums are the hot loop of a skew run: plain arithmetic, no calls.
+
+
+def _sum_up(k: int, end: int, term: float, hits: int, misses: int, n: int) -> float:
+    """term + pmf(k+1)/pmf(k)*term + ... up to index `end`, while the terms still count."""
+    total = term
+    while k < end:
+        term *= (hits - k) * (n - k) / ((k + 1) * (misses - n + k + 1))
+        k += 1
+        total += term
+        if term < total * _NEGLIGIBLE:
+            break
+    return total
+
+
+def _sum_down(k: int, end: int, term: float, hits: int, misses: int, n: int) -> float:
+    """term + pmf(k-1)/pmf(k)*term + ... down to index `end`, while the terms still count."""
+    total = term
+    while k > end:
+        term *= k * (misses - n + k) / ((hits - k + 1) * (n - k + 1))
+        k -= 1
         total += term
         if term < total * _NEGLIGIBLE:
             break
