@@ -130,7 +130,7 @@ def test_tiles_table_matches_the_hosts_threads(make_lab: Callable[..., LabFleet]
     assert done.returncode == 1
     rows = {r["host"]: r for r in json.loads(done.stdout)}
     assert rows["lab01"]["source"] == "metrics" and rows["lab02"]["source"] == "proc"
-    assert rows["lab04"]["status"] == "failed" and rows["lab04"]["error"] == "tile verify:* not found on lab04"
+    assert rows["lab04"]["status"] == "failed" and rows["lab04"]["error"] == "no tiles found on lab04 (looking for verify:*): is the validator running?"
     for name in ("lab01", "lab02", "lab03"):
         listing = lab.host_exec(name, ["sh", "-c", "for t in /proc/[0-9]*/task/*; do echo $t $(cat $t/comm); done"]).stdout
         threads = {line.split()[1] for line in listing.splitlines()}

@@ -222,7 +222,7 @@ new)
   : > started.tmp || nospace started
   exec 3<&0
   setsid sh -c '
-    trap "kill -INT \$t 2>/dev/null" INT TERM
+    trap "kill -INT \$t 2>/dev/null" TERM   # (INT is ignored in a background job; timeout passes INT on to perf)
     date +%s.%N > started.tmp && mv started.tmp started
     timeout --preserve-status -s INT -k 10 "$1" "$2" record -F "$3" --call-graph "$4" --max-size "$5"K $6 -o perf.data 2> perf.stderr < /dev/null &
     t=$!
@@ -239,7 +239,7 @@ new)
   say "started $(cat started)"
   [ "$how" = detach ] && exit 0
   # Commands from now on: `stop` ends perf (through the trap below), `done` lets us clean up.
-  trap '[ -n "$recorder" ] && kill -INT "$recorder" 2>/dev/null' USR1
+  trap '[ -n "$recorder" ] && kill -TERM "$recorder" 2>/dev/null' USR1
   ( while IFS= read -r cmd; do
       case $cmd in
         stop) kill -USR1 $$ ;;
@@ -254,6 +254,9 @@ new)
     kill -0 "$recorder" 2>/dev/null || break   # (a trap interrupts wait; perf goes on)
   done
   recorder=
+  # The control machine went away while perf recorded (the reader saw the end of its input):
+  # keep the folder for `fetch`, which symbolizes when someone wants the results.
+  kill -0 "$reader" 2>/dev/null || exit 0
   if [ -e rc ]; then set -- $(cat rc); else set -- "$status" "$(date +%s.%N)"; fi
   want_data=1
   [ "$how" = nodata ] && want_data=0
