@@ -57,7 +57,14 @@ var ffDraw = (function () {
       for (var q = kids.length - 1; q >= 0; q--) { stackNode.push(kids[q]); stackX.push(kx[q]); }
     }
     if (chain.length > maxRow) maxRow = chain.length;
-    this.rows = maxRow + 1;
+    // As tall as the deepest stack of the whole tree, whatever the zoom: a zoom then changes no
+    // layout around the canvas, so the browser repaints the canvas alone.
+    if (t.maxDepth === undefined) {
+      var deepest = 0;
+      for (var n = 0; n < t.n; n++) if (t.depth[n] > deepest && t.total[n] > 0) deepest = t.depth[n];
+      t.maxDepth = deepest;
+    }
+    this.rows = Math.max(maxRow, t.maxDepth) + 1;
     this.paint(width, opts);
     return drawn;
   };
