@@ -51,6 +51,10 @@ def collapse_perf(
 def _collapse(stream: IO[bytes] | IO[str] | Iterable[str] | Iterable[bytes], options: PerfOptions) -> CollapseResult:
     c = Collapser(options)
     notes: list[str] = []  # the input's own warnings (damaged gzip, records skipped)
+    if options.srcline:  # a srcline read takes whatever line comes next, blank or not: one stream of lines
+        c.stack_limit = MAX_RECORD
+        c.feed_lines(_lines(byte_chunks(stream, notes), c))
+        return _finish(c, notes, c.oversized)
     skipped = 0  # records longer than MAX_RECORD
     carry = b""  # the text after the last blank line so far: a record still incomplete
     skipping = False  # inside a record too long to keep: drop the input up to the next blank line
@@ -63,8 +67,8 @@ def _collapse(stream: IO[bytes] | IO[str] | Iterable[str] | Iterable[bytes], opt
             chunk, carry, skipping = (carry + chunk)[cut + 2 :], b"", False
         if carry.endswith(b"\n") and chunk.startswith(b"\n"):  # a b"\n\n" across the cut
             chunk, carry = carry + chunk, b""
-        if b"\n\n\n" in chunk and not options.srcline:  # blank lines between records: no-ops
-            chunk = BLANK_LINES.sub(b"\n\n", chunk)  # (a srcline read may take one: kept there)
+        if b"\n\n\n" in chunk:  # blank lines between records: no-ops
+            chunk = BLANK_LINES.sub(b"\n\n", chunk)
         records = BLANK_LINE.split(chunk)
         records[0] = carry + records[0]
         carry = records.pop()
@@ -82,6 +86,34 @@ def _collapse(stream: IO[bytes] | IO[str] | Iterable[str] | Iterable[bytes], opt
         if not lines[-1]:
             lines.pop()
         c.feed_lines(lines)
+    return _finish(c, notes, skipped)
+
+
+def _lines(chunks: Iterator[bytes], c: Collapser) -> Iterator[bytes]:
+    """The lines of the input, without their newline; one longer than MAX_RECORD is left out."""
+    carry = b""
+    skipping = False  # inside a line too long to keep
+    for chunk in chunks:
+        if skipping:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                continue
+            chunk, skipping = chunk[cut + 1 :], False
+        lines = (carry + chunk).split(b"\n")
+        carry = lines.pop()
+        if len(chunk) > MAX_RECORD:  # (a chunk of text or of lines can be longer than CHUNK bytes)
+            kept = [line for line in lines if len(line) <= MAX_RECORD]
+            c.oversized += len(lines) - len(kept)
+            lines = kept
+        yield from lines
+        if len(carry) > MAX_RECORD:
+            c.oversized += 1
+            carry, skipping = b"", True
+    if carry and not skipping:
+        yield carry
+
+
+def _finish(c: Collapser, notes: list[str], skipped: int) -> CollapseResult:
     result = c.finish()
     if skipped:
         notes.append(f"skipped {skipped} records of more than {MAX_RECORD >> 20} MiB without a blank line (not perf script output)")

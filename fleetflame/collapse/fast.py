@@ -78,9 +78,8 @@ class Collapser(Machine):
 
     def feed_records(self, recs: list[bytes]) -> None:
         """Whole records (the text between blank lines), each as if a blank line followed it."""
-        if self.opts.srcline:  # a srcline read may swallow the blank line: stay literal
-            self.feed_lines(b"\n\n".join(recs).split(b"\n") + [b""])
-            return
+        if self.opts.srcline:  # a srcline read may take the blank line: the input is not records
+            raise ValueError("with srcline, feed the input's lines to feed_lines, not records")
         if b"" in recs or b"\n" in recs:  # runs of blank lines (as many as a host likes): no-ops here
             recs = [r for r in filter(None, recs) if r != b"\n"]
         if not recs:

@@ -44,6 +44,11 @@ class Machine:
             raise ValueError(f"unknown_tid_root must be None or {AGAVE_ROOT!r}, not {opts.unknown_tid_root!r}")
         self.agave_roots = opts.unknown_tid_root is not None
         self.long_periods = 0  # samples whose period was too long a number to be perf's
+        # With a stack_limit (bytes of frames), a longer stack is dropped and its record skipped
+        # up to the blank line: the limit on a record where the input is not cut into records.
+        self.stack_limit = 0
+        self.stack_bytes = 0
+        self.oversized = 0  # records skipped so far
         self.by_period = opts.weight == "period"
         # perl's $pname, @stack (frame groups, leaf first) and the last event line taken
         self.pname: bytes | None = None
@@ -100,9 +105,10 @@ class Machine:
                 if self.pname is None:
                     continue
                 assert self.header is not None
-                folded = b"".join(b";" + f for group in reversed(self.stack) for f in group)
-                self.count(self.header, self.pname, folded)
-                self.stack = []
+                if self.stack_bytes >= 0:
+                    folded = b"".join(b";" + f for group in reversed(self.stack) for f in group)
+                    self.count(self.header, self.pname, folded)
+                self.stack, self.stack_bytes = [], 0
                 self.pname = None
                 continue
             h = parse_header(line)
@@ -114,12 +120,20 @@ class Machine:
             if parts is not None:
                 if self.pname is not None:
                     frames = stack_frames(parts, is_java(self.pname), self.opts, next_line, self.addr2line)
-                    if frames:
+                    if frames and self.stack_bytes >= 0:
                         self.stack.append(frames)
+                        if self.stack_limit:
+                            self.count_stack_bytes(frames)
                 continue
             self.unrecognized += 1
             if self.unrecognized <= MAX_WARNINGS:
                 self.warnings.append("Unrecognized line: " + quoted(line))
+
+    def count_stack_bytes(self, frames: list[bytes]) -> None:
+        self.stack_bytes += sum(map(len, frames)) + len(frames)
+        if self.stack_bytes > self.stack_limit:
+            self.stack, self.stack_bytes = [], -1  # -1: skipping the rest of this record
+            self.oversized += 1
 
     def finish(self) -> CollapseResult:
         """Perl prints nothing for a last stack that no blank line ends; neither do we."""

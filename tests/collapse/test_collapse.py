@@ -145,3 +145,22 @@ def test_options_pickle_and_files_collapse_in_parallel(tmp_path: Path) -> None:
         for k, v in collapse_perf_file(p, PerfOptions(annotate_kernel=True)).stacks.items():
             one_by_one[k] = one_by_one.get(k, 0) + v
     assert merged.stacks == one_by_one
+
+
+def test_srcline_reads_take_blank_lines_as_the_script_does() -> None:
+    """With --srcline every frame reads the next line, blank or not (found by the fuzz test)."""
+    rec = b"deep 7 1.000001: cpu-clock:ppp:\n\t4005d0 outer->inner (/usr/lib/libc.so.6)\n"
+    opts = PerfOptions(srcline=True)
+    assert collapse_perf(io.BytesIO(rec + b"\n\n"), opts).stacks == {}  # both blank lines read as srclines
+    assert collapse_perf(io.BytesIO(rec + b"\n\n\n"), opts).stacks == {"deep;outer;inner_[i]": 1}
+
+
+def test_srcline_stream_skips_an_oversized_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fleetflame.collapse as collapse
+
+    monkeypatch.setattr(collapse, "MAX_RECORD", 100)
+    big = b"deep 7 1.0: cpu-clock:\n" + b"\t1 f (/x)\n  f.c:1\n" * 20 + b"\n"
+    small = b"deep 7 1.0: cpu-clock:\n\t1 g (/x)\n  g.c:2\n\n"
+    r = collapse_perf(io.BytesIO(small + big + small + b"x" * 500 + b"\n" + small), PerfOptions(srcline=True))
+    assert r.stacks == {"deep;g:g.c:2": 3}
+    assert r.warnings[-1].startswith("skipped 2 records of more than")

@@ -191,9 +191,10 @@ def test_random_bytes_raise_nothing(data: bytes) -> None:
 
 @pytest.mark.skipif(not os.environ.get("FLEETFLAME_ORACLE"), reason="set FLEETFLAME_ORACLE=/path/to/stackcollapse-perf.pl")
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(perf_script(hostile=False) | perf_script(hostile=True).filter(lambda d: b"1" * 21 not in d and b"9" * 21 not in d))
+@given((perf_script(hostile=False) | perf_script(hostile=True)).filter(lambda d: b"1" * 20 not in d and b"184467440737" not in d))
 def test_hypothesis_input_against_the_script(data: bytes) -> None:
-    """Byte for byte the script's output (periods above u64 left out: documented difference)."""
+    """Byte for byte the script's output. Left out: periods or sums above 2^64-1, where Perl
+    turns to floating point (`1.84467440737096e+19`) and we count exactly (documented)."""
     for flags in FLAG_SETS + [["--srcline"]]:
         perl = subprocess.run(["perl", os.environ["FLEETFLAME_ORACLE"], *flags], input=data, capture_output=True, check=True)
         assert format_collapsed(collapse_perf(io.BytesIO(data), options(flags)).stacks) == perl.stdout, flags

@@ -230,3 +230,20 @@ def test_unrecognized_line_warnings_stay_short_and_few() -> None:
     r = collapse_perf(io.BytesIO(data))
     assert len(r.warnings) == 21 and r.warnings[-1] == "... 980 more unrecognized lines"
     assert_one_line_warnings(r.warnings)
+
+
+def test_a_hosts_hostile_output_through_collapse_host(tmp_path: Path) -> None:
+    """The fleet's own entry: a host's gzip'd perf script with everything above in it."""
+    from fleetflame.collapse_host import collapse_host
+
+    hostile = (
+        b"a" * MB + b"\n\n"  # a long line
+        + b"sol 1/7 1.0: " + b"1" * 5000 + b" cpu-clock:\n\t1 f\xff\x1b[2J (/x)\n\n"  # huge period, bad UTF-8
+        + b"tile 1/" + b"8" * 5000 + b" 1.0: 1 cpu-clock:\n\t1 g (/x)\n\n"  # huge tid
+        + b"net 1/7 1.0: 1 cpu-clock:\n" + b"\t1 h (/x)\n" * (5 * MB // 10) + b"\n"  # a record over the cap
+        + b"net 1/7 1.0: 1 cpu-clock:\n\t1 h (/x)\n\n"
+    )
+    path = tmp_path / "perf.script.gz"
+    path.write_bytes(gzip.compress(hostile)[:-4])  # and cut short
+    stacks = collapse_host(str(path), {7: "lab01;net:0"}, "agave;{comm}")
+    assert stacks == {"lab01;net:0;f\ufffd\x1b[2J": 1, "agave;tile;g": 1, "lab01;net:0;h": 1}
