@@ -169,3 +169,51 @@ def test_assets_are_packaged() -> None:
     root = Path(html.__file__).parent
     for name in (*html.SCRIPTS, "viewer.css", "viewer.html", "flamegraph.js"):
         assert (root / name).is_file(), name
+
+
+def write_capture(folder: Path, fleet: dict[str, int], recorded: dict[str, list[str]], failed: tuple[str, ...] = ()) -> None:
+    """A capture folder as `run` leaves it: hosts/H/stacks.folded and manifest.json."""
+    from fleetflame.capture import HostResult, Manifest
+    from fleetflame.folded import write_folded
+
+    per_host: dict[str, dict[str, int]] = {}
+    for stack, count in fleet.items():
+        host, rest = stack.split(";", 1)
+        per_host.setdefault(host, {})[rest] = count
+    hosts = {}
+    for host, tiles in recorded.items():
+        (folder / "hosts" / host).mkdir(parents=True)
+        write_folded(per_host.get(host, {}), folder / "hosts" / host / "stacks.folded")
+        status = "failed" if host in failed else "ok"
+        hosts[host] = HostResult(status=status, error="connection refused" if status == "failed" else None,
+                                 tiles=[{"name": t} for t in tiles], samples=sum(per_host.get(host, {}).values()))  # fmt: skip
+    Manifest(id=folder.name, target="all", started_at="2026-12-02T18:00:00Z", hosts=hosts).write(folder)
+
+
+def test_report_by_fleet_size_with_skew_and_idle_tiles(tmp_path: Path) -> None:
+    """More than HOST_THRESHOLD hosts: the SVG and the page open by tile kind; skew.json is written
+    and its findings (the skewed host) are in the page; a tile without samples is listed."""
+    from bench.synthetic_fleet import SKEW_FUNCTION, TILES
+    from fleetflame.capture import read_manifest
+    from fleetflame.report import build_reports
+
+    fleet = synthetic_fleet(hosts=6, samples_per_tile=600, paths_per_kind=100, skewed_host=2, idle_every=3)
+    folder = tmp_path / "20261202T180000Z-all"
+    write_capture(folder, fleet, {f"host00{i}": TILES for i in range(1, 8)}, failed=("host007",))
+    written = build_reports(folder, read_manifest(folder))
+    assert folder / "skew.json" in written and folder / "flamegraph.html" in written
+    skew = json.loads((folder / "skew.json").read_text())
+    assert {(f["host"], f["function"]) for f in skew["findings"]} >= {("host002", SKEW_FUNCTION)}
+    svg_text = (folder / "flamegraph.svg").read_text()
+    assert re.search(r"<title>verify \(", svg_text) and not re.search(r"<title>host001 \(", svg_text)  # by kind
+    header, blob = embedded((folder / "flamegraph.html").read_text())
+    assert header["defaultView"] == "kind" and decode_stacks(header, blob) == fleet
+    assert any(f["host"] == "host002" and f["function"] == SKEW_FUNCTION for f in header["skew"]["findings"])
+    assert header["idleTiles"] == [{"tile": "sign:0", "hosts": ["host003", "host006"]}]
+    assert header["failedHosts"] == [{"host": "host007", "error": "connection refused"}]
+    few = tmp_path / "20261202T180000Z-few"
+    three = {k: v for k, v in fleet.items() if k.startswith(("host001;", "host002;", "host003;"))}
+    write_capture(few, three, {f"host00{i}": TILES for i in range(1, 4)})
+    build_reports(few, read_manifest(few))
+    assert re.search(r"<title>host001 \(", (few / "flamegraph.svg").read_text())  # by host
+    assert embedded((few / "flamegraph.html").read_text())[0]["defaultView"] == "host"
