@@ -378,6 +378,7 @@
       });
       ["functions", "skew", "hosts", "idle"].forEach(function (n) { $("ff-tab-" + n).hidden = n !== name; });
       if (name === "functions" && current) renderFunctions();
+      if (name === "hosts" && hostBoxesStale) syncHostBoxes();
     }
     doc.querySelector(".ff-tabs").addEventListener("click", function (e) {
       var name = e.target.getAttribute && e.target.getAttribute("data-tab");
@@ -526,9 +527,18 @@
 
     function setHosts(pick) {
       for (var h = 0; h < hostCount; h++) state.hosts[h] = pick(h) ? 1 : 0;
-      hostRows.forEach(function (r, h) { r.box.checked = !!state.hosts[h]; });
+      syncHostBoxes();
       afterHostChange();
     }
+
+    // The checkboxes follow the selection when the list is on screen (500 of them cost a style
+    // pass even while hidden), else when the Hosts tab opens.
+    function syncHostBoxes() {
+      if (state.tab !== "hosts") { hostBoxesStale = true; return; }
+      hostBoxesStale = false;
+      hostRows.forEach(function (r, h) { if (r.box.checked !== !!state.hosts[h]) r.box.checked = !!state.hosts[h]; });
+    }
+    var hostBoxesStale = false;
 
     function afterHostChange() {
       var n = 0;
