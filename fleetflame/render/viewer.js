@@ -13,7 +13,7 @@
   }
   var VIEW_NAMES = { kind: "Tile kinds, hosts merged", host: "By host", merged: "All merged", "host-vs-rest": "Host vs rest" };
   var ROOT_COLOR = "rgb(200,200,205)", NEUTRAL = "rgb(235,235,235)";
-  var TABLE_ROWS = 100;  // rows shown; sorting by another column shows others
+  var TABLE_ROWS = 50;  // rows shown at first; "Show more" adds as many again
   var t0 = performance.now();
 
   $("ff-subtitle").textContent = header.subtitle || "";
@@ -312,10 +312,10 @@
       });
     }
 
-    var shownTable = null;
+    var shownTable = null, tableRows = TABLE_ROWS;
     function renderFunctions() {
       var table = functionRows(), key = state.sort.key, desc = state.sort.desc, sortKey = key + (desc ? "-" : "+");
-      var shown = [table, sortKey, state.fn].join("|");
+      var shown = [sortKey, state.fn, tableRows].join("|");
       if (shownTable && shownTable.table === table && shownTable.key === shown) return;
       shownTable = { table: table, key: shown };
       if (table.sortedBy !== sortKey) {
@@ -328,16 +328,24 @@
         table.sortedBy = sortKey;
       }
       // one string of rows: far cheaper than building 1,200 cells one element at a time
-      var rowsHtml = table.rows.slice(0, TABLE_ROWS).map(function (row) {
+      var rowsHtml = table.rows.slice(0, tableRows).map(function (row) {
         var name = escapeHtml(profile.labels[row.name]);
         return '<tr data-fn="' + row.name + '"' + (row.name === state.fn ? ' class="ff-selected"' : "") + '><td title="' + name + '">' + name +
           "</td><td>" + fmt(row.self) + "</td><td>" + pct(row.self, table.whole) + "</td><td>" + fmt(row.total) + "</td><td>" +
           pct(row.total, table.whole) + '</td><td><button type="button" class="ff-row-sandwich" title="Callers and callees of this function">sandwich</button></td></tr>';
       });
       $("ff-functions").tBodies[0].innerHTML = rowsHtml.join("");
-      $("ff-functions-more").textContent = table.rows.length > TABLE_ROWS ?
-        "Showing " + TABLE_ROWS + " of " + table.rows.length + " functions; sort by another column to see others." :
+      var more = $("ff-functions-more");
+      more.textContent = table.rows.length > tableRows ?
+        "Showing " + tableRows + " of " + table.rows.length + " functions (" + fmt(table.whole) + " " + header.countName + "). " :
         table.rows.length + " functions, " + fmt(table.whole) + " " + header.countName + " in the view.";
+      if (table.rows.length > tableRows) {
+        var button = doc.createElement("button");
+        button.type = "button";
+        button.textContent = "Show " + Math.min(TABLE_ROWS, table.rows.length - tableRows) + " more";
+        button.addEventListener("click", function () { tableRows += TABLE_ROWS; renderFunctions(); });
+        more.appendChild(button);
+      }
       Array.prototype.forEach.call($("ff-functions").tHead.rows[0].cells, function (th) {
         var k = th.getAttribute("data-sort");
         th.classList.toggle("ff-sorted", k === key);
