@@ -763,7 +763,7 @@
     window.fleetflame = {
       profile: profile, state: state, timings: timings, render: render, zoom: zoom, search: search,
       highlight: highlight, setView: setView, showTab: showTab, openSandwich: openSandwich,
-      setHosts: function (names) { setHosts(function (h) { return names.indexOf(header.hosts[h]) >= 0; }); },
+      setHosts: function (names) { var chosen = new Set(names); setHosts(function (h) { return chosen.has(header.hosts[h]); }); },
       current: function () { return current; },
       lastRender: function () { return lastRender; },
       // resolves once the functions table has caught up with the graph
