@@ -48,17 +48,20 @@ INTERACTIONS = [
     ("view: tile kinds again", "fleetflame.setView('kind')"),
     ("select 10 hosts", "fleetflame.setHosts(fleetflame.profile.header.hosts.slice(0, 10))"),
     ("view: by host (10 hosts)", "fleetflame.setView('host')"),
+    ("view: tile kinds (10 hosts)", "fleetflame.setView('kind')"),
     ("select all hosts", "fleetflame.setHosts(fleetflame.profile.header.hosts)"),
-    ("view: tile kinds (all)", "fleetflame.setView('kind')"),
+    ("select all but one host", "fleetflame.setHosts(fleetflame.profile.header.hosts.slice(1))"),
+    ("select all hosts again", "fleetflame.setHosts(fleetflame.profile.header.hosts)"),
     ("icicle", "document.getElementById('ff-icicle').click()"),
     ("flame", "document.getElementById('ff-icicle').click()"),
     ("top-functions table (tab)", "fleetflame.showTab('functions')"),
     ("sandwich of stem_run1", "fleetflame.openSandwich(fleetflame.find('stem_run1'))"),
     ("close sandwich", "document.getElementById('ff-sandwich-close').click()"),
 ]
-# Slower, and outside the goal: the by-host view of every host materialises one tree of all 500
-# hosts' stacks (millions of nodes); measured and reported, not hidden.
-EXTRA = [("view: by host (all 500 hosts)", "fleetflame.setView('host')"), ("back to tile kinds", "fleetflame.setView('kind')")]
+# Slower: the by-host view of every host materialises one tree of all 500 hosts' stacks (2.8
+# million nodes here); built once, then cached. Measured and reported on its own, not hidden.
+EXTRA = [("view: by host (all 500 hosts)", "fleetflame.setView('host')"), ("back to tile kinds", "fleetflame.setView('kind')"),
+         ("by host (all 500) again", "fleetflame.setView('host')")]
 
 # zoom, then wait until the functions table (drawn in the task after the graph's frame) is done too
 TABLE_TIMED = """async (code) => {
@@ -199,7 +202,7 @@ def _interactions(browser: Any, path: Path, repeat: int) -> None:
         worst_wall, worst_cpu = max(worst_wall, wall), max(worst_cpu, cpu)
         print(f"  {name:30s} {wall:7.1f} / {max(v[0] for v in values):7.1f}   CPU {cpu:6.1f}   {_verdict(wall <= GOAL_INTERACTION_MS)}")
     for name, (wall, cpu) in extra.items():
-        print(f"  {name:30s} {wall:7.1f}             CPU {cpu:6.1f}   (first time; outside the goal, see docs/BENCHMARKS.md)")
+        print(f"  {name:30s} {wall:7.1f}             CPU {cpu:6.1f}   (once; see docs/BENCHMARKS.md)")
     print(f"interactions: slowest median {worst_wall:.1f} ms wall ({_verdict(worst_wall <= GOAL_INTERACTION_MS)}), "
           f"{worst_cpu:.1f} ms main-thread CPU ({_verdict(worst_cpu <= GOAL_INTERACTION_MS)})"
           f"{'; SCRIPT ERRORS in the page' if errors else ''}")  # fmt: skip

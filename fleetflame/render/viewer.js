@@ -81,7 +81,7 @@
         v.color = deltaColors(v.tree, v.other, v.root);
       }
       cache.unshift(v);
-      if (cache.length > 6) cache.pop();
+      if (cache.length > 12) cache.pop();  // a kind weighting is 2 × 8 bytes per node of the tree
       return v;
     }
 
@@ -296,7 +296,14 @@
     function functionRows() {
       var t = current.tree, root = state.sandwich >= 0 ? 0 : state.zoom;
       if (tableCache && tableCache.tree === t && tableCache.root === root) return tableCache;
-      var rows = ffData.functionTable(t, root, root === 0 ? current.groupDepth : Math.max(current.groupDepth, t.depth[root] - 1), nameCount);
+      var rows;
+      if (state.view === "host" && root === 0 && state.sandwich < 0) {
+        // the whole by-host tree (millions of nodes at 500 hosts) has the same functions, with the
+        // same self and total, as the much smaller tile-kind tree of the same hosts
+        rows = ffData.functionTable(weighted(profile.weigh(profile.pairs(state.hosts))), 0, 1, nameCount);
+      } else {
+        rows = ffData.functionTable(t, root, root === 0 ? current.groupDepth : Math.max(current.groupDepth, t.depth[root] - 1), nameCount);
+      }
       tableCache = { tree: t, root: root, rows: rows, whole: t.total[root], sortedBy: null };
       return tableCache;
     }

@@ -423,3 +423,23 @@ def test_svg_search_zoom_in_browser(chromium_path: str, basic: dict[str, int], t
     assert fill == "rgb(230,0,230)"  # search highlight
     assert (x, w) == (pytest.approx(10 + 1180 * 5 / 80, abs=0.1), pytest.approx(1180 * 65 / 80, abs=0.1))
 
+
+
+def test_top_functions_by_host_equal_by_kind(open_viewer: Any, small_fleet: dict[str, int]) -> None:
+    """The by-host view's table (computed from the tile-kind tree) lists what the by-kind one does."""
+    viewer = open_viewer(fleet_page(small_fleet))
+    viewer.page.click('.ff-tabs button[data-tab="functions"]')
+
+    def rows() -> list[list[str]]:
+        viewer.page.wait_for_timeout(50)
+        return [r.locator("td").all_inner_texts()[:5] for r in viewer.page.locator("#ff-functions tbody tr").all()]
+
+    by_kind = rows()
+    viewer.page.select_option("#ff-view", "host")
+    assert rows() == by_kind
+    viewer.click_frame("host002")  # zoomed on one host: that host's functions
+    zoomed = rows()
+    host = {k: v for k, v in small_fleet.items() if k.startswith("host002;")}
+    expected = {re.sub(r"_\[[kijw]\]$", "", name): counts for name, counts in kind_functions(host).items()}
+    for name, self_, _, total, _ in zoomed[:10]:
+        assert (self_, total) == (f"{expected[name][0]:,}", f"{expected[name][1]:,}"), name
