@@ -166,7 +166,8 @@ class Collapser(Machine):
         if folded is not None:
             return folded
         line_memo = self.line_memo[java]
-        if len(line_memo) > LINE_MEMO_ENTRIES or self.memos.line_bytes > LINE_MEMO_BYTES:
+        memos = self.memos
+        if len(line_memo) > LINE_MEMO_ENTRIES or memos.line_bytes > LINE_MEMO_BYTES:
             self.forget_lines()
         leaf, sep, callers = block.partition(b"\n")
         up = memo.get(callers) if sep else None
@@ -174,7 +175,7 @@ class Collapser(Machine):
             part = line_memo.get(leaf)
             if part is None:
                 part = line_memo[leaf] = fold_line(leaf, java, self.opts, self.addr2line)
-                self.memos.line_bytes += 2 * len(leaf) + ENTRY_OVERHEAD
+                memos.line_bytes += 2 * len(leaf) + ENTRY_OVERHEAD
             folded = NOT_STACK if up is NOT_STACK or part is NOT_STACK else up + part  # type: ignore[operator]
         else:
             lines = block.split(b"\n") if block else []
@@ -182,10 +183,11 @@ class Collapser(Machine):
             parts = list(map(line_memo.get, lines))
             if None in parts:
                 todo = [i for i, part in enumerate(parts) if part is None]
-                new = fold_lines([lines[i] for i in todo], java, self.opts, self.addr2line)
+                unseen = [lines[i] for i in todo]
+                new = fold_lines(unseen, java, self.opts, self.addr2line)
                 for i, part in zip(todo, new):
                     parts[i] = line_memo[lines[i]] = part
-                self.memos.line_bytes += sum(2 * len(lines[i]) + ENTRY_OVERHEAD for i in todo)
+                memos.line_bytes += 2 * sum(map(len, unseen)) + ENTRY_OVERHEAD * len(todo)
             if NOT_STACK in parts:
                 folded = NOT_STACK
             else:
