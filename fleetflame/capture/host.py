@@ -156,9 +156,9 @@ class HostCapture:
         how = "detach" if self.settings.detach else ("run" if self.settings.keep_perf_data else "nodata")
         try:
             self.row.start_signal_at = record.send_go(self.prepared, self.selection, how)
-            self.went = True
-        except HostError as exc:
-            self.fail_host(exc)
+        except HostError:
+            pass  # the session has ended already; after_go reads why (e.g. no space for meta.json)
+        self.went = True
 
     def abort(self) -> None:
         """Stopped before the start: the host removes its folder (nothing was recorded)."""

@@ -253,7 +253,13 @@ def _local_job(folder: Path, inventories: list[Path], limit: str | None, plan: F
 
 
 def _from_hosts(out: Path, capture_id: str | None, find_hosts: HostsFinder, ssh: SshSettings, forks: int, plan: FetchPlan) -> FetchPlan:
-    hosts = find_hosts()
+    try:
+        hosts = find_hosts()
+    except InputError as exc:
+        if capture_id is not None:
+            raise  # that capture can only come from the hosts: say why they cannot be asked
+        plan.notes.append(f"the hosts were not asked for captures left on them: {exc}")
+        return plan
     found, errors = remote_captures(hosts, ssh, forks)
     plan.warnings += errors
     wanted = capture_id if capture_id is not None else max(found, default=None)

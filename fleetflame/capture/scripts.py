@@ -94,11 +94,18 @@ finish() {  # RC ENDED WANT_DATA SCRIPT_FROM DATA_FROM
   rc=$1 ended=$2 want_data=$3 script_from=$4 data_from=$5
   made=$dir   # perf has ended: if we fail from here on, nothing is worth keeping
   say "ended $rc $ended"
-  n=$(tail -c 65536 perf.stderr 2>/dev/null | wc -c)
-  say "perf-stderr $n"
-  [ "$n" -gt 0 ] && tail -c 65536 perf.stderr
   case $rc in 0|130) ;; *) perf_failed=1 ;; esac
   grep -q 'Captured and wrote' perf.stderr 2>/dev/null || perf_failed=1
+  note=
+  if [ -n "${perf_failed:-}" ]; then  # perf's own messages may be lost if the disk filled up
+    avail=$(df -Pk -- "$tmpdir" 2>/dev/null | awk 'NR == 2 { print $4 }')
+    valid_number "$avail" && [ "$avail" -lt 1024 ] && note="fleetflame: No space left on device: $tmpdir has $avail KB free"
+  fi
+  n=$(tail -c 65536 perf.stderr 2>/dev/null | wc -c)
+  [ -n "$note" ] && n=$((n + $(printf '%s\n' "$note" | wc -c)))
+  say "perf-stderr $n"
+  tail -c 65536 perf.stderr 2>/dev/null
+  [ -n "$note" ] && printf '%s\n' "$note"
   if [ -n "${perf_failed:-}" ]; then
     # perf failed: nothing to symbolize or keep; the control machine reports perf's messages
     cd / && rm -rf -- "$dir" && say cleaned
@@ -190,7 +197,11 @@ new)
   for c in timeout setsid gzip sha256sum stat mktemp dd tail nice df; do
     command -v "$c" > /dev/null 2>&1 || fail 7 "$c: command not found (fleetflame needs coreutils, util-linux and gzip on the host)"
   done
-  [ -d "$tmpdir" ] || fail 3 "fleetflame_tmpdir $tmpdir is not a folder: create it or set fleetflame_tmpdir"
+  case $tmpdir in /*) ;; *) fail 3 "fleetflame_tmpdir $tmpdir is not an absolute path" ;; esac
+  # A tmpdir that does not exist yet is made private to the user we run as (root under become):
+  # every part of the capture goes through this session, nobody else needs to read it.
+  [ -d "$tmpdir" ] || [ -h "$tmpdir" ] || mkdir -p -m 0700 -- "$tmpdir" 2>/dev/null || true
+  [ -d "$tmpdir" ] || fail 3 "fleetflame_tmpdir $tmpdir is not a folder and cannot be created: create it or set fleetflame_tmpdir"
   perms=$(stat -L -c %A -- "$tmpdir") || fail 3 "cannot stat $tmpdir"
   case $perms in
     *t|*T) ;;  # sticky: others cannot rename or remove our folder
