@@ -14,15 +14,17 @@ import errno
 import socket
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
 from ..inventory.model import HostRecord
 from .base import CommandResult, Connection, ConnectionError_, LinkLost, RunningCommand, StderrTail, shell_join
-from .bastions import BastionPool
 from .http import http_get
 from .settings import SshSettings
+
+if TYPE_CHECKING:  # bastions.py opens jump hosts with open_ssh: no import cycle at run time
+    from .bastions import BastionPool
 
 # The same ciphers as asyncssh's defaults, AES-GCM first: the `cryptography` package does it in C,
 # where chacha20-poly1305 goes through Python per packet (about 7x the control CPU per host).
