@@ -5,8 +5,9 @@
     FLEETFLAME_ORACLE=/path/to/stackcollapse-perf.pl python bench/collapse_limits.py
 
 Each case is written to a temporary folder and collapsed by `python -m fleetflame collapse FILE`
-in a child process of its own; its peak RSS is that child's VmHWM at exit, so it is the whole
-command's, interpreter included (`ru_maxrss` would count this process's RSS, which a child
+in a child process of its own: "command" is its wall time, start and output included, and
+"collapse" the part spent in `collapse_perf_file`. Its peak RSS is that child's VmHWM at exit,
+so it is the whole command's, interpreter included (`ru_maxrss` would count this process's RSS, which a child
 inherits across fork and exec). A case that runs past --timeout is killed and shown as such,
 with its `ru_maxrss` (an upper bound). With FLEETFLAME_ORACLE set, FlameGraph's stackcollapse-perf.pl runs on the same
 gzip stream (`gzip -dc FILE | perl SCRIPT`) next to it.
@@ -46,14 +47,24 @@ class Case:
     perl: bool = False  # time the perl script on the same stream too
 
 
-# `python -m fleetflame ARGS` that writes its own peak RSS (VmHWM, kB) to $HWM_FILE at exit
+# `python -m fleetflame ARGS` that writes its own peak RSS (VmHWM, kB) and the seconds spent in
+# collapse_perf_file to $HWM_FILE at exit
 CLI_WITH_PEAK = """
 import atexit, os, runpy, sys
 def peak():
     with open("/proc/self/status") as status:
         kb = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
     with open(os.environ["HWM_FILE"], "w") as out:
-        out.write(kb)
+        out.write(f"{kb} {spent[0]}")
+import time, fleetflame.collapse as collapse
+collapse_file, spent = collapse.collapse_perf_file, [0.0]
+def timed(*args, **kwargs):
+    start = time.perf_counter()
+    try:
+        return collapse_file(*args, **kwargs)
+    finally:
+        spent[0] += time.perf_counter() - start
+collapse.collapse_perf_file = timed  # (the command imports it when it runs)
 def exit_after_peak(code, _exit=os._exit):
     peak()
     _exit(code)
@@ -70,6 +81,7 @@ class Run:
     rss_mb: float
     code: int | None  # None: killed at the timeout
     stderr: bytes
+    collapse: float | None = None  # seconds in collapse_perf_file (the rest: start, output)
 
 
 def write(folder: Path, name: str, data: bytes) -> Path:
@@ -121,7 +133,7 @@ def nested_digits(folder: Path) -> Path:
 
 def long_blank_runs(folder: Path) -> Path:
     """Event-like lines with 100 kB runs of blanks: quadratic for a lazy comm followed by \\s+."""
-    line = b"app" + b" " * 100_000 + b"x: " + b" " * 100_000 + b"y\n"
+    line = b"app" + b" " * 100_000 + b"x: " + b" " * 100_000 + b"y\n\t1 main (/app)\n\n"
     return write(folder, "blank-runs.txt", line * 100)
 
 
@@ -169,17 +181,19 @@ def measure_cli(args: list[str], timeout: float, env: dict[str, str]) -> Run:
     """`python -m fleetflame ARGS`, with the peak RSS it reports itself when it gets to exit."""
     with tempfile.NamedTemporaryFile() as hwm:
         run = measure([sys.executable, "-c", CLI_WITH_PEAK, *args], timeout, dict(env, HWM_FILE=hwm.name))
-        kb = Path(hwm.name).read_text()
-        if kb:
-            run.rss_mb = int(kb) / 1024
+        said = Path(hwm.name).read_text().split()
+        if said:
+            run.rss_mb, run.collapse = int(said[0]) / 1024, float(said[1])
         return run
 
 
 def measure(cmd: list[str] | str, timeout: float, env: dict[str, str], shell: bool = False) -> Run:
-    """Run a command (its own process group, stdout discarded) and take its wall time and peak RSS."""
+    """Run a command (its own process group, stdout discarded) and take its wall time and peak RSS.
+    It runs in the folder of the code under test: `python -c` puts its folder first on sys.path."""
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, shell=shell, start_new_session=True)
+        cwd = env["PYTHONPATH"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env, shell=shell, cwd=cwd, start_new_session=True)
         deadline = t0 + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -221,7 +235,7 @@ def main() -> None:
     oracle = os.environ.get("FLEETFLAME_ORACLE")
     print(f"code: {args.code.resolve()}; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
           f"RSS goal {RSS_GOAL_MB} MB; timeout {args.timeout:.0f} s")
-    print(f"{'case':<34} {'goal':>6} {'wall':>8} {'peak RSS':>9}  result; stderr")
+    print(f"{'case':<34} {'goal':>6} {'command':>8} {'collapse':>9} {'peak RSS':>9}  result; stderr")
     with tempfile.TemporaryDirectory() as tmp:
         for case in CASES:
             if args.only and args.only not in case.name:
@@ -231,7 +245,8 @@ def main() -> None:
             goal = f"{case.seconds:.0f} s" if case.seconds else "-"
             first = run.stderr.decode(errors="replace").strip().splitlines()
             said = f"{len(first)} lines, first: {first[0][:70]!r}" if first else "nothing"
-            print(f"{case.name:<34} {goal:>6} {run.wall:7.2f}s {run.rss_mb:7.0f}MB  {verdict(run, case.seconds)}; {said}")
+            inner = f"{run.collapse:8.2f}s" if run.collapse is not None else f"{'-':>9}"
+            print(f"{case.name:<34} {goal:>6} {run.wall:7.2f}s {inner} {run.rss_mb:7.0f}MB  {verdict(run, case.seconds)}; {said}")
             if case.perl:
                 if not oracle:
                     print(f"{'  stackcollapse-perf.pl':<34} oracle not available (set FLEETFLAME_ORACLE)")
@@ -239,7 +254,7 @@ def main() -> None:
                     pipeline = f"gzip -dc {shlex.quote(str(path))} | perl {shlex.quote(oracle)}"
                     perl = measure(pipeline, args.perl_timeout, env, shell=True)
                     ratio = f"fleetflame {perl.wall / run.wall:.1f}x faster" if perl.code is not None else "perl killed"
-                    print(f"{'  stackcollapse-perf.pl, same gzip':<34} {'':>6} {perl.wall:7.2f}s {perl.rss_mb:7.0f}MB  {ratio}")
+                    print(f"{'  stackcollapse-perf.pl, same gzip':<34} {'':>6} {perl.wall:7.2f}s {'':>9} {perl.rss_mb:7.0f}MB  {ratio}")
             path.unlink()
 
 
