@@ -290,7 +290,7 @@ def _analyse_counts(counts: FleetCounts, min_samples: int, min_difference: float
         for r, p in zip(raw, adjusted)
         if p <= alpha
     ]
-    findings = _sorted(_without_repeats(findings))
+    findings = _sorted(_without_repeats(findings, min_difference))
     return SkewReport(findings, not_enough, comparisons, sorted(counts.tiles), min_samples, min_difference, alpha)
 
 
@@ -316,18 +316,19 @@ def _compare(
     return [(int(candidates[row]), c) for row, c in found], tested
 
 
-def _without_repeats(findings: list[Finding]) -> list[Finding]:
+def _without_repeats(findings: list[Finding], min_difference: float) -> list[Finding]:
     """Drop findings that say again what another one says:
-    - an inclusive finding with the same counts as the self finding of the function (a leaf);
+    - an inclusive finding within the minimum difference of the function's self finding, in the
+      same direction: the function's callees add nothing that matters (a leaf function, or one
+      that is the leaf but for an interrupt now and then);
     - a kind's finding (`verify`) when one of its tiles (`verify:1`) has a finding for the same
       host, function and self/inclusive in the same direction."""
-    self_counts = {
-        (f.host, f.tile, f.function): (f.host_samples, f.fleet_samples, f.fleet_total) for f in findings if f.kind == "self"
-    }
+    self_difference = {(f.host, f.tile, f.function): f.difference for f in findings if f.kind == "self"}
     tile_level = {(f.host, f.tile.partition(":")[0], f.function, f.kind, f.difference > 0) for f in findings if ":" in f.tile}
     kept = []
     for f in findings:
-        if f.kind == "inclusive" and self_counts.get((f.host, f.tile, f.function)) == (f.host_samples, f.fleet_samples, f.fleet_total):
+        own = self_difference.get((f.host, f.tile, f.function))
+        if f.kind == "inclusive" and own is not None and own * f.difference > 0 and abs(f.difference - own) < max(min_difference, _ROUNDING):
             continue
         if ":" not in f.tile and f.tile != AGAVE and (f.host, f.tile, f.function, f.kind, f.difference > 0) in tile_level:
             continue
