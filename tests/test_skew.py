@@ -27,6 +27,7 @@ from fleetflame.analysis.skew import (
     SkewReport,
     analyse,
     analyse_capture,
+    read_skew_json,
     skew_table,
     write_skew_json,
 )
@@ -472,3 +473,20 @@ def test_cli_not_a_capture_folder(tmp_path: Path, make: str) -> None:
 
 def test_module_names_what_it_is_for() -> None:
     assert skew_module.__doc__ and "Benjamini–Hochberg" in skew_module.__doc__
+
+
+def test_skew_json_read_back_gives_the_same_table(tmp_path: Path) -> None:
+    """A run writes skew.json; its table after the recap can be drawn from it, not analysed again."""
+    folder = skewed_capture(tmp_path)
+    report = analyse_capture(folder)
+    assert read_skew_json(folder) is None  # not written yet
+    write_skew_json(folder, report)
+    again = read_skew_json(folder)
+    assert again is not None
+    assert again.findings == report.findings and again.not_enough_samples == report.not_enough_samples
+    assert again.to_json() == report.to_json()
+    console = Console(file=io.StringIO(), width=100)
+    print_table(console, skew_table(again, folder, limit=3))
+    assert SLOW in console.file.getvalue()  # type: ignore[attr-defined]
+    (folder / "skew.json").write_text('{"findings": [{"host": 1}]}')
+    assert read_skew_json(folder) is None

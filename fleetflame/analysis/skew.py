@@ -122,7 +122,7 @@ class NotEnough:
 class SkewReport:
     findings: list[Finding]  # largest |difference| first
     not_enough_samples: list[NotEnough]
-    comparisons: int  # the family the correction ran over
+    comparisons: int | None  # the family the correction ran over (None: read back from skew.json)
     tiles: list[str]  # tiles and kinds analysed
     min_samples: int = DEFAULT_MIN_SAMPLES
     min_difference: float = DEFAULT_MIN_DIFFERENCE
@@ -220,6 +220,22 @@ def write_skew_json(folder: Path, report: SkewReport) -> Path:
     tmp.write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def read_skew_json(folder: Path) -> SkewReport | None:
+    """The report a run wrote to skew.json (default settings), for showing it again without
+    analysing the capture a second time; None if there is none or it is not skew's JSON."""
+    try:
+        data = json.loads((folder / SKEW_JSON).read_text(encoding="utf-8"))
+        findings = [
+            Finding(**{name: item[name] for name in Finding.__dataclass_fields__})
+            for item in data["findings"]
+        ]
+        skipped = [NotEnough(**{name: item[name] for name in NotEnough.__dataclass_fields__}) for item in data["not_enough_samples"]]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    tiles = sorted({f.tile for f in findings} | {s.tile for s in skipped})
+    return SkewReport(findings, skipped, None, tiles)
 
 
 def skew_table(report: SkewReport, capture_folder: Path, limit: int | None = None) -> Any:

@@ -32,8 +32,8 @@ def _points(finding: Finding) -> Text:
 
 def render(report: SkewReport, capture_folder: Path, limit: int | None = None) -> Table:
     settings = (
-        f"≥ {100 * report.min_difference:g} points from the fleet and Benjamini–Hochberg adjusted p ≤ {report.alpha:g} "
-        f"over {report.comparisons:,} comparisons"
+        f"≥ {100 * report.min_difference:g} points from the fleet and Benjamini–Hochberg adjusted p ≤ {report.alpha:g}"
+        + (f" over {report.comparisons:,} comparisons" if report.comparisons is not None else "")
     )
     shown = report.findings if limit is None else report.findings[:limit]
     if not report.findings:
