@@ -145,7 +145,7 @@ def build_document(
     for (host, tile), entries in sorted(pairs.items()):
         pair_host.append(host_index.get(host, 0))
         pair_tile.append(tile_index.get(tile, 0))
-        for key, count in entries:
+        for key, count in sorted(entries):  # the same bytes whatever the input's order
             leaf_node.append(leaf[key])
             leaf_count.append(min(count, 0xFFFFFFFF))
         pair_start.append(len(leaf_node))

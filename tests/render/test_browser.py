@@ -279,6 +279,9 @@ def test_host_vs_rest_from_a_link(open_viewer: Any, small_fleet: dict[str, int])
     one_tile = {k: v for k, v in small_fleet.items() if k.startswith("host001;verify:2;")}
     assert viewer.js("window.fleetflame.folded()") == regroup(one_tile, "kind")
     assert "function \"" + SKEW_FUNCTION + "\" is not in this capture" not in viewer.text("#ff-notes")
+    sandwich = open_viewer(fleet_page(small_fleet), "#view=sandwich&fn=stem_run1")
+    assert sandwich.js("document.body.getAttribute('data-ff-view')") == "sandwich"
+    assert sandwich.drawn("callees")[0]["name"] == "stem_run1"
     bad = open_viewer(fleet_page(small_fleet), "#view=host-vs-rest&host=nohost&fn=x")
     assert 'host "nohost" is not in this capture' in bad.text("#ff-notes")
     assert bad.js("document.body.getAttribute('data-ff-view')") == "kind"
