@@ -353,10 +353,12 @@
         button.addEventListener("click", function () { tableRows += TABLE_ROWS; renderFunctions(); });
         more.appendChild(button);
       }
+      var marked = false;  // "Self" and "Self %" sort alike: the arrow goes on the first
       Array.prototype.forEach.call($("ff-functions").tHead.rows[0].cells, function (th) {
-        var k = th.getAttribute("data-sort");
-        th.classList.toggle("ff-sorted", k === key);
-        th.classList.toggle("ff-desc", k === key && desc);
+        var on = th.getAttribute("data-sort") === key && !marked;
+        marked = marked || on;
+        th.classList.toggle("ff-sorted", on);
+        th.classList.toggle("ff-desc", on && desc);
       });
     }
 
