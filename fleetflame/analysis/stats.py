@@ -24,7 +24,8 @@ def fisher_exact(x: int, n: int, y: int, m: int) -> float:
     That is the 2x2 table [[x, n - x], [y, m - y]]; the p-value adds up every table with the same
     margins that is no more likely than the one observed (scipy's two-sided test, "minlike").
     Exact at any count: the normal approximation of a two-proportion z-test is far too small
-    (60x at 5 samples of a 1 % function in 100) for the small counts of short captures.
+    for the small counts of short captures (40x too small for 5 samples in 100 of a function
+    that takes 1 % elsewhere).
     """
     if not (0 <= x <= n and 0 <= y <= m):
         raise ValueError(f"fisher_exact({x}, {n}, {y}, {m}): counts out of range")
