@@ -491,3 +491,10 @@ def test_skew_json_read_back_gives_the_same_table(tmp_path: Path) -> None:
     assert SLOW in console.file.getvalue()  # type: ignore[attr-defined]
     (folder / "skew.json").write_text('{"findings": [{"host": 1}]}')
     assert read_skew_json(folder) is None
+
+
+def test_cli_names_a_capture_by_id_in_out(tmp_path: Path) -> None:
+    folder = skewed_capture(tmp_path / "out")
+    done = runner.invoke(app, ["skew", folder.name, "--out", str(tmp_path / "out"), "--json"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout) == analyse_capture(folder).to_json()

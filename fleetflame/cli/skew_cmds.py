@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from .app import app
-from .common import JsonOpt, operator_errors, out
+from .common import CaptureArg, JsonOpt, OutOpt, operator_errors, out, resolve_capture
 
 # analysis.skew.DEFAULT_MIN_SAMPLES and DEFAULT_MIN_DIFFERENCE, repeated so that every command does
 # not import the analysis at start-up; tests/test_skew.py checks they agree.
@@ -20,7 +20,8 @@ DEFAULT_MIN_DIFFERENCE = 5.0
 @app.command()
 @operator_errors
 def skew(
-    capture: Annotated[Path, typer.Argument(metavar="CAPTURE", help="A capture folder (OUT/CAPTURE_ID) holding fleet.folded.", show_default=False)],
+    capture: CaptureArg,
+    out_dir: OutOpt = Path("captures"),
     json_out: JsonOpt = False,
     tile: Annotated[
         str | None,
@@ -48,11 +49,12 @@ def skew(
     from ..terminal import print_table, safe_line
 
     tiles = parse_tile_filter(tile, "--tile") if tile is not None else None
-    report = analyse_capture(capture, tiles=tiles, min_samples=min_samples, min_difference=min_difference / 100)
+    folder = resolve_capture(capture, out_dir)
+    report = analyse_capture(folder, tiles=tiles, min_samples=min_samples, min_difference=min_difference / 100)
     if tiles is not None and not report.tiles:
-        recorded = ", ".join(report.seen_tiles[:12]) or "none"
-        raise InputError(f"--tile {safe_line(tile or '')}: no such tile in {capture}; tiles recorded there: {recorded}")
+        recorded = ", ".join(safe_line(t) for t in report.seen_tiles[:12]) or "none"
+        raise InputError(f"--tile {safe_line(tile or '')}: no such tile in {folder}; tiles recorded there: {recorded}")
     if json_out:
         print(json.dumps(report.to_json(), indent=1))
     else:
-        print_table(out, skew_table(report, capture, top))
+        print_table(out, skew_table(report, folder, top))
