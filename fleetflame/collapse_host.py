@@ -22,10 +22,8 @@ PROCESS_THRESHOLD = 4 << 20  # compressed bytes; about 40 MB of perf script text
 def collapse_host(script_path: str, roots_by_tid: dict[int, str], unknown_tid_root: str | None) -> dict[str, int]:
     """Folded stacks `tile;frame;...;leaf` weighted by number of samples, from a perf script file."""
     options = PerfOptions(weight="samples", roots_by_tid=roots_by_tid, unknown_tid_root=unknown_tid_root)
-    collapsed = collapse_perf_file(script_path, options).stacks  # (a hostile host's output: see collapse/)
     stacks: dict[str, int] = {}
-    for stack in list(collapsed):  # emptied as it goes (in order): a host's stacks are not held twice
-        count = collapsed.pop(stack)
+    for stack, count in collapse_perf_file(script_path, options).stacks.items():  # (any input: see collapse/)
         # Symbol bytes that are not UTF-8 become U+FFFD: capture files and graphs are UTF-8 text.
         key = stack.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         stacks[key] = stacks.get(key, 0) + count

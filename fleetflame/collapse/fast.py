@@ -19,6 +19,7 @@ from .options import PerfOptions
 from .rules import (
     BLANK_DIGIT,
     EVENT_LINE,
+    MAX_PERIOD_DIGITS,
     NOT_STACK,
     USUAL_EVENT_LINE,
     Header,
@@ -128,10 +129,12 @@ class Collapser(Machine):
             n = folded.index(NOT_STACK)
         if self.plain_roots:
             counts, by_period = self.counts, self.by_period
+            # (a period of 20 digits or more may be above u64: then look at each; it never is)
+            odd = by_period and max(map(len, filter(None, periods[:n])), default=0) >= MAX_PERIOD_DIGITS
             for (comm, period, frames), times in Counter(zip(comms[:n], periods[:n], folded[:n])).items():
                 key = (comm.replace(b" ", b"_"), frames)  # perl's $pname
                 counts[key] = counts.get(key, 0) + times * (period_weight(period) if by_period else 1)
-                if long_period(period):
+                if odd and long_period(period):
                     self.long_periods += times
             self.samples += n
         else:

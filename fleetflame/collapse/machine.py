@@ -138,10 +138,8 @@ class Machine:
     def finish(self) -> CollapseResult:
         """Perl prints nothing for a last stack that no blank line ends; neither do we."""
         stacks: dict[str, int] = {}
-        counts = self.counts
-        for pair in list(counts):  # emptied as it goes (in order): the stacks are not held twice
-            n = counts.pop(pair)
-            key = (pair[0] + pair[1]).decode("utf-8", "surrogateescape")
+        for (root, folded), n in self.counts.items():
+            key = (root + folded).decode("utf-8", "surrogateescape")
             stacks[key] = stacks.get(key, 0) + n
         warnings = list(self.warnings)
         if self.unrecognized > MAX_WARNINGS:

@@ -84,6 +84,11 @@ def stack_line_parts(line: bytes) -> tuple[bytes, bytes, bytes] | None:
     m = STACK_LINE.match(line)
     if m is not None:
         return m.groups()  # type: ignore[return-value]
+    return odd_stack_line_parts(line)
+
+
+def odd_stack_line_parts(line: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """stack_line_parts for a line that STACK_LINE does not take."""
     start = BLANKS.match(line).end()  # type: ignore[union-attr]
     word = WORD.match(line, start)
     if word is None:
@@ -243,10 +248,11 @@ def fold_line(line: bytes, java: bool, opts: PerfOptions, addr2line: Addr2Line |
         return b""  # comments are skipped wherever they are
     if not line[:1].isspace() and EVENT_LINE.match(line) is not None:  # (it needs a non-blank first)
         return NOT_STACK
-    parts = stack_line_parts(line)
+    m = STACK_LINE.match(line)  # (stack_line_parts, without a call: a new line is folded here)
+    parts = m.groups() if m is not None else odd_stack_line_parts(line)
     if parts is None:
         return NOT_STACK
-    frames = stack_frames(parts, java, opts, addr2line=addr2line)
+    frames = stack_frames(parts, java, opts, addr2line=addr2line)  # type: ignore[arg-type]
     if not frames:
         return b""
     return b";" + frames[0] if len(frames) == 1 else b"".join(b";" + f for f in frames)
