@@ -41,8 +41,9 @@ wall time is spawn to exit of the command (wait4), and what the command orphaned
 counted, apart from the command's own.  fleetflame runs its CLI in-process under a 10-line hook
 (HOOK) that notes the control process's CPU (RUSAGE_SELF) and peak RSS (VmHWM) when main
 returns; wait4 then adds the interpreter's exit and the children the control process reaped
-itself.  Collapse CPU = the orphans' CPU, plus `collapse_s` of hosts whose small output fleetflame
-collapses in a thread of the control process.  Open files of the control process are sampled
+itself.  Collapse CPU = the orphans' CPU, plus the CPU the bench itself takes afterwards to
+collapse (with the same fleetflame function) the small outputs fleetflame collapsed in a thread of
+the control process; the rest is control CPU.  Open files of the control process are sampled
 every 20 ms from /proc.  The perf start spread is max - min of the hosts' `perf_started_at`
 (`date +%s.%N` on the host just before perf, the same clock for every lab host); the loop's is
 taken the same way (`date` before its perf).
@@ -315,6 +316,19 @@ def event_times(log_file: Path, stage: str) -> dict[str, float]:
     return out
 
 
+def collapse_cpu_of(hosts: dict[str, dict[str, Any]], folder: Path) -> float:
+    """CPU seconds this process takes to collapse those hosts' perf.script.gz as fleetflame did."""
+    if not hosts:
+        return 0.0
+    from fleetflame.collapse_host import collapse_host
+    began = time.process_time()
+    for name, v in hosts.items():
+        roots = {int(tid): root for tid, root in v.get("collapse_roots", {}).items()}
+        collapse_host(str(folder / "hosts" / name / "perf.script.gz"), roots,
+                      v.get("unknown_tid_root"))
+    return time.process_time() - began
+
+
 def spread(values: list[float]) -> float | None:
     return max(values) - min(values) if len(values) >= 2 else (0.0 if values else None)
 
@@ -354,13 +368,14 @@ def run_fleetflame(lab: LabFleet, inventory: Path, duration: float, work: Path, 
                       default=0.0) for s in STAGES}
     # What the control process orphaned (multiprocessing's forkserver and the collapse workers it
     # forked, reaped by the wrapper) is collapsing.  fleetflame collapses small outputs in a
-    # thread of the control process instead (collapse_host.PROCESS_THRESHOLD); their collapse_s
-    # (wall time in that thread) stands in for their CPU.  Everything else the control process
-    # used, its interpreter exit and the children it reaped itself included (wait4 on it), is
-    # control CPU.
+    # thread of the control process instead (collapse_host.PROCESS_THRESHOLD): that CPU is
+    # measured here afterwards, collapsing the same files the same way in this process (their
+    # collapse_s, wall time in a thread shared by hundreds of hosts, overlaps and overstates it).
+    # Everything else the control process used, its interpreter exit and the children it reaped
+    # itself included (wait4 on it), is control CPU.
     orphans = sum(r["orphans"].values())
-    in_thread = sum(v.get("timings", {}).get("collapse_s", 0.0) for v in ok.values()
-                    if v.get("script_bytes", 0) < THREAD_COLLAPSE_BELOW)
+    in_thread = collapse_cpu_of({n: v for n, v in ok.items()
+                                 if v.get("script_bytes", 0) < THREAD_COLLAPSE_BELOW}, folder)
     control = r["direct_cpu"] - in_thread
     n = len(lab.names)
     return {**r, **h, "load1": load, "spread": spread(starts) or 0.0,
