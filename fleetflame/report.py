@@ -79,11 +79,9 @@ def regroup(stacks: Mapping[str, int], group_by: str) -> folded.Stacks:
 
 
 def _title(manifest: Manifest, scope: str) -> FlameGraphOptions:
-    ok = len(manifest.hosts) - len(manifest.failed_hosts)
-    subtitle = (
-        f"{manifest.id} · target {manifest.target} · {manifest.duration_s:g} s at {manifest.frequency_hz} Hz"
-        f" · {ok}/{len(manifest.hosts)} hosts"
-    )
+    ok = len(manifest.ok_hosts)
+    recorded = f"{manifest.duration_s:g} s" + (f" (stopped early; {manifest.requested_duration_s:g} s requested)" if manifest.stopped_early else "")
+    subtitle = f"{manifest.id} · target {manifest.target} · {recorded} at {manifest.frequency_hz} Hz · {ok}/{len(manifest.hosts)} hosts"
     return FlameGraphOptions(title=f"fleetflame: {scope}", subtitle=subtitle)
 
 

@@ -13,6 +13,7 @@ import typer
 from ..errors import InputError
 from .app import app
 from .common import CaptureArg, OutOpt, emit, operator_errors, out, resolve_capture
+from .skew_cmds import print_skew_summary
 
 
 @app.command()
@@ -20,7 +21,12 @@ from .common import CaptureArg, OutOpt, emit, operator_errors, out, resolve_capt
 def report(
     capture: CaptureArg,
     out_dir: OutOpt = Path("captures"),
-    group_by: Annotated[str, typer.Option(help="Root frames of the fleet graph: host (host;tile;...), tile (tile;host;...) or none.")] = "host",
+    group_by: Annotated[
+        str,
+        typer.Option(
+            help="Root frames of the fleet graph: auto (by host up to 3 hosts, else by tile kind), host (host;tile;...), kind (tile kind, hosts merged), tile (tile;host;...) or none."
+        ),
+    ] = "auto",
     formats: Annotated[str, typer.Option("--format", help="Outputs, comma separated: svg,html,folded,speedscope,pprof.")] = "svg,html",
 ) -> None:
     """Redraw a capture's graphs from its folder alone (offline, no host needed).
@@ -33,11 +39,12 @@ def report(
     from ..terminal import print_line
 
     if group_by not in GROUPINGS:
-        raise InputError(f"--group-by {group_by!r}: choose host, tile or none")
+        raise InputError(f"--group-by {group_by!r}: choose auto, host, kind, tile or none")
     fmts = parse_formats(formats)
     folder = resolve_capture(capture, out_dir)
     for path in build_reports(folder, read_manifest(folder), fmts, group_by):
         print_line(out, str(path))
+    print_skew_summary(folder)
 
 
 @app.command()

@@ -33,9 +33,7 @@ from .common import (
     select_hosts,
     warn,
 )
-
-SKEW_ROWS_AFTER_RUN = 5
-
+from .skew_cmds import print_skew_summary
 
 @app.command()
 @operator_errors
@@ -226,7 +224,7 @@ def _show_outcome(outcome: object, json_out: bool, quiet: bool, log_file: Path |
         print_table(out, recap_table(manifest))
         if manifest.stopped_early:
             print_line(out, f"stopped early: {manifest.duration_s:g} s of the {manifest.requested_duration_s:g} s requested were recorded")
-        _show_skew(outcome.folder)
+        print_skew_summary(outcome.folder)
         print_line(out, "capture folder: ", str(outcome.folder))
         if outcome.reports:
             print_line(out, "flamegraph:     ", str(outcome.folder / "flamegraph.html"))
@@ -241,18 +239,3 @@ def _show_outcome(outcome: object, json_out: bool, quiet: bool, log_file: Path |
             print_line(err, f"{name}: ", manifest.hosts[name].error or "failed")
     if outcome.abandoned:
         print_line(err, f"abandoned by a second interrupt; what had arrived is kept in {outcome.folder}")
-
-
-def _show_skew(folder: Path) -> None:
-    """The largest skew findings after the recap (the whole list: `fleetflame skew`)."""
-    from ..analysis.skew import analyse_capture, skew_table
-    from ..errors import FleetflameError
-
-    if not (folder / "fleet.folded").is_file():
-        return
-    try:
-        report = analyse_capture(folder)
-    except FleetflameError:
-        return
-    if report.findings:
-        print_table(out, skew_table(report, folder, SKEW_ROWS_AFTER_RUN))

@@ -58,7 +58,7 @@ TileArg = Annotated[
 TopOpt = Annotated[int, typer.Option("--top", metavar="N", help="How many functions (those with the most self samples over the history).", min=1)]
 ThresholdOpt = Annotated[
     float,
-    typer.Option("--threshold", metavar="POINTS", help="Mark a host whose share is this many percentage points from the capture's median.", min=0),
+    typer.Option("--threshold", metavar="POINTS", help="Mark a host whose share differs from the other hosts' by at least this many percentage points, and by more than sampling noise.", min=0),
 ]
 LastOpt = Annotated[int | None, typer.Option("--last", metavar="N", help="Only the N newest completed captures.", min=1, show_default=False)]
 

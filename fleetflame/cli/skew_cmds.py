@@ -58,3 +58,25 @@ def skew(
         print(json.dumps(report.to_json(), indent=1))
     else:
         print_table(out, skew_table(report, folder, top))
+
+
+SUMMARY_ROWS = 5
+
+
+def print_skew_summary(folder: Path) -> None:
+    """The largest findings of the skew.json a run, fetch or report just wrote (the whole list:
+    `fleetflame skew`); analyses the capture only if there is no skew.json."""
+    from ..analysis.skew import analyse_capture, read_skew_json, skew_table
+    from ..errors import FleetflameError
+    from ..terminal import print_table
+
+    report = read_skew_json(folder)
+    if report is None:
+        if not (folder / "fleet.folded").is_file():
+            return
+        try:
+            report = analyse_capture(folder)
+        except FleetflameError:
+            return
+    if report.findings:
+        print_table(out, skew_table(report, folder, SUMMARY_ROWS))
