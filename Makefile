@@ -39,10 +39,16 @@ lock:
 	.lockvenv/bin/pip freeze --exclude-editable | grep -v '^#' > constraints.txt
 	rm -rf .lockvenv
 
-bench: setup
+# Every goal's benchmark, each printing its figures beside its baseline (docs/BENCHMARKS.md).
+bench: setup system-deps
 	$(PY) bench/collapse.py
+	$(PY) bench/collapse_limits.py
 	$(PY) bench/render.py
+	$(PY) bench/exports.py
+	$(PY) bench/skew.py
 	$(PY) bench/fleet.py
+	$(PY) bench/fleet.py --rtt-ms 100
+	$(PY) bench/fleet.py --simulate 64,256
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache
