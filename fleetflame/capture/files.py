@@ -37,11 +37,20 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def write_json(path: Path, data: Any, indent: int | None = 1) -> None:
-    """Replace `path` atomically with JSON (0600): readers never see half a file."""
+def write_text(path: Path, text: str) -> None:
+    """Replace `path` atomically (0600, never through a symlink): readers never see half a file."""
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fp:
-        json.dump(data, fp, indent=indent)
-        fp.write("\n")
+        fp.write(text)
     os.replace(tmp, path)
+
+
+def json_by_line(data: dict[str, Any], nested: str) -> str:
+    """JSON of an object with one line per key, and one line per entry of `data[nested]`: easy to
+    read and to diff by host, and written by the C encoder (json's indent= is pure Python,
+    0.1 s for a manifest of 64 hosts)."""
+    lines = [f" {json.dumps(k)}: {json.dumps(v)}" for k, v in data.items() if k != nested]
+    inner = [f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in data.get(nested, {}).items()]
+    lines.append(f" {json.dumps(nested)}: {{" + ("\n" + ",\n".join(inner) + "\n }" if inner else "}"))
+    return "{\n" + ",\n".join(lines) + "\n}\n"

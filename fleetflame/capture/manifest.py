@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import __version__
 from ..tiles import Tile
-from .files import write_json
+from .files import json_by_line, write_text
 from .ids import CaptureId, host_folder_name
 
 MANIFEST = "manifest.json"
@@ -151,7 +151,7 @@ class Manifest:
         return manifest
 
     def write(self, folder: Path) -> None:
-        write_json(folder / MANIFEST, self.to_json())
+        write_text(folder / MANIFEST, json_by_line(self.to_json(), "hosts"))
 
 
 def read_manifest(folder: Path) -> Manifest:

@@ -81,7 +81,10 @@ class Session:
     async def message(self, timeout: float | None = None) -> Message:
         """The next line; SessionFailed for `error`, ProtocolError for garbage, LinkLost if the
         session ended without saying why."""
-        line = await asyncio.wait_for(self._line(), timeout) if timeout else await self._line()
+        if timeout and b"\n" not in self._buffer:  # (a buffered line needs no timer: thread lists come in bulk)
+            line = await asyncio.wait_for(self._line(), timeout)
+        else:
+            line = await self._line()
         text = line.decode("utf-8", errors="replace")
         verb, _, rest = text.partition(" ")
         if verb == "error":
