@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..connection import Connection, ConnectionError_, SshSettings, visit_hosts
-from ..errors import HostError, InputError
+from ..errors import HostError, InputError, NoInventoryError
 from ..inventory import load_inventories, select
 from ..inventory.model import HostRecord
 from ..remote import sh
@@ -255,7 +255,9 @@ def _local_job(folder: Path, inventories: list[Path], limit: str | None, plan: F
 def _from_hosts(out: Path, capture_id: str | None, find_hosts: HostsFinder, ssh: SshSettings, forks: int, plan: FetchPlan) -> FetchPlan:
     try:
         hosts = find_hosts()
-    except InputError as exc:
+    except NoInventoryError as exc:
+        # A configured inventory that is missing or broken is an error (exit 2) like everywhere
+        # else; only "no inventory at all" lets a bare fetch end with "nothing to fetch".
         if capture_id is not None:
             raise  # that capture can only come from the hosts: say why they cannot be asked
         plan.notes.append(f"the hosts were not asked for captures left on them: {exc}")

@@ -25,7 +25,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from fleetflame.errors import InputError
+from fleetflame.errors import InputError, NoInventoryError
 from fleetflame.terminal import safe_line as printable  # paths from env and config: one harmless line
 
 ENV_INVENTORY = "ANSIBLE_INVENTORY"
@@ -231,7 +231,7 @@ def discover_inventory(
     if found.origin == FROM_DEFAULT:
         if os.path.exists(system_inventory):
             return found
-        raise InputError(_nothing_found(found, system_config, system_inventory))
+        raise NoInventoryError(_nothing_found(found, system_config, system_inventory))
     for path in found.paths:
         if not os.path.exists(path):
             if found.origin == FROM_ENV:
