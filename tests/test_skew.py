@@ -28,9 +28,9 @@ from fleetflame.analysis.skew import (
     analyse,
     analyse_capture,
     read_skew_json,
-    skew_table,
     write_skew_json,
 )
+from fleetflame.analysis.skew_table import skew_table
 from fleetflame.analysis.stats import benjamini_hochberg, fisher_exact
 from fleetflame.capture import HostResult, Manifest
 from fleetflame.cli import app

@@ -238,14 +238,6 @@ def read_skew_json(folder: Path) -> SkewReport | None:
     return SkewReport(findings, skipped, None, tiles)
 
 
-def skew_table(report: SkewReport, capture_folder: Path, limit: int | None = None) -> Any:
-    """The findings as a rich table, largest first, with the viewer step that shows each one;
-    `limit` rows at most (then "N more"), for the short form after a run's recap."""
-    from .skew_table import render
-
-    return render(report, capture_folder, limit)
-
-
 def _check(min_samples: int, min_difference: float, alpha: float) -> None:
     if min_samples < 1:
         raise InputError(f"--min-samples {min_samples}: give at least 1 (default {DEFAULT_MIN_SAMPLES})")

@@ -30,7 +30,9 @@ def _points(finding: Finding) -> Text:
     return Text(f"{points:+.1f}", style="bold red" if points > 0 else "bold cyan")
 
 
-def render(report: SkewReport, capture_folder: Path, limit: int | None = None) -> Table:
+def skew_table(report: SkewReport, capture_folder: Path, limit: int | None = None) -> Table:
+    """The findings as a rich table, largest first, with the viewer step that shows each one;
+    `limit` rows at most (then "N more"), for the short form after a run's recap."""
     settings = (
         f"≥ {100 * report.min_difference:g} points from the fleet and Benjamini–Hochberg adjusted p ≤ {report.alpha:g}"
         + (f" over {report.comparisons:,} comparisons" if report.comparisons is not None else "")

@@ -43,7 +43,8 @@ def skew(
     step that shows it."""
     import json
 
-    from ..analysis.skew import analyse_capture, skew_table
+    from ..analysis.skew import analyse_capture
+    from ..analysis.skew_table import skew_table
     from ..errors import InputError
     from ..targets import parse_tile_filter
     from ..terminal import print_table, safe_line
@@ -66,7 +67,8 @@ SUMMARY_ROWS = 5
 def print_skew_summary(folder: Path) -> None:
     """The largest findings of the skew.json a run, fetch or report just wrote (the whole list:
     `fleetflame skew`); analyses the capture only if there is no skew.json."""
-    from ..analysis.skew import analyse_capture, read_skew_json, skew_table
+    from ..analysis.skew import analyse_capture, read_skew_json
+    from ..analysis.skew_table import skew_table
     from ..errors import FleetflameError
     from ..terminal import print_table
 

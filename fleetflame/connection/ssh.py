@@ -14,7 +14,7 @@ import errno
 import socket
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import asyncssh
 
@@ -23,8 +23,13 @@ from .base import CommandResult, Connection, ConnectionError_, LinkLost, Running
 from .http import http_get
 from .settings import SshSettings
 
-if TYPE_CHECKING:  # bastions.py opens jump hosts with open_ssh: no import cycle at run time
-    from .bastions import BastionPool
+
+
+class JumpHosts(Protocol):
+    """What a connection needs of the jump-host pool (bastions.BastionPool, which opens jump
+    hosts with open_ssh: a protocol here keeps the two modules from importing each other)."""
+
+    async def get(self, spec: str) -> asyncssh.SSHClientConnection: ...
 
 # The same ciphers as asyncssh's defaults, AES-GCM first: the `cryptography` package does it in C,
 # where chacha20-poly1305 goes through Python per packet (about 7x the control CPU per host).
@@ -123,7 +128,7 @@ async def open_ssh(
     user: str | None = None,
     identity_file: str | None = None,
     jump: str | None = None,
-    bastions: BastionPool | None = None,
+    bastions: JumpHosts | None = None,
     tunnel: Any = None,
 ) -> asyncssh.SSHClientConnection:
     """Connect and authenticate, checking the host key as OpenSSH would (see the module docstring).
@@ -248,7 +253,7 @@ class SshProcess(RunningCommand):
 
 
 class SshConnection(Connection):
-    def __init__(self, host: HostRecord, settings: SshSettings, bastions: BastionPool) -> None:
+    def __init__(self, host: HostRecord, settings: SshSettings, bastions: JumpHosts) -> None:
         super().__init__(host)
         self.settings = settings
         self.bastions = bastions
