@@ -432,7 +432,7 @@ def bench_pair(n: int, args: argparse.Namespace, base: Path) -> dict[str, Any]:
                 if which == "baseline":
                     r = run_baseline(lab, tids, args.duration, work, tag, proxied)
                 else:
-                    r = run_fleetflame(lab, inventory, args.duration, work, tag)
+                    r = run_fleetflame(lab, inventory, args.duration, work, tag, log_events=bool(os.environ.get("BENCH_LOG_EVENTS")))
                 runs[which].append(r)
                 print(f"  {tag}: wall {r['wall']:.2f} s (beyond {args.duration:g} s: "
                       f"{r['wall'] - args.duration:.2f}), cpu {r['cpu']:.2f} s, "

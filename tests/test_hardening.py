@@ -263,8 +263,9 @@ def test_detach_shows_recording_hosts_and_a_whole_fetch_hint(make_lab: Callable[
 
 
 def test_each_host_sees_one_session_and_one_metrics_forward(make_lab: Callable[..., LabFleet], tmp_path: Path) -> None:
-    """The round-trip budget on real sshd: per host and capture, one exec channel (the session)
-    and one forwarded channel (metrics), nothing else: no SFTP, no second command."""
+    """The round-trip budget on real sshd: per host and capture, authentication by public key
+    without the `none` probe (a key query, then the signed request), one exec channel (the
+    session) and one forwarded channel (metrics), nothing else: no SFTP, no second command."""
     lab = make_lab(2, load=2, log_level="DEBUG1")
     inventory = lab.write_inventory(tmp_path / "inv.yml")
     done = fleetflame(lab, "run", "net", "-i", str(inventory), "--duration", "1", "--out", str(tmp_path / "out"), "--quiet")
@@ -272,5 +273,6 @@ def test_each_host_sees_one_session_and_one_metrics_forward(make_lab: Callable[.
     for host in lab.hosts:
         log = host.sshd_log()
         assert len(re.findall(r"request exec", log)) == 1, log[-3000:]
+        assert re.findall(r"userauth-request for user \S+ service ssh-connection method (\S+)", log) == ["publickey", "publickey"], log[-3000:]
         assert len(re.findall(r"ctype direct-tcpip", log)) == 1
         assert "subsystem" not in log.replace("Subsystem", "")

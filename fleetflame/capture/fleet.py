@@ -85,6 +85,9 @@ class Fleet:
     rate_limit_mb_s: float | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     connector: Connector = open_connection  # tests give hosts of their own (a FakeConnection)
+    # Called once every host's results are safe locally (or it failed), before the hosts'
+    # answers that they cleaned up have arrived: the runner draws the reports here.
+    results_ready: Callable[[], None] | None = None
 
     def settings(self, keep_perf_data: bool, detach: bool = False) -> CaptureSettings:
         m = self.manifest
@@ -124,7 +127,13 @@ class Fleet:
     ) -> None:
         try:
             await asyncio.gather(*(work(c) for c in captures))
+            if self.results_ready is not None:
+                self.results_ready()  # while the hosts remove their folders (one round trip)
+            await asyncio.gather(*(c.finish_cleaning() for c in captures))
         finally:
+            for capture in captures:
+                if capture.cleaning is not None and not capture.cleaning.done():
+                    capture.cleaning.cancel()  # abandoned: `done` was sent, the host cleans anyway
             for capture in captures:
                 if capture.row.status == "pending" and not (detach and capture.went):
                     what = "recovers what perf recorded" if capture.row.fetchable else "cannot help: nothing was recorded"

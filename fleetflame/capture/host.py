@@ -4,6 +4,7 @@
     detach:  ... | go | started                                   (perf goes on; `fetch` finishes)
     fetch:   connect, attach, wait, results
     results: receive (verified), collapse, then `done`: only now the host removes its folder
+             (its answer is awaited by finish_cleaning, once the fleet's reports are drawn)
 
 Each stage returns what it learned (record.PerfEnd, transfer.Pulled, collapse.Collapsed...);
 this module puts it in the row. `fail_host` is the one place that decides how an exception
@@ -68,6 +69,7 @@ class HostCapture:
     selection: Selection | None = field(default=None, init=False)
     stage: Stage = field(default=Stage.CONNECTING, init=False)
     went: bool = field(default=False, init=False)
+    cleaning: asyncio.Future[None] | None = field(default=None, init=False)
 
     # ---- reporting -----------------------------------------------------------------------
 
@@ -269,9 +271,21 @@ class HostCapture:
         self.row.succeed()
         self._event(Stage.CLEANING)
         session.send("done")
-        await self._timed("clean", self._expect_cleaned(session))
-        session.close()
+        # The results are safe: the host's answer that its folder is gone is awaited later
+        # (finish_cleaning), so that the fleet's reports are drawn during that round trip.
+        self.cleaning = asyncio.ensure_future(self._timed("clean", self._cleaned_then_close(session)))
+
+    async def _cleaned_then_close(self, session: Session) -> None:
+        try:
+            await self._expect_cleaned(session)
+        finally:
+            session.close()
         self._event(Stage.DONE, f"{self.row.samples} samples")
+
+    async def finish_cleaning(self) -> None:
+        """Wait for the host to confirm that it removed its folder (the row says `cleaned`)."""
+        if self.cleaning is not None:
+            await self.cleaning
 
     async def _expect_cleaned(self, session: Session) -> None:
         try:

@@ -136,10 +136,14 @@ def run_capture(
     with private_files():
         folder, manifest = new_capture(hosts, options)
 
+        early = _EarlyReports(folder, options.formats)
+
         def make(collapser: HostCollapser) -> Fleet:
             fleet = Fleet(folder, manifest, hosts, options.ssh, options.forks, collapser, reporter or quiet, options.rate_limit_mb_s)
             if connector is not None:
                 fleet.connector = connector
+            if not options.detach:
+                fleet.results_ready = lambda: early.draw(fleet)
             return fleet
 
         fleet, abandoned = asyncio.run(_with_fleet(make, lambda f: run_fleet(f, options.keep_perf_data, options.detach)))
@@ -147,7 +151,7 @@ def run_capture(
         manifest.write(folder)
         outcome = RunOutcome(folder, manifest, abandoned, options.detach)
         if not options.detach:
-            outcome.reports = _reports(folder, manifest, options.formats)
+            outcome.reports = early.reports if early.drawn else _reports(folder, manifest, options.formats)
     return outcome
 
 
@@ -167,18 +171,38 @@ def fetch_capture(
     with private_files():
         private_dir(folder)
 
+        early = _EarlyReports(folder, formats)
+
         def make(collapser: HostCollapser) -> Fleet:
             fleet = Fleet(folder, manifest, hosts, ssh, forks, collapser, reporter or quiet, rate_limit_mb_s)
             if connector is not None:
                 fleet.connector = connector
+            fleet.results_ready = lambda: early.draw(fleet)
             return fleet
 
         fleet, abandoned = asyncio.run(_with_fleet(make, lambda f: fetch_fleet(f, keep_perf_data)))
         _settle_duration(fleet)
         manifest.write(folder)
         outcome = RunOutcome(folder, manifest, abandoned)
-        outcome.reports = _reports(folder, manifest, formats)
+        outcome.reports = early.reports if early.drawn else _reports(folder, manifest, formats)
     return outcome
+
+
+@dataclass
+class _EarlyReports:
+    """The reports drawn as soon as every host's results are safe, while the hosts' answers that
+    they removed their folders are on their way (one round trip, 100-250 ms to a distant host).
+    A run abandoned before that point draws them afterwards from what arrived."""
+
+    folder: Path
+    formats: tuple[str, ...]
+    drawn: bool = False
+    reports: list[Path] = field(default_factory=list)
+
+    def draw(self, fleet: Fleet) -> None:
+        _settle_duration(fleet)
+        self.reports = _reports(self.folder, fleet.manifest, self.formats)
+        self.drawn = True
 
 
 def _reports(folder: Path, manifest: Manifest, formats: tuple[str, ...]) -> list[Path]:

@@ -57,6 +57,22 @@ def _log_packet_if_wanted(self: asyncssh.packet.SSHPacketLogger, *args: Any) -> 
 
 asyncssh.packet.SSHPacketLogger._log_packet = _log_packet_if_wanted  # type: ignore[method-assign,assignment]
 
+# asyncssh starts client authentication with a `none` request, whose only use is to learn which
+# methods the server accepts (RFC 4252 §5.2 makes that step optional). Going to public keys at
+# once saves one round trip per host, 100-250 ms to a distant validator. The key query that
+# follows is unchanged (no signature with a key the server has not accepted), and if there is no
+# key to offer, or the server refuses them, asyncssh goes on with the methods the server names.
+_client_init = asyncssh.connection.SSHClientConnection.__init__
+
+
+def _init_publickey_first(self: asyncssh.SSHClientConnection, *args: Any, **kwargs: Any) -> None:
+    _client_init(self, *args, **kwargs)
+    if b"publickey" in (self._preferred_auth or ()):
+        self._auth_methods = [b"publickey", b"none"]
+
+
+asyncssh.connection.SSHClientConnection.__init__ = _init_publickey_first  # type: ignore[method-assign]
+
 # known_hosts files parsed once per run, not once per host (asyncssh reads them at every
 # connect: with one line per host that is quadratic in the fleet's size, 7 ms a host at 64).
 _known_hosts_cache: dict[tuple[tuple[str, int, int], ...], asyncssh.SSHKnownHosts] = {}

@@ -301,3 +301,24 @@ def test_fetch_from_the_hosts_ignores_folders_whose_meta_does_not_check_out(tmp_
     assert job.manifest.id == outcome.manifest.id and job.rebuilt
     assert sorted(p.name for p in out.iterdir()) == [outcome.manifest.id]
     assert not (Path("/tmp") / "evil").exists()
+
+
+def test_reports_are_drawn_while_the_hosts_confirm_their_cleanup(tmp_path: Path) -> None:
+    """Once every host's results are safe, the reports are drawn during the round trip in which
+    the hosts remove their folders, not after it; the manifest still records each `cleaned`."""
+    fakes = {name: healthy(name, latency=0.05) for name in ("a", "b")}
+    drawn_before_done: list[bool] = []
+
+    def watch(event: Event) -> None:
+        if event.stage == Stage.DONE:
+            drawn_before_done.append(any((tmp_path / "out").glob("*/fleet.folded")))
+
+    outcome = run_capture(
+        [HostRecord(name, f"10.0.0.{i + 1}") for i, name in enumerate(fakes)],
+        CaptureOptions(target=parse_target("all"), duration=0.2, out=tmp_path / "out", formats=("folded",)),
+        watch,
+        fake_connector(fakes),
+    )
+    assert outcome.exit_code == 0 and drawn_before_done == [True, True]
+    assert all(row.cleaned for row in read_manifest(outcome.folder).hosts.values())
+    assert not any(fake.folders for fake in fakes.values())
