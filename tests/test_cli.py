@@ -426,3 +426,29 @@ def test_diff_of_an_empty_side_is_an_error(tmp_path: Path, empty: str) -> None:
     (capture / "fleet.folded").write_text(empty)
     code, _, err = invoke("diff", capture.name, str(good), "--out", str(tmp_path / "out"))
     assert code == 2 and "fleet.folded: no stacks in it" in err
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_detach_prints_the_id_and_the_fetch_hint_only_when_not_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str], quiet: bool) -> None:
+    from fleetflame.capture.runner import RunOutcome
+    from fleetflame.cli.capture_cmds import _show_outcome
+
+    manifest = Manifest(id="20261205T060000Z-all", target="all", started_at="2026-12-05T06:00:00Z", duration_s=5, frequency_hz=99,
+                        call_graph="fp", hosts={"val01": HostResult(address="10.0.0.1", remote_dir="/tmp/fleetflame-x.abcdefghij")})
+    _show_outcome(RunOutcome(tmp_path, manifest, detached=True), False, quiet, None, fetch_hint="fleetflame fetch 20261205T060000Z-all")
+    captured = capsys.readouterr()
+    assert captured.out.strip().splitlines()[-1] == "20261205T060000Z-all"
+    assert ("finish with: fleetflame fetch 20261205T060000Z-all" in captured.err) is not quiet
+    if quiet:
+        assert captured.out.strip() == "20261205T060000Z-all" and captured.err == ""
+
+
+def test_collapse_reads_a_pipe_and_refuses_a_folder(tmp_path: Path) -> None:
+    """`fleetflame collapse <(perf script)` hands over /dev/fd/N, a pipe: that is a file to read."""
+    script = "fdctl 12 1.0: 1 cpu-clock:\n\t1 f (/x)\n\t2 main (/x)\n\n"
+    piped = subprocess.run(["bash", "-c", f"{sys.executable} -m fleetflame collapse <(printf '%s' \"$S\")"],
+                           env={**os.environ, "S": script}, capture_output=True, text=True, timeout=60)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout == "fdctl;main;f 1\n"
+    folder = CliRunner().invoke(app, ["collapse", str(tmp_path)])
+    assert folder.exit_code == 2 and "a folder, not a perf script file" in folder.output

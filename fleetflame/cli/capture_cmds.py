@@ -217,8 +217,8 @@ def _show_outcome(outcome: object, json_out: bool, quiet: bool, log_file: Path |
     elif outcome.detached:
         if not quiet:
             print_table(out, recap_table(manifest, detached=True))
-        print(manifest.id)
-        if manifest.pending_hosts:
+        print(manifest.id)  # even with --quiet: scripts take the id from here
+        if manifest.pending_hosts and not quiet:
             print_line(err, "perf is recording on the hosts; finish with: ", fetch_hint)
     elif not quiet:
         print_table(out, recap_table(manifest))

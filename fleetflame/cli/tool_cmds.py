@@ -113,8 +113,11 @@ def collapse(
         context=context,
     )
     source = "-" if file is None or str(file) == "-" else file
-    if source != "-" and not Path(source).is_file():
-        raise InputError(f"{source}: no such file")
+    if source != "-":  # a pipe (`<(perf script)`) or /dev/stdin is fine; a folder is not
+        if not Path(source).exists():
+            raise InputError(f"{source}: no such file")
+        if Path(source).is_dir():
+            raise InputError(f"{source}: a folder, not a perf script file (give a file, or '-' for stdin)")
     result = collapse_perf_file(source, options)
     for warning in result.warnings:
         print(warning, file=sys.stderr)
