@@ -171,3 +171,34 @@ def test_overlapping_scheduled_runs_and_retention(make_lab: Callable[..., LabFle
     listing = json.loads(fleetflame(lab, "captures", "--out", str(out), "--json").stdout)
     assert [c["id"] for c in listing["captures"]] == captures
     assert all(c["hosts"] == {"ok": 2, "failed": 0, "pending": 0} for c in listing["captures"])
+
+
+def test_detach_with_i_then_a_bare_fetch_from_another_folder(make_lab: Callable[..., LabFleet], tmp_path: Path) -> None:
+    """`run --detach -i inv.yml` (a relative path), then `fleetflame fetch` with neither -i nor an
+    id, from another working directory with no inventory of its own: the capture remembers its
+    inventory as an absolute path and its hosts' addresses, and fetch completes it."""
+    lab = make_lab(2, load=2)
+    ops = tmp_path / "ops"
+    ops.mkdir()
+    lab.write_inventory(ops / "inv.yml")
+    env = lab.env(COLUMNS="200")
+    for var in ("ANSIBLE_INVENTORY", "ANSIBLE_CONFIG"):
+        env.pop(var, None)
+    detached = subprocess.run([sys.executable, "-m", "fleetflame", "run", "net", "-i", "inv.yml", "--duration", "2", "--detach"],
+                              capture_output=True, text=True, env=env, cwd=ops, timeout=240)
+    assert detached.returncode == 0, detached.stderr
+    capture_id = detached.stdout.strip().splitlines()[-1]
+    folder = ops / "captures" / capture_id
+    assert manifest_of(folder)["inventories"] == [str(ops / "inv.yml")]
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    fetched = subprocess.run([sys.executable, "-m", "fleetflame", "fetch", "--out", str(ops / "captures"), "--json"],
+                             capture_output=True, text=True, env=env, cwd=elsewhere, timeout=240)
+    assert fetched.returncode == 0, fetched.stderr
+    (line,) = fetched.stdout.splitlines()
+    assert json.loads(line)["capture"] == capture_id
+    manifest = manifest_of(folder)
+    assert all(h["status"] == "ok" and h["samples"] > 0 for h in manifest["hosts"].values()), manifest["hosts"]
+    assert not remote_leftovers(lab)
+    assert not list(elsewhere.iterdir()), "fetch wrote nothing in the folder it was started from"
