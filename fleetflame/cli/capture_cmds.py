@@ -183,7 +183,7 @@ def fetch(
             for note in plan.notes:
                 print_line(err, note)
             print_line(out, "nothing to fetch")
-        raise typer.Exit(0)  # --json: no line, as for every capture not finished (JSON Lines)
+        raise typer.Exit(0)  # --json: one document per capture finished, so none here
     worst = 0
     for job in jobs:
         pending = [h.name for h in job.hosts]

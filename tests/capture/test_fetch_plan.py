@@ -91,7 +91,7 @@ def test_nothing_to_fetch_is_said_and_exits_0(tmp_path: Path, monkeypatch: pytes
         assert result.exit_code == 0, result.output
         assert "nothing to fetch" in result.stdout
     result = CliRunner().invoke(app, ["fetch", "--latest", "--out", str(tmp_path / "out"), "--json"])
-    assert result.exit_code == 0 and result.stdout == ""  # JSON Lines: no capture, no line
+    assert result.exit_code == 0 and result.stdout == ""  # one JSON document per capture finished: none
 
 
 def test_a_capture_named_by_its_folder_or_its_id(tmp_path: Path) -> None:
