@@ -2,7 +2,7 @@
 # System packages the tests need (Debian): installs only what is missing, and only as root.
 # Without root, tests that need these skip and say why.
 set -euo pipefail
-packages=(gcc make linux-perf openssh-server openssh-client sudo procps chromium util-linux coreutils gzip golang-go time)
+packages=(gcc make python3 linux-perf openssh-server openssh-client sudo procps chromium util-linux coreutils gzip golang-go time)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -34,12 +34,40 @@ def write_inventory(path: Path, metrics_url: str, **extra: str) -> Path:
     return path
 
 
+CHECKOUT = Path(__file__).resolve().parent.parent
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
 def fleetflame(*args: str, user: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "fleetflame", *args]
-    if user:
-        argv = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups", *argv]
     env = {**os.environ, "COLUMNS": "200"}
-    return subprocess.run(argv, capture_output=True, text=True, timeout=180, cwd=cwd, env=env)
+    if not user:
+        argv = [sys.executable, "-m", "fleetflame", *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=180, cwd=cwd, env=env)
+    # Another user may not be able to reach the checkout (a clone in a 0700 `mktemp -d` folder),
+    # nor this interpreter (pyenv's lives under /root). So, in a mount namespace of its own that
+    # ends with the command, the checkout is bind-mounted on a world-readable mount point, and
+    # the system's Python 3 runs fleetflame and the venv's packages from there.
+    if not SYSTEM_PYTHON.exists():
+        pytest.skip(f"{SYSTEM_PYTHON} is needed to run fleetflame as {user}")
+    site = Path(sysconfig_purelib()).relative_to(CHECKOUT)
+    with tempfile.TemporaryDirectory(prefix="fleetflame-checkout-") as mount_point:
+        os.chmod(mount_point, 0o755)
+        env["PYTHONPATH"] = f"{mount_point}:{mount_point}/{site}"
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        argv = [
+            "unshare", "--mount", "--propagation", "private", "--",
+            "sh", "-c", 'mount --bind -- "$1" "$2" && shift 2 && exec "$@"', "sh", str(CHECKOUT), mount_point,
+            "setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups",
+            str(SYSTEM_PYTHON), "-m", "fleetflame", *args,
+        ]  # fmt: skip
+        return subprocess.run(argv, capture_output=True, text=True, timeout=180, cwd=cwd, env=env)
+
+
+def sysconfig_purelib() -> str:
+    """This venv's site-packages (inside the checkout: `make setup` puts .venv there)."""
+    import sysconfig
+
+    return sysconfig.get_paths()["purelib"]
 
 
 def capture_folder(out: Path) -> Path:
