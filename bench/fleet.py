@@ -5,6 +5,8 @@ and as the control plane of a big simulated fleet.
     .venv/bin/python bench/fleet.py --hosts 16,4,1 --repeat 3 --wait 1200 --json out.json
     .venv/bin/python bench/fleet.py --rtt-ms 100               # 8 hosts behind a 100 ms RTT link
     .venv/bin/python bench/fleet.py --simulate 64,256          # fakeperf fleets: the control side
+    BENCH_PROFILE=/tmp/prof ... bench/fleet.py ...             # also a cProfile file per fleetflame run
+    BENCH_LOG_EVENTS=1 ... bench/fleet.py --keep ...           # keep fleetflame's --log-file (loopback/RTT)
 
 The lab (tests/lab) is N real, stock Debian sshd on 127.0.0.200 and up (then 127.0.1.x), each
 host in its own PID + mount namespace with its own /tmp and a stand-in validator of 14 tiles.
@@ -150,7 +152,16 @@ sys.argv = ["fleetflame"] + sys.argv[2:]
 code = 0
 try:
     from fleetflame.cli import app  # what fleetflame.cli.main runs, before it os._exit()s
-    app()
+    profile_to = os.environ.get("BENCH_PROFILE")  # a folder: one cProfile file per run
+    if profile_to:
+        import cProfile
+        profiler = cProfile.Profile()
+        try:
+            profiler.runcall(app)
+        finally:
+            profiler.dump_stats(os.path.join(profile_to, os.path.basename(out) + ".prof"))
+    else:
+        app()
 except SystemExit as exc:
     code = exc.code
 finally:
