@@ -14,8 +14,8 @@ host in its own PID + mount namespace with its own /tmp and a stand-in validator
 Loopback and --rtt-ms: on the same lab, alternately,
 * fleetflame: `python -m fleetflame run all -i INV --duration D --out DIR --json`: resolve tiles,
   record on every host at once, symbolize there, stream perf script's output and perf.data back
-  over the same SSH channel with sha256 checks, collapse and render.  The bench checks that every host's perf.data arrived and matches the
-  sha256 in the manifest.
+  over the same SSH channel with sha256 checks, collapse and render.  The bench checks that
+  every host's perf.data arrived and matches the sha256 in the manifest.
 * the plain loop: for every host `ssh host 'timeout -s INT D perf record -F 99 -g -t TIDS -o F;
   perf script -i F | gzip' > host.gz &`, then `wait`; the tids are read beforehand from the
   hosts' /proc, outside the timed part.  OpenSSH runs with ControlMaster=no and

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def fleetflame(*args: str, user: str | None = None, cwd: Path | None = None) -> 
     # the system's Python 3 runs fleetflame and the venv's packages from there.
     if not SYSTEM_PYTHON.exists():
         pytest.skip(f"{SYSTEM_PYTHON} is needed to run fleetflame as {user}")
-    site = Path(sysconfig_purelib()).relative_to(CHECKOUT)
+    site = Path(sysconfig.get_paths()["purelib"]).relative_to(CHECKOUT)  # .venv is in the checkout
     with tempfile.TemporaryDirectory(prefix="fleetflame-checkout-") as mount_point:
         os.chmod(mount_point, 0o755)
         env["PYTHONPATH"] = f"{mount_point}:{mount_point}/{site}"
@@ -61,13 +62,6 @@ def fleetflame(*args: str, user: str | None = None, cwd: Path | None = None) -> 
             str(SYSTEM_PYTHON), "-m", "fleetflame", *args,
         ]  # fmt: skip
         return subprocess.run(argv, capture_output=True, text=True, timeout=180, cwd=cwd, env=env)
-
-
-def sysconfig_purelib() -> str:
-    """This venv's site-packages (inside the checkout: `make setup` puts .venv there)."""
-    import sysconfig
-
-    return sysconfig.get_paths()["purelib"]
 
 
 def capture_folder(out: Path) -> Path:

@@ -151,7 +151,7 @@ def run_capture(
         manifest.write(folder)
         outcome = RunOutcome(folder, manifest, abandoned, options.detach)
         if not options.detach:
-            outcome.reports = early.reports if early.drawn else _reports(folder, manifest, options.formats)
+            outcome.reports = early.final(manifest)
     return outcome
 
 
@@ -184,7 +184,7 @@ def fetch_capture(
         _settle_duration(fleet)
         manifest.write(folder)
         outcome = RunOutcome(folder, manifest, abandoned)
-        outcome.reports = early.reports if early.drawn else _reports(folder, manifest, formats)
+        outcome.reports = early.final(manifest)
     return outcome
 
 
@@ -203,6 +203,10 @@ class _EarlyReports:
         _settle_duration(fleet)
         self.reports = _reports(self.folder, fleet.manifest, self.formats)
         self.drawn = True
+
+    def final(self, manifest: Manifest) -> list[Path]:
+        """The reports drawn early, or, if the run ended before that, drawn now."""
+        return self.reports if self.drawn else _reports(self.folder, manifest, self.formats)
 
 
 def _reports(folder: Path, manifest: Manifest, formats: tuple[str, ...]) -> list[Path]:

@@ -24,12 +24,12 @@ from .http import http_get
 from .settings import SshSettings
 
 
-
 class JumpHosts(Protocol):
     """What a connection needs of the jump-host pool (bastions.BastionPool, which opens jump
     hosts with open_ssh: a protocol here keeps the two modules from importing each other)."""
 
     async def get(self, spec: str) -> asyncssh.SSHClientConnection: ...
+
 
 # The same ciphers as asyncssh's defaults, AES-GCM first: the `cryptography` package does it in C,
 # where chacha20-poly1305 goes through Python per packet (about 7x the control CPU per host).
