@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from .capture.runner import CaptureOptions
-from .targets import parse_target
+from .host.targets import parse_target
 
 DEMO_INVENTORY = """\
 # Written by `fleetflame demo`: this machine, reached without SSH.

@@ -26,7 +26,7 @@ from rich.text import Text
 
 from .capture import MANIFEST, read_manifest
 from .errors import FleetflameError, InputError
-from .targets import Target, parse_target
+from .host.targets import Target, parse_target
 from .terminal import literal_line
 
 # new_capture_id(): `%Y%m%dT%H%M%SZ-SLUG[-N]`, SLUG from Target.slug (kinds, digits, `-`, `+`, `_`).

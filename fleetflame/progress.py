@@ -109,9 +109,20 @@ def recap_rows(manifest: Manifest) -> list[dict[str, Any]]:
                 "seconds": round(sum(host.timings.values()), 2),
                 "error": host.error,
                 "warnings": host.warnings,
+                "skipped_tiles": host.skipped_tiles,
             }
         )
     return rows
+
+
+def recap_notes(manifest: Manifest) -> list[tuple[str, str]]:
+    """(host, text) lines to print under the recap: tiles a host skipped, and its warnings."""
+    lines = []
+    for name, host in manifest.hosts.items():
+        if host.skipped_tiles:
+            lines.append((name, "skipped " + ", ".join(f"{s['tile']} ({s['reason']})" for s in host.skipped_tiles)))
+        lines += [(name, f"warning: {warning}") for warning in host.warnings]
+    return lines
 
 
 def _status(row: dict[str, Any], detached: bool) -> Text:

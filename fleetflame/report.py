@@ -98,20 +98,24 @@ def _export_options(manifest: Manifest, options: FlameGraphOptions) -> FlameGrap
 
 
 def idle_tiles(stacks: Mapping[str, int], manifest: Manifest) -> list[dict[str, Any]]:
-    """Tiles that completed hosts recorded (manifest) but that took no sample: [{tile, hosts}]."""
+    """Tiles of completed hosts that have no frame in the graphs, and why: recorded but took no
+    sample (`no samples`), or skipped because they were not running (`shut down`, `booting`,
+    `not running`). [{tile, reason, hosts}]"""
     sampled = set()
     for stack in stacks:
         host_name, _, rest = stack.partition(";")
         sampled.add((host_name, rest.partition(";")[0]))
-    idle: dict[str, list[str]] = {}
+    idle: dict[tuple[str, str], list[str]] = {}
     for name, result in manifest.hosts.items():
         if result.status != "ok":
             continue
         for tile in result.tiles:
             tile_name = str(tile.get("name", "")) if isinstance(tile, dict) else ""
             if tile_name and (name, tile_name) not in sampled:
-                idle.setdefault(tile_name, []).append(name)
-    return [{"tile": tile, "hosts": sorted(hosts)} for tile, hosts in sorted(idle.items())]
+                idle.setdefault((tile_name, "no samples"), []).append(name)
+        for skipped in result.skipped_tiles:
+            idle.setdefault((skipped["tile"], skipped["reason"]), []).append(name)
+    return [{"tile": tile, "reason": reason, "hosts": sorted(hosts)} for (tile, reason), hosts in sorted(idle.items())]
 
 
 def skew_findings(folder: Path, stacks: Mapping[str, int], manifest: Manifest) -> dict[str, Any] | None:

@@ -26,7 +26,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from .errors import FleetflameError
-from .targets import parse_target
+from .host.targets import parse_target
 
 EXIT_BUSY = 75  # EX_TEMPFAIL (sysexits.h): try again later
 

@@ -34,7 +34,7 @@ from .analysis.stats import benjamini_hochberg
 from .capture import FLEET_FOLDED
 from .errors import InputError
 from .history import CaptureSummary, read_history
-from .targets import TileFilter, parse_tile_filter
+from .host.targets import TileFilter, parse_tile_filter
 from .terminal import literal_line, safe_line
 
 DEFAULT_TOP = 5

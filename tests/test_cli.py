@@ -194,9 +194,9 @@ def test_warnings_from_files_are_printed_literally(tmp_path: Path) -> None:
 def test_tiles_table_prints_host_text_literally() -> None:
     from rich.console import Console
 
-    from fleetflame.probe import HostTiles, failures, tiles_table
+    from fleetflame.host.probe import HostTiles, failures, tiles_table
     from fleetflame.terminal import print_table
-    from fleetflame.tiles import Selection, Tile
+    from fleetflame.host.tiles import Selection, Tile
 
     results = [
         HostTiles("lab01", error=f"perf: {HOSTILE}"),
@@ -210,10 +210,10 @@ def test_tiles_table_prints_host_text_literally() -> None:
 
 
 def test_check_says_no_tiles_without_claiming_some_were_found() -> None:
-    from fleetflame.check import HostCheck, judge_tiles
+    from fleetflame.host.check import HostCheck, judge_tiles
     from fleetflame.inventory.model import HostRecord
-    from fleetflame.resolve import Discovery
-    from fleetflame.tiles import HostThread, Tile
+    from fleetflame.host.resolve import Discovery
+    from fleetflame.host.tiles import HostThread, Tile
 
     host = HostRecord("lab02", "127.0.0.3")
     down = "metrics endpoint http://127.0.0.1:7999/metrics did not answer: connection refused"
@@ -237,8 +237,8 @@ def test_check_says_no_tiles_without_claiming_some_were_found() -> None:
 
 
 def test_a_host_without_tiles_is_asked_whether_the_validator_runs() -> None:
-    from fleetflame.targets import parse_target
-    from fleetflame.tiles import HostThread, Tile, TileError, select_tiles
+    from fleetflame.host.targets import parse_target
+    from fleetflame.host.tiles import HostThread, Tile, TileError, select_tiles
 
     for target, wanted in (("verify:9", " (looking for verify:9)"), ("all", ""), ("agave", " (looking for agave)")):
         with pytest.raises(TileError) as info:

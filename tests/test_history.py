@@ -13,7 +13,7 @@ from fleetflame import folded
 from fleetflame.capture import FLEET_FOLDED, HostResult, Manifest, host_dir
 from fleetflame.errors import FleetflameError, InputError
 from fleetflame.history import captures_json, captures_table, human_size, list_captures, prune, read_history
-from fleetflame.targets import parse_target
+from fleetflame.host.targets import parse_target
 from fleetflame.terminal import print_table
 
 

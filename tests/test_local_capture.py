@@ -168,7 +168,7 @@ def test_unknown_target_word_is_refused_before_any_host(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: unknown tile kind 'vrify' in target word 'vrify:2': did you mean 'verify'? use a Firedancer tile kind "
-        "such as net, quic, verify, dedup, pack, bank, poh, shred"
+        "such as net, quic, verify, dedup, pack, bank, pohh, shred"
     ]
     assert not (tmp_path / "out").exists()
 

@@ -37,7 +37,7 @@ from fleetflame.cli import app
 from fleetflame.cli import skew_cmds
 from fleetflame.errors import InputError
 from fleetflame.standin import standin_argv
-from fleetflame.targets import parse_tile_filter
+from fleetflame.host.targets import parse_tile_filter
 from fleetflame.terminal import print_table
 
 SLOW = "fd_slow_path_retry"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..targets import TileFilter
+from ..host.targets import TileFilter
 
 AGAVE = "agave"
 _TILE = re.compile(r"^[a-z][a-z0-9_]*:\d+$")

@@ -35,7 +35,7 @@ import numpy as np
 from .. import folded
 from ..capture import FLEET_FOLDED, MANIFEST, read_manifest
 from ..errors import InputError
-from ..targets import TileFilter
+from ..host.targets import TileFilter
 from .compare import MIN_HOSTS, Comparison, compare_matrix
 from .counts import AGAVE, FleetCounter, FleetCounts, Sparse
 from .stats import benjamini_hochberg

@@ -18,7 +18,7 @@ from ..collapse_host import HostCollapser
 from ..connection import BastionPool, Connection, open_connection
 from ..connection.settings import SshSettings
 from ..inventory.model import HostRecord
-from ..targets import parse_target
+from ..host.targets import parse_target
 from .events import Reporter, quiet
 from .host import CaptureSettings, HostCapture
 from .manifest import Manifest, host_dir, iso, utc_now

@@ -26,15 +26,15 @@ from ..collapse_host import HostCollapser
 from ..connection.base import Connection, LinkLost
 from ..errors import HostError
 from ..inventory.model import HostRecord
-from ..targets import Target
-from ..tiles import Selection
+from ..host.targets import Target
+from ..host.tiles import Selection
 from . import record, transfer
 from .collapse import collapse_results
 from .events import Event, Reporter, Stage
 from .files import private_dir
 from .manifest import AGAVE_THREADS_ROOT, PERF_DATA, PERF_SCRIPT, HostMeta, HostResult
 from .record import PerfEnd, PerfFailed, Prepared, RecordSpec
-from .resolve import read_metrics, resolve
+from ..host.resolve import read_metrics, resolve
 from .scripts import Exit
 from .session import Session, SessionFailed, open_attach
 
@@ -127,6 +127,8 @@ class HostCapture:
         resolved = resolve(settings.target, metrics, self.prepared.threads, self.host.name)
         self.selection = resolved.selection
         self.row.tile_source = resolved.source
+        self.row.skipped_tiles = [s.to_json() for s in resolved.selection.skipped]
+        self.row.warnings += resolved.notes
         self.row.set_tiles(list(resolved.selection.tiles), resolved.selection.agave_pid)
         self.row.collapse_roots = {str(tid): root for tid, root in resolved.selection.roots_by_tid().items()}
         self.row.unknown_tid_root = AGAVE_THREADS_ROOT if resolved.selection.agave_pid is not None else None

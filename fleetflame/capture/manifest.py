@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..tiles import Tile
+from ..host.tiles import Tile
 from .files import json_by_line, write_text
 from .ids import CaptureId, host_folder_name
 
@@ -51,6 +51,7 @@ class HostResult:
     address: str = ""
     tiles: list[dict[str, Any]] = field(default_factory=list)
     tile_source: str | None = None  # "metrics" | "proc"
+    skipped_tiles: list[dict[str, str]] = field(default_factory=list)  # [{tile, reason}]: not running
     samples: int = 0
     perf_samples_reported: int | None = None
     perf_data_bytes: int = 0
@@ -226,6 +227,15 @@ def check_tiles(tiles: object) -> None:
             raise ValueError("bad tile entry")
 
 
+def check_skipped(skipped: object) -> None:
+    if not isinstance(skipped, list) or len(skipped) > 100_000:
+        raise ValueError("skipped_tiles is not a list")
+    for entry in skipped:
+        if not (isinstance(entry, dict) and set(entry) == {"tile", "reason"}
+                and all(isinstance(v, str) and 0 < len(v) <= 64 for v in entry.values())):
+            raise ValueError("bad skipped_tiles entry")
+
+
 def check_roots(roots: object, unknown_tid_root: object) -> None:
     if not isinstance(roots, dict) or len(roots) > 1_000_000:
         raise ValueError("collapse_roots is not an object")
@@ -240,6 +250,7 @@ def check_host_result(row: HostResult, name: str) -> None:
     if row.status not in ("pending", "ok", "failed"):
         raise ValueError(f"hosts[{name!r}].status {row.status!r}")
     check_tiles(row.tiles)
+    check_skipped(row.skipped_tiles)
     check_roots(row.collapse_roots, row.unknown_tid_root)
     for attr in ("samples", "perf_data_bytes", "script_bytes", "bytes_pulled"):
         value = getattr(row, attr)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from ..connection.base import Connection
 from ..errors import HostError
 from ..inventory.model import HostRecord
-from ..tiles import HostThread, Selection
+from ..host.tiles import HostThread, Selection
 from .manifest import HostMeta
 from .session import ProtocolError, Session, open_new
 

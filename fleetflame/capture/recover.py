@@ -20,7 +20,7 @@ from ..connection import Connection, ConnectionError_, SshSettings, visit_hosts
 from ..errors import HostError, InputError, NoInventoryError
 from ..inventory import load_inventories, select
 from ..inventory.model import HostRecord
-from ..remote import sh
+from ..connection.base import sh
 from .files import private_dir
 from .ids import CaptureId, inside, is_capture_id
 from .manifest import MANIFEST, HostMeta, HostResult, Manifest, check_host_name, read_manifest

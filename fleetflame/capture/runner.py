@@ -16,7 +16,7 @@ from pathlib import Path
 from ..collapse_host import HostCollapser
 from ..connection.settings import SshSettings
 from ..inventory.model import HostRecord
-from ..targets import Target
+from ..host.targets import Target
 from .events import Reporter, quiet
 from .files import private_dir, private_files
 from .fleet import DEFAULT_MAX_PERF_DATA_MB, Connector, Fleet, fetch_fleet, run_fleet

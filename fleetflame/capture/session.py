@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..connection.base import Connection, LinkLost, RunningCommand
 from ..errors import HostError
-from ..remote import sh
+from ..connection.base import sh
 from .scripts import PROTOCOL_VERSION, SESSION, Exit
 
 MAX_LINE = 64 * 1024

@@ -81,7 +81,7 @@ def run(
     from ..inventory import discover_inventory
     from ..report import parse_formats
     from ..schedule_lock import ScheduleLock, schedule_key
-    from ..targets import parse_target
+    from ..host.targets import parse_target
 
     if call_graph not in ("fp", "dwarf", "lbr"):
         raise InputError(f"--call-graph {call_graph!r}: choose fp, dwarf or lbr")
@@ -203,7 +203,7 @@ def _reporting(hosts: list[str], silent: bool, log_file: Path | None) -> Abstrac
 
 def _show_outcome(outcome: object, json_out: bool, quiet: bool, log_file: Path | None, pruned: list[str] | None = None, fetch_hint: str = "") -> None:
     from ..capture.runner import RunOutcome
-    from ..progress import log_line, recap_json, recap_table
+    from ..progress import log_line, recap_json, recap_notes, recap_table
 
     assert isinstance(outcome, RunOutcome)
     manifest = outcome.manifest
@@ -220,6 +220,8 @@ def _show_outcome(outcome: object, json_out: bool, quiet: bool, log_file: Path |
             print_line(err, "perf is recording on the hosts; finish with: ", fetch_hint)
     elif not quiet:
         print_table(out, recap_table(manifest))
+        for name, note in recap_notes(manifest):
+            print_line(out, f"{name}: ", note)
         if manifest.stopped_early:
             print_line(out, f"stopped early: {manifest.duration_s:g} s of the {manifest.requested_duration_s:g} s requested were recorded")
         print_skew_summary(outcome.folder)

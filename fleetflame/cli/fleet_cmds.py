@@ -35,8 +35,8 @@ def tiles(
     the metrics do not answer (the source column says which). Exit code 1 if any host failed.
     """
     from ..connection.settings import SshSettings
-    from ..probe import failures, resolve_fleet, tiles_json, tiles_table
-    from ..targets import parse_target
+    from ..host.probe import failures, resolve_fleet, tiles_json, tiles_table
+    from ..host.targets import parse_target
     from ..terminal import print_line, print_table
 
     parsed = parse_target(target)
@@ -66,7 +66,7 @@ def check(
 
     One line per problem, saying what to do; exit code 1 if any host has a problem.
     """
-    from ..check import check_fleet
+    from ..host.check import check_fleet
     from ..connection.settings import SshSettings
     from ..terminal import print_line
 

@@ -153,7 +153,7 @@ def show_list(out_dir: Path, json_out: bool) -> None:
 
 def run_prune(out_dir: Path, keep: int | None, target: str | None, include_pending: bool, dry_run: bool, json_out: bool) -> None:
     from ..history import prune, prune_json
-    from ..targets import parse_target
+    from ..host.targets import parse_target
     from ..terminal import print_line
 
     if keep is None:

@@ -46,7 +46,7 @@ def skew(
     from ..analysis.skew import analyse_capture
     from ..analysis.skew_table import skew_table
     from ..errors import InputError
-    from ..targets import parse_tile_filter
+    from ..host.targets import parse_tile_filter
     from ..terminal import print_table, safe_line
 
     tiles = parse_tile_filter(tile, "--tile") if tile is not None else None

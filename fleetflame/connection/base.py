@@ -107,6 +107,13 @@ class Connection(ABC):
     async def close(self) -> None: ...
 
 
+def sh(script: str, name: str, *args: object) -> list[str]:
+    """argv running a fixed POSIX shell script with positional arguments: `sh -c SCRIPT NAME ARG...`.
+    Inventory values and tile ids only ever arrive as arguments (quoted by the connection), never
+    spliced into script text."""
+    return ["sh", "-c", script, f"fleetflame-{name}", *(str(a) for a in args)]
+
+
 def shell_join(argv: Sequence[str]) -> str:
     return shlex.join(str(a) for a in argv)
 

@@ -481,24 +481,30 @@
       }
     }
 
+    // One tile of one host counts once, in the chip and on the tab alike.
+    function idleCount(idle) {
+      return idle.reduce(function (s, e) { return s + (e.hosts || []).length; }, 0);
+    }
+
     function buildIdle() {
       var box = $("ff-tab-idle"), idle = header.idleTiles || [];
       var tabButton = doc.querySelector('.ff-tabs button[data-tab="idle"]');
-      tabButton.textContent = "Idle tiles (" + idle.length + ")";
+      tabButton.textContent = "Idle tiles (" + idleCount(idle) + ")";
       var p = doc.createElement("p");
       p.textContent = idle.length ?
-        "Tiles that were recorded but took no sample (idle, or parked): they have no frame in the graphs." :
+        "Tiles with no frame in the graphs: recorded but took no sample (idle, or parked), or not recorded because they were not running (shut down, still booting)." :
         "Every recorded tile took samples.";
       box.appendChild(p);
       if (!idle.length) return;
       var table = doc.createElement("table");
       table.id = "ff-idle";
       var head = table.createTHead().insertRow();
-      ["Tile", "Hosts"].forEach(function (h) { var th = doc.createElement("th"); th.textContent = h; head.appendChild(th); });
+      ["Tile", "Why", "Hosts"].forEach(function (h) { var th = doc.createElement("th"); th.textContent = h; head.appendChild(th); });
       var body = table.createTBody();
       idle.forEach(function (entry) {
         var tr = body.insertRow(), hosts = entry.hosts || [];
         cell(tr, String(entry.tile));
+        cell(tr, String(entry.reason || "no samples"));
         cell(tr, hosts.length + (hosts.length === 1 ? " host: " : " hosts: ") + hosts.slice(0, 40).join(", ") + (hosts.length > 40 ? ", …" : ""));
       });
       box.appendChild(table);
@@ -585,8 +591,9 @@
       var skew = header.skew;
       if (skew && skew.findings && skew.findings.length) parts.push(["skew", (skew.findings.length + (skew.omitted || 0)) + " skew findings"]);
       if (idle.length) {
-        var n = idle.reduce(function (s, e) { return s + (e.hosts || []).length; }, 0);
-        parts.push(["idle", n + " idle tile" + (n === 1 ? "" : "s") + " (recorded, no samples)"]);
+        var n = idleCount(idle);
+        var skippedAny = idle.some(function (e) { return e.reason && e.reason !== "no samples"; });
+        parts.push(["idle", n + " idle tile" + (n === 1 ? "" : "s") + (skippedAny ? " (no samples, or not running)" : " (recorded, no samples)")]);
       }
       if (failed.length) parts.push(["hosts", failed.length + " failed host" + (failed.length === 1 ? "" : "s")]);
       parts.forEach(function (part) {

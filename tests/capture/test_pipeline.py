@@ -22,7 +22,7 @@ from fleetflame.capture.recover import plan_fetch
 from fleetflame.capture.runner import CaptureOptions, RunOutcome, fetch_capture, run_capture
 from fleetflame.connection.settings import SshSettings
 from fleetflame.inventory.model import HostRecord
-from fleetflame.targets import parse_target
+from fleetflame.host.targets import parse_target
 
 from .fakehost import FakeHost, fake_connector, perf_script_text
 

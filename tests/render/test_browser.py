@@ -364,7 +364,8 @@ def test_idle_tiles_are_listed(open_viewer: Any, small_fleet: dict[str, int]) ->
     assert "3 idle tiles (recorded, no samples)" in notes and "1 failed host" in notes
     viewer.page.click('#ff-notes button:has-text("idle")')
     rows = [r.locator("td").all_inner_texts() for r in viewer.page.locator("#ff-idle tbody tr").all()]
-    assert rows == [["sign:0", "2 hosts: host002, host004"], ["metric:0", "1 host: host001"]]
+    assert rows == [["sign:0", "no samples", "2 hosts: host002, host004"], ["metric:0", "no samples", "1 host: host001"]]
+    assert viewer.text('.ff-tabs button[data-tab="idle"]') == "Idle tiles (3)"
     viewer.page.click('.ff-tabs button[data-tab="hosts"]')
     assert "host007 (connection refused)" in viewer.text("#ff-failed")
     viewer.shot("idle-tiles")

@@ -148,8 +148,13 @@ def test_idle_tiles_come_from_the_manifest() -> None:
     manifest = Manifest(id="x", target="all", started_at="now", hosts={
         "h1": HostResult(status="ok", tiles=tiles), "h2": HostResult(status="ok", tiles=tiles),
         "h3": HostResult(status="failed", tiles=tiles)})  # fmt: skip
+    manifest.hosts["h2"].skipped_tiles = [{"tile": "snapld:0", "reason": "shut down"}]
     stacks = {"h1;verify:0;a": 1, "h1;net:0;b": 1, "h2;verify:0;a": 1}
-    assert idle_tiles(stacks, manifest) == [{"tile": "net:0", "hosts": ["h2"]}, {"tile": "sign:0", "hosts": ["h1", "h2"]}]
+    assert idle_tiles(stacks, manifest) == [
+        {"tile": "net:0", "reason": "no samples", "hosts": ["h2"]},
+        {"tile": "sign:0", "reason": "no samples", "hosts": ["h1", "h2"]},
+        {"tile": "snapld:0", "reason": "shut down", "hosts": ["h2"]},
+    ]
 
 
 def test_missing_viewer_asset_says_how_to_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, basic: dict[str, int]) -> None:
@@ -209,7 +214,7 @@ def test_report_by_fleet_size_with_skew_and_idle_tiles(tmp_path: Path) -> None:
     header, blob = embedded((folder / "flamegraph.html").read_text())
     assert header["defaultView"] == "kind" and decode_stacks(header, blob) == fleet
     assert any(f["host"] == "host002" and f["function"] == SKEW_FUNCTION for f in header["skew"]["findings"])
-    assert header["idleTiles"] == [{"tile": "sign:0", "hosts": ["host003", "host006"]}]
+    assert header["idleTiles"] == [{"tile": "sign:0", "reason": "no samples", "hosts": ["host003", "host006"]}]
     assert header["failedHosts"] == [{"host": "host007", "error": "connection refused"}]
     few = tmp_path / "20261202T180000Z-few"
     three = {k: v for k, v in fleet.items() if k.startswith(("host001;", "host002;", "host003;"))}

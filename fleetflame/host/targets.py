@@ -10,19 +10,37 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from .errors import InputError
+from ..errors import InputError
 
-# Tile kinds of Firedancer and Frankendancer (src/disco, src/discof, src/app). A kind outside this
-# list is almost always a typo; refusing it early saves a fleet-wide round trip.
-TILE_KINDS: frozenset[str] = frozenset(
+# Tile kinds of Frankendancer (`fdctl`, src/app/fdctl/topology.c) and Firedancer (src/app/firedancer/
+# topology.c and the `.name` of every fd_topo_run_tile_t in src/disco, src/discof, src/discoh), as of
+# firedancer-io/firedancer 178b48f (2026-08), plus names older releases used (`poh` before `pohh`,
+# `resolv` before `resolh`, `gui` before `guih` in Frankendancer; `snaprd`, `snapls`, ...), so that
+# a fleet of mixed versions can be targeted. A TARGET kind outside this list is almost always a
+# typo: refusing it early (with "did you mean") saves a fleet-wide round trip. A kind a host's
+# metrics report that is not here is still recorded by `all` (with a warning): the validator is the
+# authority on its own tiles.
+FRANKENDANCER_KINDS: tuple[str, ...] = tuple(
     """
-    net netlnk sock quic bundle verify dedup resolv resolh pack bank bankf poh pohh shred store
-    storei sign metric cswtch gui plugin http rpcsrv replay exec execrp writer batch tower send
-    gossip gossvf repair ipecho genesi snaprd snapdc snapin snapct snapld snapls snapwh snapwr
-    snapla arch_f arch_w scap backt rstart eqvoc event diag pktgen bencho benchg benchs udpecho
-    txsend
+    netlnk net sock quic bundle verify dedup resolh pack bank pohh shred store sign metric diag
+    plugin guih
     """.split()
 )
+FIREDANCER_KINDS: tuple[str, ...] = tuple(
+    """
+    net netlnk sock quic bundle verify dedup resolv pack execle execrp poh shred sign metric diag
+    gui rpc rserve replay tower votor send txsend gossip gossvf repair ipecho genesi accdb admin
+    event solcap snapct snapld snapdc snapin snapwr snapmk snapsv snapzp snaprd backt forkt
+    """.split()
+)
+OLDER_KINDS: tuple[str, ...] = tuple(
+    """
+    poh resolv gui bankf storei cswtch http rpcsrv exec writer batch snapls snapwh snapla arch_f
+    arch_w scap rstart eqvoc pktgen bencho benchg benchs udpecho l4swap
+    """.split()
+)
+TILE_KINDS: frozenset[str] = frozenset(FRANKENDANCER_KINDS + FIREDANCER_KINDS + OLDER_KINDS)
+EXAMPLE_KINDS = "net, quic, verify, dedup, pack, bank, pohh, shred"
 
 _KIND = r"[a-z][a-z0-9_]*"
 _WORD = re.compile(rf"^(?P<kind>{_KIND})(?::(?P<idx>\d+|\*))?$")
@@ -107,7 +125,7 @@ def _parse_tile_word(word: str) -> TileSelector:
         hint = f"did you mean {close[0]!r}? " if close else ""
         raise InputError(
             f"unknown tile kind {kind!r} in target word {word!r}: {hint}"
-            "use a Firedancer tile kind such as net, quic, verify, dedup, pack, bank, poh, shred"
+            f"use a Firedancer tile kind such as {EXAMPLE_KINDS}"
         )
     if idx is None:
         return TileSelector(kind, 0)  # `fdctl flame verify` means verify:0

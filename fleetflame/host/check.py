@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from .connection import Connection, ConnectionError_, SshSettings, visit_hosts
-from .inventory.model import HostRecord
-from .remote import CHECK, sh
+from ..connection import Connection, ConnectionError_, SshSettings, visit_hosts
+from ..connection.base import sh
+from ..inventory.model import HostRecord
 from .resolve import Discovery, DiscoveryError, discover
+from .scripts import CHECK
+from .targets import parse_target
+from .tiles import TileError, select_tiles
+
+ALL = parse_target("all")
 
 MIN_FREE_MB = 512
 
@@ -56,6 +61,18 @@ def judge(host: HostRecord, facts: dict[str, str], sudo_ok: bool | None) -> list
                 f"{name}: not root and kernel.perf_event_paranoid is {paranoid}, so perf cannot record the "
                 "validator: set ansible_become: true, connect as root, or `sysctl kernel.perf_event_paranoid=1`"
             )
+        else:
+            # Production tiles are non-dumpable processes in user namespaces of their own
+            # (src/util/sandbox/fd_sandbox.c): only root may attach perf to them.
+            problems.append(
+                f"{name}: not root, so perf cannot record Firedancer's sandboxed tiles (non-dumpable, in "
+                "their own user namespace): set ansible_become: true (passwordless sudo) or connect as root"
+            )
+    if (root or host.become) and sudo_ok is not False and facts.get("capsysadmin") == "1" and not facts.get("capdrop"):
+        problems.append(
+            f"{name}: neither setpriv nor capsh can drop CAP_SYS_ADMIN here, so perf script would lose "
+            "the symbols of sandboxed tiles: install util-linux (setpriv) or libcap2-bin (capsh)"
+        )
     for command in filter(None, facts.get("missing", "").split(",")):
         problems.append(f"{name}: `{command}` not found on the host: install coreutils/util-linux/gzip")
     if facts.get("tmpdir_writable") != "1":
@@ -70,12 +87,24 @@ def judge(host: HostRecord, facts: dict[str, str], sudo_ok: bool | None) -> list
 
 def judge_tiles(result: HostCheck, host: HostRecord, found: Discovery) -> None:
     """Add what discovery found to the check: the tile count and source, a note when the metrics
-    did not answer but thread names did, or one problem when neither found a tile."""
+    did not answer but thread names did, tiles that `all` would skip, or one problem when no tile
+    was found or the metrics' pids are not this host's (another PID namespace)."""
+    result.notes += found.warnings
     if found.tiles:
         result.facts["tiles"] = str(len(found.tiles))
         result.facts["tile_source"] = found.source
         if found.metrics_error:
             result.notes.append(f"{found.metrics_error} (tiles were found by thread name instead)")
+        if not found.threads:
+            return
+        try:
+            selection = select_tiles(ALL, found.tiles, found.threads, host.name)
+        except TileError as exc:
+            result.problems.append(f"{host.name}: {exc}")
+            return
+        if selection.skipped:
+            idle = ", ".join(f"{s.tile} ({s.reason})" for s in selection.skipped)
+            result.notes.append(f"not running, `all` skips: {idle}")
         return
     metrics = found.metrics_error or f"metrics {host.metrics_url} listed no tiles"
     result.problems.append(
@@ -95,9 +124,11 @@ async def check_host(conn: Connection, gate: asyncio.Semaphore) -> HostCheck:
     try:
         async with gate:
             await conn.connect()
-            done = await conn.run(sh(CHECK, "check", host.perf, host.tmpdir), timeout=60)
-            result.facts = parse_facts(done.stdout.decode(errors="replace"))
             sudo_ok = await _sudo_works(conn) if host.become else None
+            # Under become the capture runs as root: its facts (CAP_SYS_ADMIN, setpriv) are root's.
+            privileged = bool(host.become and sudo_ok)
+            done = await conn.run(sh(CHECK, "check", host.perf, host.tmpdir), privileged=privileged, timeout=60)
+            result.facts = parse_facts(done.stdout.decode(errors="replace"))
             result.problems += judge(host, result.facts, sudo_ok)
             try:
                 found = await discover(conn)

@@ -1,7 +1,9 @@
 import pytest
 
-from fleetflame.targets import parse_target
-from fleetflame.tiles import HostThread, Tile, TileError, parse_metrics, parse_threads, select_tiles, tiles_from_threads
+from fleetflame.host.targets import parse_target
+from fleetflame.host.metrics import parse_metrics
+from fleetflame.host.threads import parse_threads, tiles_from_threads
+from fleetflame.host.tiles import HostThread, Tile, TileError, select_tiles
 
 METRICS = """\
 # HELP tile_pid The process ID of the tile.
@@ -47,10 +49,12 @@ def test_parse_threads_keeps_spaces_in_names() -> None:
     ]
 
 
-def test_tiles_from_thread_names_ignore_non_tiles() -> None:
-    threads = THREADS + [HostThread(9, 9, "foo:1"), HostThread(9, 10, "verify:x")]
+def test_tiles_from_thread_names_keep_every_kind_idx_thread() -> None:
+    """The /proc fallback keeps tiles of kinds fleetflame does not know (a newer validator's):
+    issue 14 changed this from "known kinds only"."""
+    threads = THREADS + [HostThread(9, 9, "guih:0"), HostThread(9, 10, "verify:x"), HostThread(9, 11, "newkind:2")]
     names = [t.name for t in tiles_from_threads(threads)]
-    assert names == ["bank:0", "bank:1", "net:0", "verify:0", "verify:1"]
+    assert names == ["bank:0", "bank:1", "guih:0", "net:0", "newkind:2", "verify:0", "verify:1"]
 
 
 def test_select_kind_glob_uses_thread_ids() -> None:
@@ -75,10 +79,18 @@ def test_missing_tile_is_named_with_host() -> None:
         select_tiles(parse_target("net,verify:7"), parse_metrics(METRICS), THREADS, "lab03")
 
 
-def test_dead_tile_is_named() -> None:
+def test_dead_tile_named_explicitly_fails_the_host() -> None:
     threads = [t for t in THREADS if t.tid != 103]
     with pytest.raises(TileError, match="tile verify:1 .* is not running on lab02"):
-        select_tiles(parse_target("verify:*"), parse_metrics(METRICS), threads, "lab02")
+        select_tiles(parse_target("verify:1"), parse_metrics(METRICS), threads, "lab02")
+
+
+def test_dead_tile_is_skipped_and_named_by_a_glob() -> None:
+    """`verify:*` and `all` skip a tile whose thread is gone (issue 14: before, the host failed)."""
+    threads = [t for t in THREADS if t.tid != 103]
+    selection = select_tiles(parse_target("verify:*"), parse_metrics(METRICS), threads, "lab02")
+    assert [t.name for t in selection.tiles] == ["verify:0"]
+    assert [s.to_json() for s in selection.skipped] == [{"tile": "verify:1", "reason": "not running"}]
 
 
 def test_all_on_a_host_without_tiles() -> None:

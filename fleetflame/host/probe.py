@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from rich.table import Table
 from rich.text import Text
 
-from .connection import Connection, ConnectionError_, SshSettings, visit_hosts
-from .inventory.model import HostRecord
+from ..connection import Connection, ConnectionError_, SshSettings, visit_hosts
+from ..inventory.model import HostRecord
+from ..terminal import literal_line
 from .resolve import DiscoveryError, discover
 from .targets import Target
-from .terminal import literal_line
 from .tiles import Selection, TileError, select_tiles
 
 
@@ -34,6 +34,7 @@ async def _resolve_one(conn: Connection, gate: asyncio.Semaphore, target: Target
             await conn.connect()
             found = await discover(conn)
         result.source = found.source
+        result.notes += found.warnings
         if found.metrics_error:
             result.notes.append(f"{found.metrics_error}; used thread names in /proc")
         result.selection = select_tiles(target, found.tiles, found.threads, host.name)
@@ -67,6 +68,7 @@ def tiles_json(results: list[HostTiles]) -> str:
                 "source": r.source,
                 "notes": r.notes,
                 "tiles": _rows(r),
+                "skipped_tiles": [s.to_json() for s in r.selection.skipped] if r.selection else [],
             }
             for r in results
         ],
@@ -92,6 +94,8 @@ def tiles_table(results: list[HostTiles]) -> Table:
         for row in _rows(result):
             tid = "" if row["tid"] is None else str(row["tid"])
             table.add_row(host, literal_line(str(row["name"])), str(row["pid"]), tid, result.source or "")
+        for skipped in result.selection.skipped if result.selection else ():
+            table.add_row(host, literal_line(skipped.tile), Text(f"skipped: {skipped.reason}", style="yellow"), "", "")
     return table
 
 

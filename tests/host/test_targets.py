@@ -1,7 +1,7 @@
 import pytest
 
 from fleetflame.errors import InputError
-from fleetflame.targets import TileSelector, parse_target
+from fleetflame.host.targets import TileSelector, parse_target
 
 
 def test_all_and_agave() -> None:

@@ -1,0 +1,41 @@
+"""`check`'s judgement of a host's facts: what sandboxed tiles need (root, a way to drop
+CAP_SYS_ADMIN for perf script) and what a real validator's tiles can look like."""
+
+from __future__ import annotations
+
+from fleetflame.host.check import HostCheck, judge, judge_tiles, parse_facts
+from fleetflame.host.resolve import Discovery
+from fleetflame.host.tiles import HostThread, Tile
+from fleetflame.inventory.model import HostRecord
+
+GOOD = "uid=0\nperf=perf version 6.1\nparanoid=2\ntmpdir_writable=1\nfree_kb=9999999\ncapsysadmin=1\ncapdrop=setpriv\n"
+
+
+def test_root_with_setpriv_is_ready() -> None:
+    assert judge(HostRecord("val01", "10.0.0.1"), parse_facts(GOOD), None) == []
+
+
+def test_root_without_setpriv_or_capsh_is_told_what_to_install() -> None:
+    facts = parse_facts(GOOD.replace("capdrop=setpriv", "capdrop="))
+    assert judge(HostRecord("val01", "10.0.0.1"), facts, None) == [
+        "val01: neither setpriv nor capsh can drop CAP_SYS_ADMIN here, so perf script would lose the "
+        "symbols of sandboxed tiles: install util-linux (setpriv) or libcap2-bin (capsh)"
+    ]
+
+
+def test_a_user_without_root_is_told_to_become_root_for_sandboxed_tiles() -> None:
+    facts = parse_facts(GOOD.replace("uid=0", "uid=1000").replace("paranoid=2", "paranoid=1").replace("capsysadmin=1\n", ""))
+    (problem,) = judge(HostRecord("val01", "10.0.0.1"), facts, None)
+    assert problem.startswith("val01: not root, so perf cannot record Firedancer's sandboxed tiles")
+    assert "ansible_become: true" in problem
+
+
+def test_tiles_that_are_not_running_are_noted_and_foreign_pids_are_a_problem() -> None:
+    host = HostRecord("val01", "10.0.0.1")
+    tiles = [Tile("verify", 0, 10, 10, 1), Tile("snapld", 0, 11, 11, 2)]
+    seen = HostCheck("val01")
+    judge_tiles(seen, host, Discovery(tiles, [HostThread(10, 10, "verify:0")], "metrics", None, ("a warning",)))
+    assert seen.problems == [] and seen.notes == ["a warning", "not running, `all` skips: snapld:0 (shut down)"]
+    foreign = HostCheck("val01")
+    judge_tiles(foreign, host, Discovery(tiles, [HostThread(1, 1, "init")], "metrics"))
+    assert len(foreign.problems) == 1 and "another PID namespace" in foreign.problems[0]
