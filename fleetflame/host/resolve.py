@@ -17,7 +17,7 @@ from .metrics import read_metrics_page
 from .scripts import THREADS
 from .targets import Target
 from .threads import parse_threads, tiles_from_threads
-from .tiles import HostThread, Selection, Tile, select_tiles
+from .tiles import AGAVE_SIDE_KINDS, HostThread, Selection, Tile, select_tiles
 
 METRICS_TIMEOUT_S = 5.0
 
@@ -64,10 +64,32 @@ async def read_metrics(conn: Connection, timeout: float = METRICS_TIMEOUT_S) -> 
 
 
 def discovered(metrics: Metrics, threads: list[HostThread]) -> Discovery:
-    """The metrics' tiles when it listed any, else tiles found by thread name."""
-    if metrics.tiles:
+    """The metrics' tiles when it listed any and they are the threads they claim to be, else
+    tiles found by thread name."""
+    if not metrics.tiles:
+        return Discovery(tiles_from_threads(threads), threads, "proc", metrics.error, metrics.warnings)
+    impostor = first_impostor(metrics.tiles, threads)
+    if impostor is None:
         return Discovery(metrics.tiles, threads, "metrics", None, metrics.warnings)
-    return Discovery(tiles_from_threads(threads), threads, "proc", metrics.error, metrics.warnings)
+    warning = f"the metrics are not to be trusted ({impostor}): used thread names in /proc instead"
+    return Discovery(tiles_from_threads(threads), threads, "proc", None, (*metrics.warnings, warning))
+
+
+def first_impostor(tiles: list[Tile], threads: list[HostThread]) -> str | None:
+    """A tile whose metrics point at a live thread that is not that tile, described, or None.
+
+    A tile's thread is named `KIND:IDX` (Firedancer sets it, fd_topo_run.c); an Agave-side tile
+    may be any thread of the Agave process. Anything else means the page is wrong or hostile:
+    recording that thread would label, say, sshd as `verify:0`."""
+    comms = {(t.pid, t.tid): t.comm for t in threads}
+    for tile in tiles:
+        comm = comms.get((tile.pid, tile.tid))
+        if comm is None or comm == tile.name:
+            continue  # not running (skipped later), or the tile itself
+        if tile.kind in AGAVE_SIDE_KINDS and tile.pid != tile.tid:
+            continue
+        return f"{tile.name} is pid {tile.pid}, tid {tile.tid}, a thread named {comm[:32]!r}"
+    return None
 
 
 async def list_threads(conn: Connection) -> list[HostThread]:

@@ -118,3 +118,21 @@ def test_labels_that_would_inject_frames_or_lines_are_refused() -> None:
     parsed = read_metrics_page(hostile + 'tile_pid{kind="verify",kind_id="0"} 7\n')
     assert [t.name for t in parsed.tiles] == ["verify:0"]
     assert len(parsed.warnings) == 2 and all("labels that are not a tile's" in w for w in parsed.warnings)
+
+
+def test_metrics_that_point_at_another_process_are_not_trusted() -> None:
+    """A page saying verify:0 is pid 1 would make root record init (or sshd) as verify:0."""
+    lying = [PageTile("verify", 0, 1, 1), PageTile("net", 0, 1002, 1002)]
+    parsed = read_metrics_page(real_page(lying, filler_metrics=1))
+    resolved = resolve(parse_target("all"), Metrics(parsed.tiles), THREADS, "val01")
+    assert resolved.source == "proc"
+    assert "verify:0" in [t.name for t in resolved.selection.tiles]
+    assert all(t.tid != 1 for t in resolved.selection.tiles)
+    assert resolved.notes == ("the metrics are not to be trusted (verify:0 is pid 1, tid 1, a thread named 'systemd'): "
+                              "used thread names in /proc instead",)
+
+
+def test_agave_side_tiles_may_be_any_thread_of_the_agave_process() -> None:
+    renamed = [HostThread(t.pid, t.tid, "solBankStg" if t.tid == AGAVE + 2 else t.comm) for t in THREADS]
+    resolved = resolve(parse_target("bank:0"), Metrics(read_metrics_page(page()).tiles), renamed, "val01")
+    assert resolved.source == "metrics" and [t.tid for t in resolved.selection.tiles] == [AGAVE + 2]
