@@ -93,7 +93,7 @@ class Fleet:
         m = self.manifest
         return CaptureSettings(
             capture_id=m.id,
-            spec=RecordSpec(m.requested_duration_s, m.frequency_hz, m.call_graph, m.max_perf_data_mb or DEFAULT_MAX_PERF_DATA_MB),
+            spec=RecordSpec(m.requested_duration_s, m.frequency_hz, m.call_graph, m.max_perf_data_mb or DEFAULT_MAX_PERF_DATA_MB, m.event),
             target=parse_target(m.target),
             started_at=m.started_at,
             keep_perf_data=keep_perf_data,

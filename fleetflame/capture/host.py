@@ -146,6 +146,7 @@ class HostCapture:
             requested_duration_s=s.spec.duration,
             frequency_hz=s.spec.frequency,
             call_graph=s.spec.call_graph,
+            event=s.spec.event,
             expected_end=self.row.expected_end,
             tiles=self.row.tiles,
             tile_source=self.row.tile_source,
@@ -324,6 +325,9 @@ class HostCapture:
         if isinstance(exc, SessionFailed):
             if exc.code == Exit.PERF_MISSING and exc.text.startswith(self.host.perf + ":"):
                 return record.perf_missing(self.host)
+            if exc.code == Exit.NO_CAPDROP:
+                kept = self.row.remote_dir if not self.row.cleaned else None
+                return record.no_capdrop(self.host, kept, self.settings.capture_id)
             return exc.text if name in exc.text else f"{name}: {exc.text}"
         if isinstance(exc, HostError):
             return str(exc) + (hint if isinstance(exc, transfer.TransferError) else "")

@@ -22,6 +22,7 @@ from .. import __version__
 from ..host.tiles import Tile
 from .files import json_by_line, write_text
 from .ids import CaptureId, host_folder_name
+from .scripts import check_event
 
 MANIFEST = "manifest.json"
 FLEET_FOLDED = "fleet.folded"
@@ -103,6 +104,7 @@ class Manifest:
     stopped_early: bool = False
     frequency_hz: int = 99
     call_graph: str = "fp"
+    event: str | None = None  # perf record -e; None (and manifests without the key): perf's default event
     max_perf_data_mb: int | None = None
     inventories: list[str] = field(default_factory=list)  # absolute paths, as run was given them
     limit: str | None = None
@@ -140,6 +142,7 @@ class Manifest:
         values = _known(cls, data, skip={"hosts"})
         manifest = cls(**values)
         CaptureId.parse(manifest.id)
+        manifest.event = check_event(manifest.event)
         hosts = data.get("hosts", {})
         if not isinstance(hosts, dict):
             raise ValueError("hosts is not an object")
@@ -177,6 +180,7 @@ class HostMeta:
     requested_duration_s: float
     frequency_hz: int
     call_graph: str
+    event: str | None = None  # perf record -e; None (and meta.json without the key): perf's default event
     expected_end: float | None = None
     tiles: list[dict[str, Any]] = field(default_factory=list)
     tile_source: str | None = None
@@ -204,6 +208,7 @@ class HostMeta:
         _finite(meta.requested_duration_s, "requested_duration_s", 0, 366 * 86400)
         if not 1 <= meta.frequency_hz <= 1_000_000 or meta.call_graph not in ("fp", "dwarf", "lbr"):
             raise ValueError("bad frequency or call graph")
+        meta.event = check_event(meta.event)
         if meta.expected_end is not None:
             _finite(meta.expected_end, "expected_end", 0, 1e11)
         check_tiles(meta.tiles)

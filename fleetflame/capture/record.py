@@ -18,6 +18,7 @@ from ..errors import HostError
 from ..inventory.model import HostRecord
 from ..host.tiles import HostThread, Selection
 from .manifest import HostMeta
+from .scripts import check_event
 from .session import ProtocolError, Session, open_new
 
 GRACE_S = 30.0  # perf is killed 10 s after its duration (timeout -k 10): give up well after that
@@ -36,6 +37,10 @@ class RecordSpec:
     frequency: int
     call_graph: str
     max_size_mb: int
+    event: str | None = None  # perf record -e EVENT; None: perf's default event
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "event", check_event(self.event))
 
 
 @dataclass
@@ -62,7 +67,7 @@ class PerfEnd:
 
 async def prepare(conn: Connection, capture_id: str, spec: RecordSpec) -> Prepared:
     """Open the session: the host makes its capture folder and lists its threads."""
-    session = await open_new(conn, capture_id, spec.frequency, spec.call_graph, spec.max_size_mb * 1024, spec.duration)
+    session = await open_new(conn, capture_id, spec.frequency, spec.call_graph, spec.max_size_mb * 1024, spec.duration, spec.event)
     try:
         msg = await session.expect("dir", timeout=START_TIMEOUT_S)
         remote_dir = check_remote_dir(" ".join(msg.args), conn.host, capture_id)
@@ -174,6 +179,19 @@ def perf_missing(host: HostRecord) -> str:
         f"perf ({host.perf}) is not installed on {host.name}: install linux-perf (Debian) or "
         "linux-tools (Ubuntu), or set fleetflame_perf to its path"
     )
+
+
+def no_capdrop(host: HostRecord, remote_dir: str | None, capture_id: str) -> str:
+    """The session refused to symbolize with CAP_SYS_ADMIN (Exit.NO_CAPDROP): in `new` mode before
+    perf started, in `attach` mode with perf's results still in the host's folder."""
+    why = (
+        f"perf script on {host.name} would run with CAP_SYS_ADMIN and lose the symbols of Firedancer's sandboxed tiles "
+        "(every frame [unknown]), and neither setpriv nor capsh can drop it there: install setpriv "
+        "(Debian/Ubuntu package util-linux) or capsh (libcap2-bin) on the host"
+    )
+    if remote_dir is None:
+        return why + "; nothing was recorded"
+    return why + f", then `fleetflame fetch {capture_id}`: perf's results stay in {remote_dir} until then"
 
 
 def perf_failure(host: HostRecord, end: PerfEnd) -> str:

@@ -167,6 +167,7 @@ def manifest_from_hosts(capture_id: str, found: dict[str, RemoteCapture], hosts:
         requested_duration_s=first.requested_duration_s,
         frequency_hz=first.frequency_hz,
         call_graph=first.call_graph,
+        event=first.event,
     )
     addresses = {h.name: h.address for h in hosts}
     for name, capture in sorted(found.items()):

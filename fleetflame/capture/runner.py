@@ -22,6 +22,7 @@ from .files import private_dir, private_files
 from .fleet import DEFAULT_MAX_PERF_DATA_MB, Connector, Fleet, fetch_fleet, run_fleet
 from .ids import CaptureId
 from .manifest import HostResult, Manifest, iso, utc_now
+from .scripts import check_event
 
 EXIT_OK, EXIT_HOST_FAILED, EXIT_BAD_INPUT, EXIT_ABANDONED = 0, 1, 2, 130
 
@@ -32,6 +33,7 @@ class CaptureOptions:
     duration: float = 30.0
     frequency: int = 99
     call_graph: str = "fp"
+    event: str | None = None  # perf record -e EVENT (e.g. task-clock); None: perf's default event
     max_perf_data_mb: int = DEFAULT_MAX_PERF_DATA_MB
     forks: int = 50
     out: Path = Path("captures")
@@ -74,6 +76,7 @@ def new_capture(hosts: list[HostRecord], options: CaptureOptions) -> tuple[Path,
         requested_duration_s=options.duration,
         frequency_hz=options.frequency,
         call_graph=options.call_graph,
+        event=check_event(options.event),
         max_perf_data_mb=options.max_perf_data_mb,
         inventories=list(options.inventories),
         limit=options.limit,

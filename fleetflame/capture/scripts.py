@@ -14,6 +14,14 @@ files in it are created with noclobber; perf script runs without `-f`. The stop 
 recorder this shell started (never to a pid read from a file) in `new` mode, and in `attach`
 mode only to a process whose command line names it as fleetflame's recorder.
 
+Symbols of sandboxed tiles: each Firedancer tile runs in a mount namespace of its own, pivoted
+into an empty folder. perf script with CAP_SYS_ADMIN setns()es into a tile's namespace to read
+the binary, finds nothing, and prints `[unknown]` for every frame (all tiles map one binary, so
+one sandboxed tile spoils every stack). As `fdctl flame` does, perf script runs with CAP_SYS_ADMIN
+dropped from its bounding set (setpriv, else capsh); a root session that can do neither fails
+with NO_CAPDROP before perf record starts (`new`) or before symbolizing (`attach`), never
+producing graphs without symbols. An unprivileged user's perf script has no CAP_SYS_ADMIN anyway.
+
 The protocol, host to control, is lines on stdout (`VERB ARG...`); binary data follows only a
 line that gives its exact length:
 
@@ -42,6 +50,9 @@ safe: remove the folder). End of input means "keep the folder" (for `fetch`).
 from __future__ import annotations
 
 import enum
+import re
+
+from ..host.scripts import THREAD_LINES
 
 
 class Exit(enum.IntEnum):
@@ -60,10 +71,28 @@ class Exit(enum.IntEnum):
     TIMEOUT = 12  # attach: perf did not end within the time allowed
     WRITE = 13  # a write failed for another reason
     ABORTED = 14  # the control machine said `abort` before perf started
+    NO_CAPDROP = 15  # root, but neither setpriv nor capsh can run perf script without CAP_SYS_ADMIN
 
 
 PROTOCOL_VERSION = 1
 CHUNK_BYTES = 1 << 20  # the streamed perf.script.gz arrives in chunks of at most this size
+MAX_EVENT = 64
+_EVENT = re.compile(r"[a-z][a-z0-9_.:-]*")
+
+
+def check_event(event: object) -> str | None:
+    """A perf event name for `perf record -e`, or None (also for "") for perf's default event;
+    ValueError unless it is a plain name such as cycles, task-clock or sched:sched_switch.
+    SESSION checks the same rule again on the host."""
+    if event is None or event == "":
+        return None
+    if not isinstance(event, str) or len(event) > MAX_EVENT or not _EVENT.fullmatch(event):
+        raise ValueError(
+            f"bad perf event {str(event)[:80]!r}: give a name such as task-clock, cpu-clock, cycles or sched:sched_switch "
+            f"(lowercase letters, digits and _ . : -, starting with a letter, at most {MAX_EVENT} characters)"
+        )
+    return event
+
 
 SESSION = r"""
 set -u
@@ -88,6 +117,44 @@ private() {  # is $1 a real folder of ours, mode 0700?
   [ -d "$1" ] && [ ! -h "$1" ] && [ -O "$1" ] && [ "$(stat -c %a -- "$1")" = 700 ]
 }
 valid_number() { case $1 in ''|*[!0-9]*) return 1 ;; esac; }
+
+# perf script must not hold CAP_SYS_ADMIN: with it, perf setns()es into each sandboxed tile's
+# mount namespace (an empty folder after pivot_root) to read the binary, finds nothing, and every
+# frame of every stack of that binary is [unknown]. `fdctl flame` drops it from the bounding set
+# before it execs perf script; so do we, with setpriv (util-linux) or else capsh (libcap).
+sys_admin_in() {  # SET: is CAP_SYS_ADMIN (bit 21) in capability SET (CapBnd...) of the status on stdin? (unknown: yes)
+  v=
+  while read -r k rest; do [ "$k" = "$1:" ] && v=$rest; done
+  case $v in *[!0-9a-fA-F]*|''|?|??|???|????|?????) return 0 ;; esac
+  v=${v#"${v%??????}"}
+  [ $(( (0x$v >> 21) & 1 )) = 1 ]
+}
+symbolizer() {  # CMD...: run CMD without CAP_SYS_ADMIN in its bounding set, as check_capdrop chose
+  case ${capdrop:-} in
+    setpriv) setpriv --bounding-set -sys_admin -- "$@" ;;
+    capsh) capsh --drop=cap_sys_admin -- -c 'exec "$@"' fleetflame-symbolize "$@" ;;
+    plain) "$@" ;;
+    *) echo "fleetflame: perf script not started: the capability check did not run" >&2; return 1 ;;  # (a bug)
+  esac
+}
+check_capdrop() {  # choose how perf script runs (capdrop), or fail before anything is recorded or lost
+  capdrop=plain
+  sys_admin_in CapBnd < /proc/$$/status || return 0   # perf script cannot gain it at all
+  euid=
+  while read -r k r e rest; do [ "$k" = Uid: ] && euid=$e; done < /proc/$$/status
+  # an unprivileged user's perf script has no CAP_SYS_ADMIN (root's regains its bounding set at exec)
+  [ "$euid" = 0 ] || sys_admin_in CapPrm < /proc/$$/status || return 0
+  for capdrop in setpriv capsh; do
+    command -v "$capdrop" > /dev/null 2>&1 || continue
+    # the tool must work here (it needs CAP_SETPCAP) and what it runs must really lack CAP_SYS_ADMIN
+    st=$(symbolizer cat /proc/self/status < /dev/null 2> /dev/null) || continue
+    printf '%s\n' "$st" | sys_admin_in CapBnd && continue
+    printf '%s\n' "$st" | sys_admin_in CapEff && continue
+    return 0
+  done
+  capdrop=
+  fail 15 "perf script would run with CAP_SYS_ADMIN and lose the symbols of sandboxed Firedancer tiles (every frame [unknown]), and neither setpriv nor capsh can drop it here: install setpriv (Debian/Ubuntu package util-linux) or capsh (libcap2-bin)"
+}
 
 # The part common to both modes, once perf has ended: report, symbolize, send, clean.
 finish() {  # RC ENDED WANT_DATA SCRIPT_FROM DATA_FROM
@@ -139,7 +206,7 @@ send_script() {
     echo $$ > symbolize.lock/pid || nospace symbolize.lock
     [ "$1" = 0 ] || say "restart perf.script.gz"
     rm -f perf.script.gz.tmp .chunk script.rc
-    { nice -n 19 "$perf" script -i perf.data 2> script.stderr; echo $? > script.rc; } | gzip -1 | {
+    { symbolizer nice -n 19 "$perf" script -i perf.data 2> script.stderr; echo $? > script.rc; } | gzip -1 | {
       lost=
       while :; do
         dd bs=262144 count=4 iflag=fullblock of=.chunk 2>/dev/null || exit 5
@@ -186,17 +253,26 @@ wait_done_and_clean() {
 mode=${1:-}
 case $mode in
 new)
-  [ $# -eq 8 ] || fail 2 "usage: new TMPDIR ID PERF FREQUENCY CALL_GRAPH MAX_SIZE DURATION"
-  tmpdir=$2 id=$3 perf=$4 frequency=$5 call_graph=$6 max_size=$7 duration=$8
+  [ $# -eq 9 ] || fail 2 "usage: new TMPDIR ID PERF FREQUENCY CALL_GRAPH MAX_SIZE DURATION EVENT"
+  tmpdir=$2 id=$3 perf=$4 frequency=$5 call_graph=$6 max_size=$7 duration=$8 event=$9
   say "hello 1"
   case $id in ''|*[!A-Za-z0-9._+-]*) fail 2 "bad capture id" ;; esac
   valid_number "$frequency" && valid_number "$max_size" || fail 2 "bad number"
   case $duration in ''|*[!0-9.]*) fail 2 "bad duration" ;; esac
   case $call_graph in fp|dwarf|lbr) ;; *) fail 2 "bad call graph" ;; esac
+  # EVENT: "" for perf's default, else one name (perf record -e), never split into words
+  case $event in
+    '') ;;
+    [abcdefghijklmnopqrstuvwxyz]*)
+      case $event in *[!abcdefghijklmnopqrstuvwxyz0123456789_.:-]*) fail 2 "bad event" ;; esac
+      [ "${#event}" -le 64 ] || fail 2 "bad event" ;;
+    *) fail 2 "bad event" ;;
+  esac
   command -v "$perf" > /dev/null 2>&1 || fail 7 "$perf: command not found"
   for c in timeout setsid gzip sha256sum stat mktemp dd tail nice df; do
     command -v "$c" > /dev/null 2>&1 || fail 7 "$c: command not found (fleetflame needs coreutils, util-linux and gzip on the host)"
   done
+  check_capdrop
   case $tmpdir in /*) ;; *) fail 3 "fleetflame_tmpdir $tmpdir is not an absolute path" ;; esac
   # A tmpdir that does not exist yet is made private to the user we run as (root under become):
   # every part of the capture goes through this session, nobody else needs to read it.
@@ -212,11 +288,8 @@ new)
   private "$dir" || fail 6 "$dir is not a private folder of ours"
   cd "$dir" || fail 6 "cannot enter $dir"
   say "dir $dir"
-  for t in /proc/[0-9]*/task/[0-9]*; do
-    IFS= read -r c 2>/dev/null < "$t/comm" || continue
-    t=${t#/proc/}
-    printf 'thread %s %s %s\n' "${t%%/*}" "${t##*/}" "$c"
-  done
+  tp='thread '
+  @THREAD_LINES@
   say threads-end
   set -C   # noclobber from here: a file we create must not exist already
   IFS= read -r meta || fail 8 "no meta line"
@@ -235,12 +308,12 @@ new)
   setsid sh -c '
     trap "kill -INT \$t 2>/dev/null" TERM   # (INT is ignored in a background job; timeout passes INT on to perf)
     date +%s.%N > started.tmp && mv started.tmp started
-    timeout --preserve-status -s INT -k 10 "$1" "$2" record -F "$3" --call-graph "$4" --max-size "$5"K $6 -o perf.data 2> perf.stderr < /dev/null &
+    timeout --preserve-status -s INT -k 10 "$1" "$2" record ${7:+-e} ${7:+"$7"} -F "$3" --call-graph "$4" --max-size "$5"K $6 -o perf.data 2> perf.stderr < /dev/null &
     t=$!
     echo $t > timeout.pid
     while :; do wait $t; s=$?; kill -0 $t 2>/dev/null || break; done
     echo "$s $(date +%s.%N)" > rc.tmp && mv rc.tmp rc
-  ' fleetflame-recorder "$duration" "$perf" "$frequency" "$call_graph" "$max_size" "$targets" < /dev/null > /dev/null 2>&1 3<&- &
+  ' fleetflame-recorder "$duration" "$perf" "$frequency" "$call_graph" "$max_size" "$targets" "$event" < /dev/null > /dev/null 2>&1 3<&- &
   recorder=$!
   made=
   echo "$recorder" > recorder.pid
@@ -283,6 +356,8 @@ attach)
   [ -e "$dir" ] || [ -h "$dir" ] || fail 10 "capture folder $dir is gone"
   private "$dir" || fail 6 "$dir is not a private folder of ours (owner or mode changed): left alone"
   cd "$dir" || fail 6 "cannot enter $dir"
+  # perf script is still to run: fail now if it cannot run without CAP_SYS_ADMIN (the folder stays)
+  [ -e perf.script.gz ] || check_capdrop
   exec 3<&0
   ( while IFS= read -r cmd; do
       case $cmd in
@@ -313,7 +388,7 @@ attach)
   fail 2 "usage: new ... | attach ..."
   ;;
 esac
-"""
+""".replace("  @THREAD_LINES@\n", THREAD_LINES)  # the one thread listing (host/scripts.py)
 
 # Every capture folder of ours on the host: the path, a tab, the first line of its meta.json.
 # Folders that are not real, private folders of the user we run as are not listed.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..connection.base import Connection, LinkLost, RunningCommand
 from ..errors import HostError
 from ..connection.base import sh
-from .scripts import PROTOCOL_VERSION, SESSION, Exit
+from .scripts import PROTOCOL_VERSION, SESSION, Exit, check_event
 
 MAX_LINE = 64 * 1024
 READ_SIZE = 256 * 1024
@@ -159,11 +159,13 @@ class Session:
 
 
 async def open_new(
-    conn: Connection, capture_id: str, frequency: int, call_graph: str, max_size_kb: int, duration: float
+    conn: Connection, capture_id: str, frequency: int, call_graph: str, max_size_kb: int, duration: float, event: str | None = None
 ) -> Session:
-    """Start the session script in `new` mode and check that it speaks our protocol."""
+    """Start the session script in `new` mode and check that it speaks our protocol. `event` is
+    perf record's -e (None: perf's default event); it travels as one argument of its own."""
     host = conn.host
-    argv = sh(SESSION, "session", "new", host.tmpdir, capture_id, host.perf, frequency, call_graph, max_size_kb, f"{duration:g}")
+    event_arg = check_event(event) or ""
+    argv = sh(SESSION, "session", "new", host.tmpdir, capture_id, host.perf, frequency, call_graph, max_size_kb, f"{duration:g}", event_arg)
     session = Session(await conn.start(argv, privileged=True), host.name)
     await _hello(session)
     return session

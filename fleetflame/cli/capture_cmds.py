@@ -44,6 +44,20 @@ def run(
     duration: Annotated[float, typer.Option(help="Seconds to record; Ctrl-C or SIGTERM ends it early on every host.", min=0.1)] = 30.0,
     frequency: Annotated[int, typer.Option("--frequency", "-F", help="Samples per second per thread (perf -F).", min=1, max=100000)] = 99,
     call_graph: Annotated[str, typer.Option(help="Stack unwinding: fp (frame pointers, as fdctl), dwarf or lbr.")] = "fp",
+    event: Annotated[
+        str | None,
+        typer.Option(
+            "--event",
+            metavar="EVENT",
+            help=(
+                "The perf event to sample on (perf record -e), e.g. task-clock, cpu-clock, cycles or sched:sched_switch. "
+                "Default: perf's own default (cycles, or cpu-clock where the CPU's counters are not available). "
+                "task-clock samples on-CPU time with a software timer, as `fdctl flame` does: use it on VMs and clouds "
+                "without hardware performance counters, or to compare with fdctl flame's graphs."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     max_perf_data: Annotated[
         int,
         typer.Option(
@@ -76,6 +90,7 @@ def run(
     limit, OUT) still holds its lock, 130 if abandoned by a second Ctrl-C.
     """
     from ..capture.runner import CaptureOptions, run_capture
+    from ..capture.scripts import check_event
     from ..connection.settings import SshSettings
     from ..history import prune
     from ..inventory import discover_inventory
@@ -85,6 +100,10 @@ def run(
 
     if call_graph not in ("fp", "dwarf", "lbr"):
         raise InputError(f"--call-graph {call_graph!r}: choose fp, dwarf or lbr")
+    try:
+        event = check_event(event)
+    except ValueError as exc:
+        raise InputError(f"--event: {exc}") from None
     parsed = parse_target(target)
     fmts = parse_formats(formats)
     hosts = select_hosts(inventory, limit, announce=False if quiet or json_out else None)
@@ -95,6 +114,7 @@ def run(
         duration=duration,
         frequency=frequency,
         call_graph=call_graph,
+        event=event,
         max_perf_data_mb=max_perf_data,
         forks=forks,
         out=out_dir,

@@ -95,6 +95,7 @@ class FakeHost:
     folders: dict[str, Folder] = field(default_factory=dict)
     log: list[tuple[float, str]] = field(default_factory=list)  # (time, what): channels and commands
     sessions: int = 0
+    events: list[str] = field(default_factory=list)  # each `new` session's EVENT argument ("": perf's default)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def note(self, what: str) -> None:
@@ -249,6 +250,15 @@ def _maybe_fail(host: FakeHost, point: str, proc: FakeProcess) -> bool:
     return True
 
 
+def _no_capdrop(host: FakeHost, proc: FakeProcess) -> bool:
+    """fail={"nocapdrop": None}: root without setpriv or capsh (checked before anything is recorded or lost)."""
+    if "nocapdrop" not in host.fail:
+        return False
+    proc.say(f"error {Exit.NO_CAPDROP} perf script would run with CAP_SYS_ADMIN and lose the symbols of sandboxed Firedancer tiles")
+    proc.exit(Exit.NO_CAPDROP)
+    return True
+
+
 async def _session(host: FakeHost, proc: FakeProcess, args: list[str]) -> None:
     try:
         if args[0] == "new":
@@ -259,9 +269,12 @@ async def _session(host: FakeHost, proc: FakeProcess, args: list[str]) -> None:
         pass
 
 
-async def _new(host: FakeHost, proc: FakeProcess, tmpdir: str, capture_id: str, perf: str, frequency: str, call_graph: str, max_kb: str, duration: str) -> None:
+async def _new(
+    host: FakeHost, proc: FakeProcess, tmpdir: str, capture_id: str, perf: str, frequency: str, call_graph: str, max_kb: str, duration: str, event: str
+) -> None:
     proc.say("hello 1")
-    if _maybe_fail(host, "hello", proc):
+    host.events.append(event)
+    if _maybe_fail(host, "hello", proc) or _no_capdrop(host, proc):
         return
     suffix = "".join(random.choices(string.ascii_letters + string.digits, k=10))
     folder = Folder(f"{tmpdir.rstrip('/')}/fleetflame-{capture_id}.{suffix}")
@@ -378,6 +391,8 @@ async def _attach(host: FakeHost, proc: FakeProcess, path: str, perf: str, want_
     if not folder.owner_ok:
         proc.say(f"error {Exit.NOT_OURS} {path} is not a private folder of ours (owner or mode changed): left alone")
         proc.exit(Exit.NOT_OURS)
+        return
+    if folder.symbolized is None and _no_capdrop(host, proc):
         return
     reader = asyncio.ensure_future(_reader(proc, folder))
     if not await folder.wait_end(float(wait_s)):
