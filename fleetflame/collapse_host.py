@@ -8,13 +8,16 @@ more than collapsing a few megabytes.
 from __future__ import annotations
 
 import asyncio
+import errno
 import multiprocessing
 import os
 import signal
+import stat
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
-from .collapse import PerfOptions, collapse_perf_file
+from .collapse import PerfOptions, collapse_perf
 
 PROCESS_THRESHOLD = 4 << 20  # compressed bytes; about 40 MB of perf script text
 
@@ -22,12 +25,30 @@ PROCESS_THRESHOLD = 4 << 20  # compressed bytes; about 40 MB of perf script text
 def collapse_host(script_path: str, roots_by_tid: dict[int, str], unknown_tid_root: str | None) -> dict[str, int]:
     """Folded stacks `tile;frame;...;leaf` weighted by number of samples, from a perf script file."""
     options = PerfOptions(weight="samples", roots_by_tid=roots_by_tid, unknown_tid_root=unknown_tid_root)
+    with open_script(script_path) as fp:
+        collapsed = collapse_perf(fp, options)  # (any input: see collapse/)
     stacks: dict[str, int] = {}
-    for stack, count in collapse_perf_file(script_path, options).stacks.items():  # (any input: see collapse/)
+    for stack, count in collapsed.stacks.items():
         # Symbol bytes that are not UTF-8 become U+FFFD: capture files and graphs are UTF-8 text.
         key = stack.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         stacks[key] = stacks.get(key, 0) + count
     return stacks
+
+
+def open_script(path: str) -> BinaryIO:
+    """The host's perf script output in its capture folder: a regular file, never read through a
+    symbolic link (OSError if it is one)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "is a symbolic link; fleetflame does not follow links in a capture folder", path) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "is not a regular file", path)
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 
 def _ignore_interrupts() -> None:
@@ -40,7 +61,7 @@ class HostCollapser:
         self._pool: ProcessPoolExecutor | None = None
 
     async def collapse(self, script: Path, roots_by_tid: dict[int, str], unknown_tid_root: str | None) -> dict[str, int]:
-        if script.stat().st_size < PROCESS_THRESHOLD or self.max_workers == 1:
+        if os.stat(script, follow_symlinks=False).st_size < PROCESS_THRESHOLD or self.max_workers == 1:
             return await asyncio.to_thread(collapse_host, str(script), roots_by_tid, unknown_tid_root)
         if self._pool is None:
             self._pool = ProcessPoolExecutor(

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from . import folded
+from .capture import FLEET_FOLDED
 from .capture.runner import CaptureOptions
 from .host.targets import parse_target
 
@@ -40,7 +42,8 @@ def run_demo(duration: float, out_dir: Path, out: Console, err: Console) -> int:
         inventory.write_text(DEMO_INVENTORY.format(port=port), encoding="utf-8")
         hosts = select(load_inventories([inventory]), "all").hosts
         options = CaptureOptions(target=parse_target("all"), duration=duration, out=out_dir, inventories=[str(inventory)])
-        with run_standin(binary, layout="threads", metrics=f"127.0.0.1:{port}") as standin:
+        # The production layout: every tile but the Agave-side ones a sandboxed process.
+        with run_standin(binary, metrics=f"127.0.0.1:{port}") as standin:
             err.print(f"stand-in validator running (pid {standin.pid}, metrics {standin.metrics_url})")
             err.print(f"recording every tile for {duration:g} s with perf…")
             outcome = run_capture(list(hosts), options)
@@ -51,6 +54,8 @@ def run_demo(duration: float, out_dir: Path, out: Console, err: Console) -> int:
         return outcome.exit_code
     tiles = ", ".join(t["name"] for t in host.tiles)
     out.print(f"captured {host.samples} samples from {len(host.tiles)} tiles ({tiles})", highlight=False)
-    out.print(f"capture folder: {outcome.folder}", highlight=False)
+    stacks = folded.read_folded(outcome.folder / FLEET_FOLDED)
+    out.print(f"samples with a function name: {100 * (1 - folded.unnamed_share(stacks)):.1f} %", highlight=False)
+    out.print(f"capture folder: {outcome.folder.resolve()}", highlight=False)
     out.print(f"flamegraph: {(outcome.folder / 'flamegraph.html').resolve()}", highlight=False)
     return outcome.exit_code

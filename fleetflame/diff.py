@@ -9,13 +9,14 @@ subsystem that grew stands out, not only its leaves.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
 from fleetflame.errors import InputError
-from fleetflame.folded import load_folded
+from fleetflame.folded import FoldedInput, load_folded, open_binary
 from fleetflame.render import palette, svg
 from fleetflame.render.layout import Frame, layout
 from fleetflame.render.options import FlameGraphOptions
@@ -38,19 +39,36 @@ def read_side(path: str | Path) -> dict[str, int]:
     """
     path = Path(path)
     if path.is_dir():
-        if not (path / "fleet.folded").is_file():
-            raise InputError(
-                f"{path} has no fleet.folded: finish the capture with `fleetflame fetch`, "
-                f"or rebuild it with `fleetflame report {path}`"
-            )
+        read = _read_capture(path)
         path = path / "fleet.folded"
-    if not path.is_file():
+    elif not path.is_file():
         raise InputError(f"{path}: not found; give a folded file or a capture folder holding fleet.folded")
-    read = load_folded(path)
+    else:
+        read = load_folded(path)
     if not any(count > 0 for count in read.stacks.values()):
         ignored = f" ({read.ignored_message()})" if read.ignored else ""
         raise InputError(f"{path}: no stacks in it{ignored}: expected folded lines like 'main;work;leaf 42'")
     return read.stacks
+
+
+def _read_capture(folder: Path) -> FoldedInput:
+    """A capture folder's fleet.folded, read by name in the folder (opened once) and never
+    through a symbolic link: a capture folder's files are fleetflame's, not pointers elsewhere."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            stream = open_binary("fleet.folded", dir_fd=fd)
+        except FileNotFoundError:
+            raise InputError(
+                f"{folder} has no fleet.folded: finish the capture with `fleetflame fetch`, "
+                f"or rebuild it with `fleetflame report {folder}`"
+            ) from None
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(folder / "fleet.folded")) from None
+        with stream:
+            return load_folded(stream, name=str(folder / "fleet.folded"))
+    finally:
+        os.close(fd)
 
 
 def diff_stacks(before: Mapping[str, int], after: Mapping[str, int], normalize: bool = True) -> list[DiffStack]:

@@ -12,9 +12,12 @@ bytes that are not UTF-8 become U+FFFD. Memory then grows only with the distinct
 
 from __future__ import annotations
 
+import errno
 import gzip
 import io
+import os
 import re
+import stat
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -144,22 +147,64 @@ def iter_lines(stream: BinaryIO) -> Iterator[str | None]:
         yield from lines
 
 
-def open_binary(path: str | Path) -> BinaryIO:
-    """Open a file for reading, transparently gunzipping it when it starts with gzip's magic."""
-    with open(path, "rb") as probe:
-        magic = probe.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rb")  # type: ignore[return-value]  # GzipFile reads bytes
-    return open(path, "rb")
+class _OwnGzipFile(gzip.GzipFile):
+    """A GzipFile that closes the file it reads when it is closed."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__(fileobj=raw, mode="rb")
+        self._raw = raw
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._raw.close()
 
 
-def open_text(path: str | Path) -> IO[str]:
+def _open_nofollow(path: str | Path, dir_fd: int | None) -> BinaryIO:
+    """A regular file opened with O_NOFOLLOW (relative to `dir_fd` if given): never a link's
+    target, never a FIFO that would block; OSError otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "is a symbolic link; fleetflame does not follow links in a capture folder", str(path)) from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "is not a regular file", str(path))
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def open_binary(path: str | Path, *, nofollow: bool = False, dir_fd: int | None = None) -> BinaryIO:
+    """Open a file for reading, transparently gunzipping it when it starts with gzip's magic.
+
+    `nofollow` (for files in a capture folder): the file must be a regular file, not a symbolic
+    link (O_NOFOLLOW); `dir_fd` (implies it): `path` is a name in that opened folder."""
+    if not nofollow and dir_fd is None:
+        with open(path, "rb") as probe:
+            magic = probe.read(2)
+        if magic == b"\x1f\x8b":
+            return gzip.open(path, "rb")  # type: ignore[return-value]  # GzipFile reads bytes
+        return open(path, "rb")
+    raw = _open_nofollow(path, dir_fd)
+    try:
+        magic = raw.read(2)
+        raw.seek(0)
+    except BaseException:
+        raw.close()
+        raise
+    return cast(BinaryIO, _OwnGzipFile(raw)) if magic == b"\x1f\x8b" else raw
+
+
+def open_text(path: str | Path, *, nofollow: bool = False) -> IO[str]:
     """Open a text file for reading, transparently gunzipping `.gz` files (or gzip magic).
 
     Lines come from a buffered text wrapper: callers that must be bounded on hostile input
     iterate `iter_lines(open_binary(path))` instead.
     """
-    return io.TextIOWrapper(open_binary(path), encoding="utf-8", errors="replace")
+    return io.TextIOWrapper(open_binary(path, nofollow=nofollow), encoding="utf-8", errors="replace")
 
 
 def load_folded(source: str | Path | BinaryIO, into: FoldedInput | None = None, name: str | None = None) -> FoldedInput:
@@ -215,8 +260,12 @@ def format_folded(stacks: Mapping[str, int]) -> str:
     return "".join(f"{stack} {stacks[stack]}\n" for stack in sorted(stacks))
 
 
-def write_folded(stacks: Mapping[str, int], path: str | Path) -> None:
-    Path(path).write_text(format_folded(stacks), encoding="utf-8")
+def write_folded(stacks: Mapping[str, int], path: str | Path, *, dir_fd: int | None = None) -> None:
+    """Write the folded text as `path`, whole or not at all: to a new temporary file (0600) that
+    is renamed over it, so a link at `path` is replaced, never written through."""
+    from .capture.files import replace_file  # (lazy: capture/ imports this module's users)
+
+    replace_file(path, format_folded(stacks).encode("utf-8"), dir_fd=dir_fd)
 
 
 def merge(maps: Iterable[Mapping[str, int]]) -> Stacks:
@@ -248,3 +297,15 @@ def total(stacks: Mapping[str, int]) -> int:
 
 class FoldedReadError(InputError):
     """A folded file that cannot be read to its end (damaged gzip)."""
+
+
+# A frame perf could not name: `[unknown]`, a bare `[libc.so.6]` / `[kernel.kallsyms]`, or an address.
+_UNNAMED_FRAME = re.compile(r"^(\[[^\]]*\]|0x[0-9a-fA-F]+)$")
+
+
+def unnamed_share(stacks: Mapping[str, int]) -> float:
+    """The share of samples whose leaf frame has no function name (0.0 for no samples): what a
+    host loses when perf script cannot read the binaries, e.g. of sandboxed tiles."""
+    samples = total(stacks)
+    unnamed = sum(n for stack, n in stacks.items() if _UNNAMED_FRAME.match(stack.rsplit(";", 1)[-1]))
+    return unnamed / samples if samples else 0.0

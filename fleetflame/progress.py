@@ -6,7 +6,9 @@ Host names, stage details and errors come from inventories and hosts: they are s
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -177,8 +179,16 @@ def recap_json(manifest: Manifest, folder: str, exit_code: int, pruned: list[str
 
 
 def log_line(path: Path, text: str) -> None:
+    """Append a timestamped line to `--log-file`: created 0600, never through a symbolic link
+    (someone could plant one in a shared folder to make root append to a file of their choice)."""
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
-    with open(path, "a", encoding="utf-8") as fp:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "is a symbolic link; fleetflame does not append to a log through a link: give the file itself", str(path)) from None
+        raise
+    with open(fd, "a", encoding="utf-8") as fp:
         fp.write(f"{stamp} {safe_line(text)}\n")
 
 

@@ -1,7 +1,13 @@
 """Turn a capture folder's per-host stacks into fleet-wide outputs: merge, analyse, render.
 
 Reads only files in the folder (hosts/*/stacks.folded, manifest.json), so `fleetflame report`
-can redraw a capture offline, as `run` and `fetch` do when they finish.
+can redraw a capture offline, as `run` and `fetch` do when they finish. A host whose
+stacks.folded is missing (a copy of the capture without hosts/) is drawn from its lines in the
+folder's fleet.folded, which is never replaced by less without a warning, nor by nothing.
+
+The folder is opened once (`O_DIRECTORY|O_NOFOLLOW`) and made 0700 again if it is ours; every
+file is read in it with `O_NOFOLLOW` and written whole to a new temporary name (0600 whatever
+the umask) renamed into place (capture.files): never through a link, never truncated in place.
 
 The fleet graph's default grouping depends on the fleet's size: up to HOST_THRESHOLD hosts it is
 by host (`host;tile;...`), each host readable side by side; above that, by tile kind with the
@@ -11,15 +17,18 @@ hosts merged (`KIND;...`), since 50 hosts × 14 tiles leave a tile under 2 px.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import folded
-from .capture import FLEET_FOLDED, STACKS_FOLDED, Manifest, host_dir
+from .capture import FLEET_FOLDED, HOSTS_DIR, STACKS_FOLDED, Manifest, files
+from .capture.ids import host_folder_name
 from .errors import InputError
-from .render import RENDERERS, FlameGraphOptions, html, pprof
+from .render import RENDERERS, FlameGraphOptions, html, pprof, write_output
 from .render.model import FleetContext, tile_kind
 
 DEFAULT_FORMATS = ("svg", "html")
@@ -39,14 +48,163 @@ def parse_formats(text: str) -> tuple[str, ...]:
     return formats
 
 
-def fleet_stacks(folder: Path, manifest: Manifest) -> folded.Stacks:
-    """`host;tile;frame;...` for every host that completed."""
+class CaptureFolder:
+    """A capture folder opened once (`O_DIRECTORY|O_NOFOLLOW`): its files are read and written by
+    name in that very folder (capture.files), and its folders are made 0700 again if ours."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = files.open_dir(path)
+        files.make_private(self.fd)
+        self._hosts: int | None = None
+        self._fleet: folded.Stacks | None = None
+        self._fleet_read = False
+
+    def close(self) -> None:
+        if self._hosts is not None:
+            os.close(self._hosts)
+            self._hosts = None
+        os.close(self.fd)
+
+    def hosts_fd(self) -> int | None:
+        """hosts/, opened; None if the folder has none (a copy of the capture without it)."""
+        if self._hosts is None:
+            try:
+                self._hosts = files.open_dir(HOSTS_DIR, dir_fd=self.fd)
+            except FileNotFoundError:
+                return None
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, str(self.path / HOSTS_DIR)) from None
+            files.make_private(self._hosts)
+        return self._hosts
+
+    def host_path(self, host: str, name: str = "") -> Path:
+        return self.path / HOSTS_DIR / host_folder_name(host) / name
+
+    @contextmanager
+    def host_dir(self, host: str) -> Iterator[int | None]:
+        """hosts/HOST, opened (and made 0700 if ours); None if it is not there."""
+        hosts = self.hosts_fd()
+        fd = None
+        if hosts is not None:
+            try:
+                fd = files.open_dir(host_folder_name(host), dir_fd=hosts)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, str(self.host_path(host))) from None
+        if fd is None:
+            yield None
+            return
+        try:
+            files.make_private(fd)
+            yield fd
+        finally:
+            os.close(fd)
+
+    def host_stacks(self, host: str) -> folded.Stacks | None:
+        """hosts/HOST/stacks.folded; None if it is not there."""
+        with self.host_dir(host) as fd:
+            if fd is None:
+                return None
+            try:
+                return read_stacks(STACKS_FOLDED, fd, self.host_path(host, STACKS_FOLDED))
+            except FileNotFoundError:
+                return None
+
+    def old_fleet(self) -> folded.Stacks | None:
+        """What fleet.folded holds now (before it is written again); None if there is none."""
+        if not self._fleet_read:
+            self._fleet_read = True
+            try:
+                self._fleet = read_stacks(FLEET_FOLDED, self.fd, self.path / FLEET_FOLDED)
+            except FileNotFoundError:
+                self._fleet = None
+        return self._fleet
+
+    def write(self, name: str, data: str | bytes) -> Path:
+        files.replace_file(name, data, dir_fd=self.fd)
+        return self.path / name
+
+
+def read_stacks(name: str, dir_fd: int, label: Path) -> folded.Stacks:
+    """A folded file of a capture folder, by name in the opened folder, never through a link.
+    OSError (FileNotFoundError if it is not there) names the file by `label`, its path."""
+    try:
+        stream = folded.open_binary(name, dir_fd=dir_fd)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(label)) from None
+    with stream:
+        return folded.load_folded(stream, name=str(label)).stacks
+
+
+def fleet_stacks(folder: Path | CaptureFolder, manifest: Manifest) -> folded.Stacks:
+    """`host;tile;frame;...` for every host that completed, from hosts/HOST/stacks.folded; a host
+    whose stacks.folded is missing is taken from its lines in the folder's fleet.folded (a copy
+    of the capture without hosts/ keeps its stacks)."""
+    if isinstance(folder, Path):
+        opened = CaptureFolder(folder)
+        try:
+            return fleet_stacks(opened, manifest)
+        finally:
+            opened.close()
     per_host = []
+    missing = {}
     for name, host in manifest.hosts.items():
-        path = host_dir(folder, name) / STACKS_FOLDED
-        if host.status == "ok" and path.exists():
-            per_host.append(folded.with_prefix(folded.read_folded(path), name))
+        if host.status != "ok":
+            continue
+        stacks = folder.host_stacks(name)
+        if stacks is None:
+            missing[name.replace(";", ":")] = name  # its root frame in fleet.folded (folded.with_prefix)
+        else:
+            per_host.append(folded.with_prefix(stacks, name))
+    if missing:
+        old = folder.old_fleet() or {}
+        kept = {stack: count for stack, count in old.items() if stack.partition(";")[0] in missing}
+        per_host.append(kept)
+        found = {stack.partition(";")[0] for stack in kept}
+        for root, name in missing.items():
+            if root not in found and manifest.hosts[name].samples > 0:
+                files.warn(
+                    f"{folder.host_path(name, STACKS_FOLDED)} is missing and {folder.path / FLEET_FOLDED} has none of "
+                    f"{name}'s stacks: {name} ({manifest.hosts[name].samples:,} samples) has no frames in the graphs"
+                )
     return folded.merge(per_host)
+
+
+def _host_totals(stacks: Mapping[str, int]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for stack, count in stacks.items():
+        root = stack.partition(";")[0]
+        totals[root] = totals.get(root, 0) + count
+    return totals
+
+
+def write_fleet_folded(folder: CaptureFolder, stacks: folded.Stacks) -> folded.Stacks:
+    """Write fleet.folded, unless that would replace its stacks by none: then it is kept (with a
+    warning) and the graphs are drawn from it. Replacing it with fewer samples of any host says
+    so. Returns the stacks the graphs are drawn from."""
+    path = folder.path / FLEET_FOLDED
+    data = folded.format_folded(stacks).encode("utf-8")
+    size = files.file_size(FLEET_FOLDED, dir_fd=folder.fd)
+    if size and size != len(data):
+        old = folder.old_fleet() or {}
+        before, after = _host_totals(old), _host_totals(stacks)
+        if not stacks and any(before.values()):
+            files.warn(
+                f"{path}: kept as it is ({sum(before.values()):,} samples): no completed host of the manifest has "
+                f"stacks here (hosts/HOST/stacks.folded) or in it; the graphs are drawn from it"
+            )
+            return old
+        fewer = [root for root, count in before.items() if after.get(root, 0) < count]
+        if fewer:
+            shown = ", ".join(fewer[:5]) + (f" and {len(fewer) - 5} more" if len(fewer) > 5 else "")
+            files.warn(
+                f"{path}: replaced with {sum(after.values()):,} samples; it held {sum(before.values()):,} "
+                f"(fewer now for {shown}: from hosts/HOST/stacks.folded and the manifest's completed hosts)"
+            )
+    folder.write(FLEET_FOLDED, data)
+    return stacks
 
 
 def resolve_grouping(group_by: str, host_count: int) -> str:
@@ -118,7 +276,7 @@ def idle_tiles(stacks: Mapping[str, int], manifest: Manifest) -> list[dict[str, 
     return [{"tile": tile, "reason": reason, "hosts": sorted(hosts)} for (tile, reason), hosts in sorted(idle.items())]
 
 
-def skew_findings(folder: Path, stacks: Mapping[str, int], manifest: Manifest) -> dict[str, Any] | None:
+def skew_findings(folder: Path | CaptureFolder, stacks: Mapping[str, int], manifest: Manifest) -> dict[str, Any] | None:
     """Skew of the capture (fleetflame.analysis.skew), written to skew.json and returned as its JSON."""
     from .analysis.skew import analyse, write_skew_json
 
@@ -128,12 +286,15 @@ def skew_findings(folder: Path, stacks: Mapping[str, int], manifest: Manifest) -
         if host.status == "ok"
     }
     report = analyse(stacks, resolved=resolved)
-    write_skew_json(folder, report)
+    if isinstance(folder, CaptureFolder):
+        write_skew_json(folder.path, report, dir_fd=folder.fd)
+    else:
+        write_skew_json(folder, report)
     data: dict[str, Any] = json.loads(json.dumps(report.to_json()))  # plain JSON, as the file holds
     return data
 
 
-def fleet_context(folder: Path, stacks: Mapping[str, int], manifest: Manifest, grouping: str) -> FleetContext:
+def fleet_context(folder: Path | CaptureFolder, stacks: Mapping[str, int], manifest: Manifest, grouping: str) -> FleetContext:
     """What the fleet page shows besides the stacks: skew findings, idle tiles, failed hosts."""
     failed = [{"host": name, "error": manifest.hosts[name].error or manifest.hosts[name].status} for name in manifest.failed_hosts]
     return FleetContext(
@@ -146,18 +307,21 @@ def fleet_context(folder: Path, stacks: Mapping[str, int], manifest: Manifest, g
 
 
 def write_outputs(
-    stacks: Mapping[str, int], folder: Path, stem: str, formats: Iterable[str], options: FlameGraphOptions
+    stacks: Mapping[str, int],
+    folder: Path,
+    stem: str,
+    formats: Iterable[str],
+    options: FlameGraphOptions,
+    *,
+    dir_fd: int | None = None,
 ) -> list[Path]:
+    """Render each format as `folder/STEM.EXT`, written whole (render.write_output); with
+    `dir_fd` (`folder`, opened), by name in that folder."""
     written = []
     for name in formats:
-        renderer = RENDERERS[name]
-        path = folder / f"{stem}{renderer.extension}"
-        data = renderer.render(stacks, options)
-        if isinstance(data, str):
-            path.write_text(data, encoding="utf-8")
-        else:
-            path.write_bytes(data)
-        written.append(path)
+        file_name = f"{stem}{RENDERERS[name].extension}"
+        write_output(name, stacks, file_name if dir_fd is not None else folder / file_name, options, dir_fd=dir_fd)
+        written.append(folder / file_name)
     return written
 
 
@@ -166,24 +330,35 @@ def build_reports(
 ) -> list[Path]:
     """Write fleet.folded, skew.json, the fleet graphs in every format, and one SVG per host."""
     formats = tuple(formats)
-    stacks = fleet_stacks(folder, manifest)
-    folded.write_folded(stacks, folder / FLEET_FOLDED)
-    written = [folder / FLEET_FOLDED]
+    opened = CaptureFolder(folder)
+    try:
+        return _build(opened, manifest, formats, group_by)
+    finally:
+        opened.close()
+
+
+def _build(folder: CaptureFolder, manifest: Manifest, formats: tuple[str, ...], group_by: str) -> list[Path]:
+    stacks = write_fleet_folded(folder, fleet_stacks(folder, manifest))
+    written = [folder.path / FLEET_FOLDED]
     grouping = resolve_grouping(group_by, len(manifest.hosts) - len(manifest.failed_hosts))
     context = fleet_context(folder, stacks, manifest, grouping)
-    written.append(folder / "skew.json")
+    written.append(folder.path / "skew.json")
     options = _title(manifest, "fleet")
     fleet_formats = [f for f in formats if f not in ("folded", "html", *EXPORT_FORMATS)]
-    written += write_outputs(regroup(stacks, grouping), folder, "flamegraph", fleet_formats, options)
+    written += write_outputs(regroup(stacks, grouping), folder.path, "flamegraph", fleet_formats, options, dir_fd=folder.fd)
     exports = [f for f in formats if f in EXPORT_FORMATS]
-    written += write_outputs(stacks, folder, "flamegraph", exports, _export_options(manifest, options))
+    written += write_outputs(stacks, folder.path, "flamegraph", exports, _export_options(manifest, options), dir_fd=folder.fd)
     if "html" in formats:
-        page = folder / f"flamegraph{html.EXTENSION}"
-        page.write_text(html.render_fleet(stacks, options, context), encoding="utf-8")
-        written.append(page)
+        written.append(folder.write(f"flamegraph{html.EXTENSION}", html.render_fleet(stacks, options, context)))
     for name, host in manifest.hosts.items():
-        path = host_dir(folder, name) / STACKS_FOLDED
-        if host.status == "ok" and path.exists():
-            host_stacks = folded.read_folded(path)
-            written += write_outputs(host_stacks, path.parent, "flamegraph", ["svg"], _title(manifest, name))
+        if host.status != "ok":
+            continue
+        with folder.host_dir(name) as fd:
+            if fd is None:
+                continue
+            try:
+                host_stacks = read_stacks(STACKS_FOLDED, fd, folder.host_path(name, STACKS_FOLDED))
+            except FileNotFoundError:
+                continue
+            written += write_outputs(host_stacks, folder.host_path(name), "flamegraph", ["svg"], _title(manifest, name), dir_fd=fd)
     return written

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from fleetflame import folded
-from fleetflame.standin import free_port, run_standin
+from fleetflame.standin import AGAVE_KINDS, DEFAULT_TILES, free_port, run_standin
 
 from .conftest import need_root_and_perf
 
@@ -90,7 +90,7 @@ def test_capture_puts_each_tiles_functions_under_that_tile(standin_binary: Path,
     assert host["status"] == "ok" and host["error"] is None
     assert {t["name"] for t in host["tiles"]} >= {"net:0", "quic:0", "verify:0", "verify:1", "verify:2", "bank:0", "bank:1"}
     if layout == "processes":
-        assert all(t["pid"] == t["tid"] for t in host["tiles"] if t["kind"] != "bank")
+        assert all(t["pid"] == t["tid"] for t in host["tiles"] if t["kind"] not in AGAVE_KINDS)
 
     fleet = folded.read_folded(folder / "fleet.folded")
     assert sum(fleet.values()) == host["samples"] > 0
@@ -102,7 +102,7 @@ def test_capture_puts_each_tiles_functions_under_that_tile(standin_binary: Path,
         tile_kind = tile.split(":")[0]
         for function in frames:
             kind = kind_of(function)
-            if kind in {"net", "quic", "verify", "dedup", "pack", "bank", "poh", "shred", "store", "sign", "metric"}:
+            if kind in DEFAULT_TILES:
                 assert kind == tile_kind, f"{function} found under tile {tile}"
                 seen_kinds.setdefault(tile, set()).add(function)
     assert {t for t in seen_kinds} >= {"verify:0", "verify:1", "verify:2", "net:0", "bank:0"}
@@ -138,16 +138,22 @@ def test_agave_records_the_whole_process_including_non_tile_threads(standin_bina
 
 @pytest.mark.root
 def test_missing_and_dead_tiles_fail_the_host_naming_the_tile(standin_binary: Path, tmp_path: Path) -> None:
+    """A tile named explicitly that is missing or dead fails the host; a glob skips the dead tile
+    and names it (issue 14: before, the glob failed the host too)."""
     need_root_and_perf()
     with run_standin(standin_binary, metrics=f"127.0.0.1:{free_port()}", dead_tiles=["verify:1"], load=3) as standin:
         inventory = write_inventory(tmp_path / "local.yml", standin.metrics_url)
         missing = fleetflame("run", "verify:7", "-i", str(inventory), "--duration", "1", "--out", str(tmp_path / "a"), "--json")
-        dead = fleetflame("run", "verify:*", "-i", str(inventory), "--duration", "1", "--out", str(tmp_path / "b"), "--json")
+        dead = fleetflame("run", "verify:1", "-i", str(inventory), "--duration", "1", "--out", str(tmp_path / "b"), "--json")
+        glob = fleetflame("run", "verify:*", "-i", str(inventory), "--duration", "1", "--out", str(tmp_path / "c"), "--json")
     assert missing.returncode == 1
     assert json.loads(missing.stdout)["hosts"][0]["error"] == "tile verify:7 not found on localhost"
     assert dead.returncode == 1
     assert json.loads(dead.stdout)["hosts"][0]["error"].startswith("tile verify:1 (pid")
     assert "is not running on localhost" in json.loads(dead.stdout)["hosts"][0]["error"]
+    assert glob.returncode == 0, glob.stderr
+    row = json.loads(glob.stdout)["hosts"][0]
+    assert row["tiles"] == ["verify:0", "verify:2"] and row["skipped_tiles"] == [{"tile": "verify:1", "reason": "not running"}]
 
 
 @pytest.mark.root
@@ -193,10 +199,26 @@ def test_user_without_perf_permission_is_told_how_to_get_it(standin_binary: Path
         standin_binary, metrics=f"127.0.0.1:{free_port()}", load=3
     ) as standin:
         workdir = Path(shared)  # pytest's tmp_path sits under a 0700 folder that nobody cannot enter
-        os.chmod(workdir, 0o777)
+        os.chmod(workdir, 0o1777)  # shared, sticky like /tmp: fleetflame refuses a folder others can swap entries of
         inventory = write_inventory(workdir / "local.yml", standin.metrics_url)
         os.chmod(inventory, 0o644)
         done = fleetflame("run", "net", "-i", str(inventory), "--duration", "1", "--out", str(workdir / "out"), "--json", user="nobody", cwd=workdir)
     assert done.returncode == 1, done.stderr
     error = json.loads(done.stdout)["hosts"][0]["error"]
     assert error.startswith("perf is not permitted to record on localhost: run as root, set ansible_become: true")
+
+
+@pytest.mark.root
+def test_demo_symbolizes_every_sandboxed_tile(tmp_path: Path) -> None:
+    """`make demo`: the stand-in in its production layout (sandboxed tile processes); every tile
+    has samples and at most 1 % of them lack a function name."""
+    need_root_and_perf()
+    done = fleetflame("demo", "--duration", "2", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    graph = Path(lines[-1].removeprefix("flamegraph: "))
+    assert graph.is_absolute() and graph.is_file()
+    assert lines[-2] == f"capture folder: {graph.parent}"
+    stacks = folded.read_folded(graph.parent / "fleet.folded")
+    assert folded.unnamed_share(stacks) <= 0.01
+    assert {s.split(";")[1] for s in stacks} == {f"{k}:{i}" for k, n in DEFAULT_TILES.items() for i in range(n)}

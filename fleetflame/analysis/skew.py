@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import numpy as np
 
 from .. import folded
 from ..capture import FLEET_FOLDED, MANIFEST, read_manifest
+from ..capture.files import read_text, replace_file
 from ..errors import InputError
 from ..host.targets import TileFilter
 from .compare import MIN_HOSTS, Comparison, compare_matrix
@@ -198,7 +198,7 @@ def _read_stacks(path: Path) -> Iterator[tuple[str, int]]:
     """fleet.folded's (stack, count) pairs, read in bounded blocks (folded.iter_line_blocks):
     the file holds what hosts sent. The usual line is parsed inline, as folded.load_folded
     does; bad lines are skipped."""
-    with folded.open_binary(path) as stream:
+    with folded.open_binary(path, nofollow=True) as stream:
         try:
             for lines in folded.iter_line_blocks(stream):
                 for line in lines:
@@ -213,12 +213,11 @@ def _read_stacks(path: Path) -> Iterator[tuple[str, int]]:
             raise InputError(f"{path}: damaged gzip data ({exc}); redraw it with `fleetflame report {path.parent}`") from None
 
 
-def write_skew_json(folder: Path, report: SkewReport) -> Path:
-    """skew.json in the capture folder, written whole or not at all."""
+def write_skew_json(folder: Path, report: SkewReport, *, dir_fd: int | None = None) -> Path:
+    """skew.json in the capture folder (`dir_fd`: that folder, opened), written whole or not at
+    all, 0600, never through a link (capture.files.replace_file)."""
     path = folder / SKEW_JSON
-    tmp = folder / (SKEW_JSON + ".tmp")
-    tmp.write_text(json.dumps(report.to_json(), indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    replace_file(SKEW_JSON if dir_fd is not None else path, json.dumps(report.to_json(), indent=1) + "\n", dir_fd=dir_fd)
     return path
 
 
@@ -226,7 +225,7 @@ def read_skew_json(folder: Path) -> SkewReport | None:
     """The report a run wrote to skew.json (default settings), for showing it again without
     analysing the capture a second time; None if there is none or it is not skew's JSON."""
     try:
-        data = json.loads((folder / SKEW_JSON).read_text(encoding="utf-8"))
+        data = json.loads(read_text(folder / SKEW_JSON))
         findings = [
             Finding(**{name: item[name] for name in Finding.__dataclass_fields__})
             for item in data["findings"]

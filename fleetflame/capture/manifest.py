@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import __version__
 from ..host.tiles import Tile
-from .files import json_by_line, write_text
+from .files import json_by_line, read_text, write_text
 from .ids import CaptureId, host_folder_name
 from .scripts import check_event
 
@@ -160,8 +160,7 @@ class Manifest:
 
 def read_manifest(folder: Path) -> Manifest:
     """The folder's manifest; ValueError (or OSError) if it is missing or does not fit."""
-    with open(folder / MANIFEST, encoding="utf-8") as fp:
-        text = fp.read(64 << 20)
+    text = read_text(folder / MANIFEST, limit=64 << 20)  # never through a planted link
     manifest = Manifest.from_json(json.loads(text))
     if manifest.id != folder.name:
         raise ValueError(f"manifest id {manifest.id!r} does not match its folder {folder.name!r}")

@@ -5,12 +5,18 @@ A file arrives as `NAME.part` and becomes `NAME` only once it matches the host's
 interrupted `run` or `fetch` resumes from the `.part` (the session is told the offsets) and never
 pulls twice what arrived. No SFTP: the data comes on the session's own channel, so a host whose
 sshd has no sftp subsystem works the same, and nothing waits for another round trip.
+
+The host's folder is opened once (`O_DIRECTORY|O_NOFOLLOW`, ours) and every name is resolved in
+it: a `.part` starts as a new file (`O_CREAT|O_EXCL|O_NOFOLLOW`, 0600) and is resumed only if it
+is a plain file of ours with one link, so nothing planted there (a symbolic or hard link, a FIFO)
+is ever written through.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +24,7 @@ from typing import IO, Any
 
 from ..connection.ratelimit import RateLimit
 from ..errors import HostError
+from . import files
 from .manifest import PERF_DATA, PERF_SCRIPT
 from .scripts import CHUNK_BYTES
 from .session import MAX_FILE, Message, ProtocolError, Session
@@ -53,32 +60,108 @@ def part(path: Path) -> Path:
     return path.with_name(path.name + ".part")
 
 
+def _part_name(name: str) -> str:
+    return name + ".part"
+
+
+def _ours(st: os.stat_result) -> bool:
+    """A file fleetflame may append to: a regular file of ours, with no other name (hard link)."""
+    return stat.S_ISREG(st.st_mode) and st.st_uid == os.geteuid() and st.st_nlink == 1
+
+
+def _lstat(name: str, dir_fd: int) -> os.stat_result | None:
+    try:
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def _remove(name: str, dir_fd: int) -> None:
+    """Remove what is at `name` (a link itself, not its target)."""
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+    except (IsADirectoryError, PermissionError) as exc:
+        raise TransferError(f"{name} is in the way in the host's capture folder ({exc.strerror}): remove it and run `fleetflame fetch` again") from None
+
+
+def open_local_dir(local_dir: Path) -> int:
+    """The host's local folder, opened once: never a link, and ours."""
+    try:
+        fd = files.open_dir(local_dir)
+    except OSError as exc:
+        raise TransferError(f"cannot use {local_dir}: {exc.strerror or exc}") from None
+    if os.fstat(fd).st_uid != os.geteuid():
+        os.close(fd)
+        raise TransferError(f"{local_dir} is not fleetflame's folder (another user owns it): nothing is written there")
+    return fd
+
+
 def resume_offsets(local_dir: Path) -> dict[str, int]:
     """How many bytes of each file are here already (a verified file counts whole: the host will
-    confirm its checksum)."""
+    confirm its checksum). A `.part` that is not a plain file of ours is removed, not resumed."""
     offsets = {}
-    for name in FILES:
-        done, partial = local_dir / name, part(local_dir / name)
-        if done.is_file() and not done.is_symlink():
-            os.replace(done, partial)  # re-verified against the host's checksum below
-        offsets[name] = partial.stat().st_size if partial.is_file() and not partial.is_symlink() else 0
+    dir_fd = open_local_dir(local_dir)
+    try:
+        for name in FILES:
+            partial = _part_name(name)
+            done = _lstat(name, dir_fd)
+            if done is not None and _ours(done):
+                os.replace(name, partial, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)  # re-verified against the host's checksum below
+            st = _lstat(partial, dir_fd)
+            if st is not None and not _ours(st):
+                _remove(partial, dir_fd)  # a link or someone else's file is never appended to
+                st = None
+            offsets[name] = st.st_size if st is not None else 0
+    finally:
+        os.close(dir_fd)
     return offsets
 
 
 class _Incoming:
     """One `.part` file being written: appends, hashes, paces and reports as data arrives."""
 
-    def __init__(self, path: Path, offset: int, rate: RateLimit, progress: Progress, total: int | None) -> None:
-        self.path, self.name, self.rate, self.progress, self.total = path, path.name.removesuffix(".part"), rate, progress, total
+    def __init__(
+        self, dir_fd: int, local_dir: Path, name: str, offset: int, rate: RateLimit, progress: Progress, total: int | None
+    ) -> None:
+        self.dir_fd, self.name, self.part = dir_fd, name, _part_name(name)
+        self.path = local_dir / self.part
+        self.rate, self.progress, self.total = rate, progress, total
         self.sha = hashlib.sha256()
         self.size = 0
-        self.fp: IO[bytes] = open(path, "r+b" if offset and path.exists() else "wb")
+        self.fp: IO[bytes] = self._open(offset)
         if offset:
             while self.size < offset and (block := self.fp.read(min(1 << 20, offset - self.size))):
                 self.sha.update(block)
                 self.size += len(block)
             self.fp.truncate(self.size)
         self.arrived = 0
+
+    def _open(self, offset: int) -> IO[bytes]:
+        """The `.part` to resume (a plain file of ours), or a new one in place of whatever was there."""
+        if offset:
+            try:
+                fd = os.open(self.part, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=self.dir_fd)
+            except FileNotFoundError:
+                pass  # nothing to resume after all: the host's data will not add up, and says so
+            except OSError as exc:
+                raise self._planted(exc.strerror or str(exc)) from None
+            else:
+                if not _ours(os.fstat(fd)):
+                    os.close(fd)
+                    raise self._planted("not a plain file of fleetflame's")
+                os.set_blocking(fd, True)
+                return os.fdopen(fd, "r+b")
+        _remove(self.part, self.dir_fd)
+        try:
+            fd = files.create_new(self.part, dir_fd=self.dir_fd)
+        except FileExistsError:
+            raise self._planted("created by someone else meanwhile") from None
+        return os.fdopen(fd, "wb")
+
+    def _planted(self, why: str) -> TransferError:
+        return TransferError(f"{self.path} changed while fleetflame resumed it ({why}): nothing was written to it; run `fleetflame fetch` to pull it again")
 
     async def __call__(self, data: bytes) -> None:
         self.fp.write(data)
@@ -91,12 +174,12 @@ class _Incoming:
     def finish(self, size: int, sha256: str, host: str) -> Received:
         self.fp.close()
         if self.size != size or self.sha.hexdigest() != sha256:
-            self.path.unlink(missing_ok=True)
+            _remove(self.part, self.dir_fd)
             raise TransferError(
                 f"{self.name} from {host} arrived damaged ({self.size} of {size} bytes, checksum "
                 f"{'matches' if self.sha.hexdigest() == sha256 else 'differs'}): run `fleetflame fetch` to pull it again"
             )
-        os.replace(self.path, self.path.with_name(self.name))
+        os.replace(self.part, self.name, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
         return Received(self.name, size, sha256)
 
     def abandon(self) -> None:
@@ -117,6 +200,13 @@ async def receive(
     pulled = pulled if pulled is not None else Pulled()
     stream: _Incoming | None = None
     opened: list[_Incoming] = []
+    dir_fd = open_local_dir(local_dir)
+
+    def incoming(name: str, offset: int, total: int | None) -> _Incoming:
+        new = _Incoming(dir_fd, local_dir, name, offset, rate, progress, total)
+        opened.append(new)
+        return new
+
     try:
         while True:
             msg = await session.message()
@@ -129,16 +219,14 @@ async def receive(
                 stream = None
             elif msg.verb == "chunk":
                 if stream is None:
-                    stream = _Incoming(part(local_dir / PERF_SCRIPT), 0, rate, progress, None)
-                    opened.append(stream)
+                    stream = incoming(PERF_SCRIPT, 0, None)
                     pulled.transfers.append({"file": PERF_SCRIPT, "offset": 0, "bytes": 0, "how": "stream"})
                 n = _number(msg, 0, 1, CHUNK_BYTES, session.host)
                 await session.read_exact(n, stream)
                 pulled.transfers[-1]["bytes"] += n
             elif msg.verb == "sum" and msg.args[:1] == (PERF_SCRIPT,):
                 if stream is None:  # an empty perf script output still comes as a stream
-                    stream = _Incoming(part(local_dir / PERF_SCRIPT), 0, rate, progress, 0)
-                    opened.append(stream)
+                    stream = incoming(PERF_SCRIPT, 0, 0)
                 size, sha = _number(msg, 1, 0, MAX_FILE, session.host), _sha(msg, 2, session.host)
                 pulled.files[PERF_SCRIPT] = stream.finish(size, sha, session.host)
             elif msg.verb == "file" and msg.args[:1] in ((PERF_SCRIPT,), (PERF_DATA,)):
@@ -148,17 +236,17 @@ async def receive(
                 have = offsets.get(name, 0)
                 if start not in (0, have):
                     raise ProtocolError(f"{session.host} resumed {name} at byte {start}, not {have}")
-                incoming = _Incoming(part(local_dir / name), start, rate, progress, size)
-                opened.append(incoming)
-                await session.read_exact(size - start, incoming)
+                arriving = incoming(name, start, size)
+                await session.read_exact(size - start, arriving)
                 pulled.transfers.append({"file": name, "offset": start, "bytes": size - start, "how": "stream"})
-                pulled.files[name] = incoming.finish(size, sha, session.host)
+                pulled.files[name] = arriving.finish(size, sha, session.host)
             else:
                 raise ProtocolError(f"{session.host} sent {msg.verb!r} while sending results")
     finally:
-        for incoming in opened:
-            if not incoming.fp.closed:
-                incoming.abandon()
+        for each in opened:
+            if not each.fp.closed:
+                each.abandon()
+        os.close(dir_fd)
     if PERF_SCRIPT not in pulled.files:
         raise ProtocolError(f"{session.host} finished without sending {PERF_SCRIPT}")
     return pulled

@@ -31,8 +31,10 @@ def report(
 ) -> None:
     """Redraw a capture's graphs from its folder alone (offline, no host needed).
 
-    Rebuilds fleet.folded from hosts/HOST/stacks.folded and writes the --format outputs into the
-    capture folder; prints the path of each file written.
+    Rebuilds fleet.folded from hosts/HOST/stacks.folded (a host without one, as in a copy of the
+    capture without hosts/, keeps its stacks from fleet.folded) and writes the --format outputs
+    into the capture folder, each file whole and private (0600); prints the path of each file
+    written. Replacing fleet.folded with fewer samples is a warning; it is never replaced by nothing.
     """
     from ..capture import read_manifest
     from ..report import GROUPINGS, build_reports, parse_formats

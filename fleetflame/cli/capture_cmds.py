@@ -89,6 +89,7 @@ def run(
     kept), 2 for bad input, 75 when another run of the same schedule (target, inventories,
     limit, OUT) still holds its lock, 130 if abandoned by a second Ctrl-C.
     """
+    from ..capture.files import check_out_dir
     from ..capture.runner import CaptureOptions, run_capture
     from ..capture.scripts import check_event
     from ..connection.settings import SshSettings
@@ -126,6 +127,7 @@ def run(
         inventories=sources,
         limit=limit,
     )
+    check_out_dir(out_dir)  # before the lock file: nothing is created in a folder someone else can swap
     with ScheduleLock(out_dir, schedule_key(target, sources, limit)):
         with _reporting([h.name for h in hosts], quiet or json_out, log_file) as reporter:
             outcome = run_capture(hosts, options, reporter)

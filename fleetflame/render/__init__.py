@@ -48,12 +48,16 @@ def output_name(fmt: str, stem: str = "flamegraph") -> str:
     return f"{stem}{get(fmt).extension}"
 
 
-def write_output(fmt: str, stacks: Mapping[str, int], path: str | Path, options: FlameGraphOptions | None = None) -> Path:
-    """Render and write one file (text as UTF-8); returns the path written."""
+def write_output(
+    fmt: str, stacks: Mapping[str, int], path: str | Path, options: FlameGraphOptions | None = None, *, dir_fd: int | None = None
+) -> Path:
+    """Render and write one file (text as UTF-8); returns the path written.
+
+    The file is written whole or not at all, 0600: to a new temporary name, renamed over `path`
+    (capture.files.replace_file), so a link at `path` is replaced, never written through, and an
+    old file is never truncated. With `dir_fd` (an opened folder), `path` is a name in it."""
+    from fleetflame.capture.files import replace_file  # (lazy: the capture package imports renderers' users)
+
     content = render(fmt, stacks, options)
-    path = Path(path)
-    if isinstance(content, str):
-        path.write_text(content, encoding="utf-8")
-    else:
-        path.write_bytes(content)
-    return path
+    replace_file(path, content, dir_fd=dir_fd)
+    return Path(path)

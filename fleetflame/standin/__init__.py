@@ -1,7 +1,16 @@
-"""The stand-in validator: a small C program modelling Firedancer tiles, for tests and the demo.
+"""The stand-in validator: a small C program modelling a Frankendancer host, for tests and the demo.
 
 `build_standin()` compiles `standin.c` (cached by a hash of source and flags);
 `run_standin()` starts it and stops it again, also when the body raises.
+
+Layouts (standin.c's header says what each models, after which Firedancer file):
+* "processes" (default, production): every non-Agave tile a sandboxed process of its own
+  (pid == tid, a mount namespace of its own, user namespaces where the machine allows them,
+  root an empty tmpfs, not dumpable);
+  `sandbox=False` keeps the processes without the sandbox;
+* "threads" (development): every non-Agave tile a thread of the main process, unsandboxed.
+In both, the Agave-side tiles (AGAVE_KINDS) are threads of the "agave" process, with Agave's
+own threads (AGAVE_THREADS).
 """
 
 from __future__ import annotations
@@ -26,11 +35,22 @@ CFLAGS = (
     "-std=c11", "-O1", "-g", "-fno-omit-frame-pointer", "-mno-omit-leaf-frame-pointer",
     "-fno-optimize-sibling-calls", "-fno-ipa-icf", "-pthread",
 )
+LDLIBS = ("-lm",)
+# Today's Frankendancer topology (src/app/fdctl/topology.c), in its order; the verify and bank
+# counts are a choice.
 DEFAULT_TILES = {
-    "net": 1, "quic": 1, "verify": 3, "dedup": 1, "pack": 1, "bank": 2, "poh": 1,
-    "shred": 1, "store": 1, "sign": 1, "metric": 1,
+    "netlnk": 1, "net": 1, "quic": 1, "verify": 3, "dedup": 1, "resolh": 1, "pack": 1, "bank": 2,
+    "pohh": 1, "shred": 1, "store": 1, "sign": 1, "metric": 1, "diag": 1, "plugin": 1, "guih": 1,
 }
+# `legacy_names=True`: the names before Firedancer's 2026-01 renames (and its older metric names).
+LEGACY_NAMES = {"resolh": "resolv", "pohh": "poh", "guih": "gui"}
+# Tiles that are threads of the agave process (is_agave in topology.c), and Agave's own threads.
+AGAVE_KINDS = frozenset({"resolh", "bank", "pohh", "store", "resolv", "poh"})
+AGAVE_THREADS = ("solRpcSvc", "solGossip", "solRepairSvc", "solReplayStg")
 TILE_NAME = re.compile(r"^([a-z]+):(\d+)$")
+# tile_status values (src/disco/metrics/generated/fd_metrics_all.h)
+BOOTING, RUNNING, SHUTDOWN = 0, 1, 2
+_GAUGE = re.compile(r'^(tile_pid|tile_tid|tile_status)\{kind="([a-z0-9_]+)",kind_id="(\d+)"\} (\d+)$', re.M)
 
 
 class StandinError(RuntimeError):
@@ -49,7 +69,7 @@ def build_standin(cache_dir: Path | None = None) -> Path:
         raise StandinError("gcc not found: the stand-in validator is built from C "
                            "(apt-get install -y gcc)")
     source = SOURCE.read_bytes()
-    digest = hashlib.sha256(source + "\0".join(CFLAGS).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(source + "\0".join(CFLAGS + LDLIBS).encode()).hexdigest()[:16]
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     binary = cache / f"standin-{digest}"
     if binary.is_file() and os.access(binary, os.X_OK):
@@ -58,7 +78,7 @@ def build_standin(cache_dir: Path | None = None) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".standin-{digest}.", dir=cache)
     os.close(fd)
     try:
-        proc = subprocess.run([gcc, *CFLAGS, "-o", tmp, str(SOURCE)],
+        proc = subprocess.run([gcc, *CFLAGS, "-o", tmp, str(SOURCE), *LDLIBS],
                               capture_output=True, text=True)
         if proc.returncode != 0:
             raise StandinError(f"compiling {SOURCE} failed:\n{proc.stderr.strip()}")
@@ -77,14 +97,34 @@ def tiles_arg(tiles: dict[str, int] | str) -> str:
     return ",".join(f"{kind}:{count}" for kind, count in tiles.items())
 
 
-def standin_argv(binary: Path, *, layout: str = "threads", metrics: str | None = None,
+def default_tiles(legacy_names: bool = False) -> dict[str, int]:
+    """The tiles the stand-in runs when given none (`DEFAULT_TILES`, or its legacy names)."""
+    if not legacy_names:
+        return dict(DEFAULT_TILES)
+    return {LEGACY_NAMES.get(kind, kind): count for kind, count in DEFAULT_TILES.items()}
+
+
+def standin_argv(binary: Path, *, layout: str = "processes", metrics: str | None = None,
                  tiles: dict[str, int] | str | None = None, load: float | None = None,
                  dead_tiles: Sequence[str] = (), no_metrics: bool = False,
                  pidfile: Path | None = None, extra_path: str | None = None,
+                 sandbox: bool = True, legacy_names: bool = False,
+                 exit_tiles: Sequence[str] = (), booting_tiles: Sequence[str] = (),
                  extra_args: Sequence[str] = ()) -> list[str]:
-    """The stand-in's command line. `extra_path` (a tile kind) makes that kind's tiles also
-    spend a third of their time in `fd_slow_path_retry`, a function no other tile runs."""
+    """The stand-in's command line.
+
+    `extra_path` (a tile kind) makes that kind's tiles also spend a third of their time in
+    `fd_slow_path_retry`, a function no other tile runs. `sandbox=False` runs the processes
+    layout's tiles unsandboxed. `legacy_names` uses resolv, poh and gui for resolh, pohh and
+    guih (in `tiles` too) and the older metric names. `dead_tiles` ("verify:1") are advertised,
+    then gone; `exit_tiles` run about a second, then shut down (tile_status 2, stale pid/tid);
+    `booting_tiles` are advertised with tile_status 0, pid 0 and tid 0 and never start.
+    """
     argv = [str(binary), "--layout", layout]
+    if not sandbox:
+        argv.append("--no-sandbox")
+    if legacy_names:
+        argv.append("--legacy-names")
     if tiles is not None:
         argv += ["--tiles", tiles_arg(tiles)]
     if load is not None:
@@ -93,13 +133,23 @@ def standin_argv(binary: Path, *, layout: str = "threads", metrics: str | None =
         argv.append("--no-metrics")
     elif metrics is not None:
         argv += ["--metrics", metrics]
-    for tile in dead_tiles:
-        argv += ["--dead-tile", tile]
+    for option, names in (("--dead-tile", dead_tiles), ("--exit-tile", exit_tiles),
+                          ("--booting-tile", booting_tiles)):
+        for tile in names:
+            argv += [option, tile]
     if pidfile is not None:
         argv += ["--pidfile", str(pidfile)]
     if extra_path is not None:
         argv += ["--extra-path", extra_path]
     return argv + list(extra_args)
+
+
+def parse_tile_gauges(text: str) -> dict[str, dict[str, int]]:
+    """`tile_pid` / `tile_tid` / `tile_status` of a metrics page: {"verify:0": {"tile_pid": ...}}."""
+    values: dict[str, dict[str, int]] = {}
+    for metric, kind, idx, value in _GAUGE.findall(text):
+        values.setdefault(f"{kind}:{int(idx)}", {})[metric] = int(value)
+    return values
 
 
 def _children(pid: int) -> list[int]:
@@ -136,6 +186,7 @@ class StandinProcess:
     layout: str
     log_path: Path
     pidfile: Path
+    sandbox: bool = True   # asked for; `sandboxed()` says whether the machine allowed it
 
     @property
     def pid(self) -> int:
@@ -176,6 +227,17 @@ class StandinProcess:
             body: bytes = resp.read()
         return body.decode()
 
+    def tile_gauges(self, timeout: float = 5.0) -> dict[str, dict[str, int]]:
+        """Every tile the metrics page advertises: "verify:0" -> {"tile_pid": .., "tile_tid": ..,
+        "tile_status": ..}."""
+        return parse_tile_gauges(self.metrics_text(timeout))
+
+    def sandboxed(self) -> bool:
+        """The processes layout's tiles run sandboxed (False: asked not to, or the stand-in could
+        not make the sandbox here and said so in its log)."""
+        return (self.layout == "processes" and self.sandbox
+                and "full sandbox is being enabled" in self.log())
+
     def log(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")
@@ -211,14 +273,17 @@ def _wait_ready(proc: StandinProcess, timeout: float) -> None:
 
 
 @contextmanager
-def run_standin(binary: Path, *, layout: str = "threads", metrics: str | None = None,
+def run_standin(binary: Path, *, layout: str = "processes", metrics: str | None = None,
                 tiles: dict[str, int] | str | None = None, load: float | None = None,
                 dead_tiles: Sequence[str] = (), no_metrics: bool = False,
-                extra_path: str | None = None, extra_args: Sequence[str] = (),
+                extra_path: str | None = None, sandbox: bool = True,
+                legacy_names: bool = False, exit_tiles: Sequence[str] = (),
+                booting_tiles: Sequence[str] = (), extra_args: Sequence[str] = (),
                 ready_timeout: float = 10.0) -> Iterator[StandinProcess]:
     """Run the stand-in until the block ends; ready means tiles started and metrics listening.
 
-    `metrics` defaults to 127.0.0.1 on a free port; `tiles` is `{"verify": 3}` or "verify:3".
+    `metrics` defaults to 127.0.0.1 on a free port; `tiles` is `{"verify": 3}` or "verify:3";
+    the other options are `standin_argv`'s.
     """
     if not no_metrics and metrics is None:
         metrics = f"127.0.0.1:{free_port()}"
@@ -227,11 +292,13 @@ def run_standin(binary: Path, *, layout: str = "threads", metrics: str | None = 
         log_path = Path(tmp) / "standin.log"
         argv = standin_argv(binary, layout=layout, metrics=metrics, tiles=tiles, load=load,
                             dead_tiles=dead_tiles, no_metrics=no_metrics, pidfile=pidfile,
-                            extra_path=extra_path, extra_args=extra_args)
+                            extra_path=extra_path, sandbox=sandbox, legacy_names=legacy_names,
+                            exit_tiles=exit_tiles, booting_tiles=booting_tiles,
+                            extra_args=extra_args)
         with open(log_path, "wb") as log:
             popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         url = None if no_metrics else f"http://{metrics}/metrics"
-        proc = StandinProcess(popen, url, layout, log_path, pidfile)
+        proc = StandinProcess(popen, url, layout, log_path, pidfile, sandbox)
         try:
             _wait_ready(proc, ready_timeout)
             yield proc

@@ -17,7 +17,7 @@ import pytest
 
 from fleetflame import folded
 from fleetflame.collapse_host import collapse_host
-from fleetflame.standin import StandinProcess, run_standin
+from fleetflame.standin import DEFAULT_TILES, StandinProcess, run_standin
 
 from .fleet import FAKEPERF, LabFleet
 
@@ -121,7 +121,7 @@ def test_a_simulated_fleet_is_captured_by_fleetflame(make_lab: MakeLab, tmp_path
     fleet = folded.read_folded(folder / "fleet.folded")
     for name in lab.names:
         host = hosts[name]
-        assert host["status"] == "ok" and host["samples"] == SAMPLES * len(host["tiles"]) == 42
+        assert host["status"] == "ok" and host["samples"] == SAMPLES * len(host["tiles"]) == SAMPLES * sum(DEFAULT_TILES.values())
         assert host["perf_data_sha256"] and \
             (folder / "hosts" / name / "perf.data").stat().st_size == host["perf_data_bytes"]
         tiles = {s.split(";")[1] for s in fleet if s.startswith(name + ";")}

@@ -18,12 +18,17 @@ import asyncssh
 import pytest
 import yaml
 
+from fleetflame.standin import AGAVE_KINDS, DEFAULT_TILES
+
 from . import procs
 from .fleet import UNREACHABLE_ADDR, LabFleet, require_lab
 from .host import SFTP_SERVER, lab_addresses
 from .hostops import FILL_FILE
 from .machine import new_state_dir
 from .users import ATTACKER
+
+# The stand-in's processes on a host: fdctl, agave, and one per non-Agave tile (production layout).
+VALIDATOR_PROCESSES = 2 + sum(n for kind, n in DEFAULT_TILES.items() if kind not in AGAVE_KINDS)
 
 pytestmark = [pytest.mark.lab, pytest.mark.root]
 TILE = re.compile(r"^[a-z]+:\d+$")
@@ -81,7 +86,7 @@ def test_start_fast_and_stop_clean(tmp_path: Path, standin_binary: Path) -> None
         unshares = [h.popen.pid for h in lab.hosts if h.popen]
         state = lab.state
         assert state is not None and state.is_dir()
-        assert all(len(lab.validator_pids(h.name)) == 14 for h in lab.hosts)
+        assert all(len(lab.validator_pids(h.name)) == VALIDATOR_PROCESSES for h in lab.hosts)
     assert elapsed < 5.0, f"4-host lab took {elapsed:.2f} s to start"
     assert lab.leftover_processes() == []
     assert procs.in_namespaces(namespaces) == []
@@ -137,7 +142,7 @@ def test_host_sees_only_its_own_processes(lab: LabFleet) -> None:
     allowed = {"sh", "sshd", "fdctl", "agave", "ps", "bash"}
     assert not [c for c in comms if c not in allowed and not TILE.match(c)], comms
     validator = [c for c in comms if c in ("fdctl", "agave") or TILE.match(c)]
-    assert len(validator) == len(lab.validator_pids("lab02")) == 14  # its own, no others
+    assert len(validator) == len(lab.validator_pids("lab02")) == VALIDATOR_PROCESSES  # its own, no others
 
 
 def test_each_host_has_its_own_tmp(lab: LabFleet) -> None:
@@ -228,7 +233,7 @@ async def test_stop_and_restart_validator(lab: LabFleet) -> None:
     finally:
         lab.stop_validator("lab03")
         lab.reset()
-    assert len(lab.validator_pids("lab03")) == 14
+    assert len(lab.validator_pids("lab03")) == VALIDATOR_PROCESSES
 
 
 async def test_known_hosts_failures(lab: LabFleet) -> None:
