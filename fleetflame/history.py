@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .capture import MANIFEST, read_manifest
+from .capture.manifest import ManifestError
 from .errors import FleetflameError, InputError
 from .host.targets import Target, parse_target
 from .terminal import literal_line
@@ -113,8 +114,12 @@ def summarize(folder: Path) -> CaptureSummary | str:
         return f"{folder}: no {MANIFEST} (a capture that was interrupted while starting?); skipped"
     try:
         manifest = read_manifest(folder)
+    except ManifestError as exc:
+        return f"{exc}; skipped"
     except (OSError, ValueError, TypeError, AttributeError) as exc:
         return f"{folder}: unreadable {MANIFEST} ({type(exc).__name__}: {exc}); skipped"
+    if manifest.id != folder.name:  # the history is by folder name: a folder holding another id is not listed
+        return f"{folder}: holds capture {manifest.id}, not {folder.name}; skipped"
     statuses = [host.status for host in manifest.hosts.values()]
     ok, failed = statuses.count("ok"), statuses.count("failed")
     return CaptureSummary(
@@ -234,36 +239,45 @@ def human_size(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-def captures_table(history: History) -> Table:
-    """The history as a table; ids and targets are never wrapped or cut (print it with
-    terminal.print_table), since they are what an operator copies into `report` or `fetch`."""
+def captures_table(history: History, width: int = 80) -> Table:
+    """The history as a table that fits `width` columns when the ids do; ids are never wrapped or
+    cut (print it with terminal.print_table), since they are what an operator copies into
+    `report` or `fetch`. The id already says when and what: the target and start columns come
+    only when there is room. A capture in which no host was captured reads `0 ok` in red."""
     total = sum(c.size_bytes for c in history.captures)
     table = Table(
         title=literal_line(f"{_plural(len(history.captures), 'capture')} in {history.out} · {human_size(total)}"),
         title_justify="left",
+        box=None,
+        pad_edge=False,
+        header_style="bold",
     )
-    # Only the start and the host counts may wrap, and they fold rather than lose characters.
-    table.add_column("capture", no_wrap=True)
-    table.add_column("target", no_wrap=True)
-    table.add_column("started (UTC)", overflow="fold")
-    table.add_column("hosts", overflow="fold")
-    table.add_column("samples", justify="right", no_wrap=True)
-    table.add_column("size", justify="right", no_wrap=True)
+    rows = []
     for c in history.captures:
-        hosts = Text(f"{c.hosts_ok} ok", style="green" if c.hosts_ok else "")
+        hosts = Text(f"{c.hosts_ok} ok", style="green" if c.hosts_ok else ("bold red" if not c.hosts_pending else ""))
         if c.hosts_failed:
             hosts.append(f" · {c.hosts_failed} failed", style="red")
         if c.hosts_pending:
             hosts.append(f" · {c.hosts_pending} pending", style="yellow")
         started = c.started_at.replace("T", " ").split(".")[0].rstrip("Z")
-        table.add_row(
-            literal_line(c.id),
-            literal_line(c.target),
-            literal_line(started),
-            hosts,
-            f"{c.samples:,}",
-            human_size(c.size_bytes),
-        )
+        rows.append((literal_line(c.id), literal_line(c.target), literal_line(started), hosts, f"{c.samples:,}",
+                     human_size(c.size_bytes)))
+    widest = [max([len(h), *(len(str(r[i])) for r in rows)]) for i, h in enumerate(("capture", "target", "started (UTC)", "hosts", "samples", "size"))]
+    used = widest[0] + widest[3] + widest[4] + widest[5] + 2 * 3  # 2 columns of padding between two
+    with_target = used + widest[1] + 2 <= width
+    used += (widest[1] + 2) if with_target else 0
+    with_start = used + widest[2] + 2 <= width
+    table.add_column("capture", no_wrap=True)
+    if with_target:
+        table.add_column("target", no_wrap=True)
+    if with_start:
+        table.add_column("started (UTC)", no_wrap=True)
+    table.add_column("hosts", overflow="fold")
+    table.add_column("samples", justify="right", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    for capture, target, started, hosts, samples, size in rows:
+        cells = [capture, *([target] if with_target else []), *([started] if with_start else []), hosts, samples, size]
+        table.add_row(*cells)
     return table
 
 

@@ -109,7 +109,7 @@ def print_table(console: Console, table: Table) -> None:
     # printed at its natural width, rows on one line each, rather than squeezed.
     width = console.width if console.is_terminal and measured.minimum <= console.width else measured.maximum
     if width <= console.width:
-        console.print(table)
+        _print_trimmed(console, table)
         return
     # Console.print clamps `width` to the console's, so a wider table needs a console of its own
     # on the same stream.
@@ -122,7 +122,17 @@ def print_table(console: Console, table: Table) -> None:
         highlight=False,
         emoji=False,
     )
-    wide.print(table)
+    _print_trimmed(wide, table)
+
+
+def _print_trimmed(console: Console, table: Table) -> None:
+    """Print without the spaces rich pads every line with to the table's width: a pipe (`| grep`,
+    a log) gets lines as long as their text."""
+    with console.capture() as captured:
+        console.print(table)
+    text = "\n".join(line.rstrip(" ") for line in captured.get().split("\n"))
+    console.file.write(text)
+    console.file.flush()
 
 
 def _clean(text: str, keep: str, limit: int | None) -> str:

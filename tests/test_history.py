@@ -232,8 +232,23 @@ def test_table_prints_manifest_text_literally_and_ids_whole(tmp_path: Path) -> N
     size = human_size(read_history(tmp_path).captures[0].size_bytes)
     for terminal in (True, False):  # an 80-column terminal, and a pipe
         buffer = io.StringIO()
-        print_table(Console(file=buffer, width=80, force_terminal=terminal, color_system=None), captures_table(read_history(tmp_path)))
+        # (wide enough for the target column, which this test is about)
+        print_table(Console(file=buffer, width=80, force_terminal=terminal, color_system=None), captures_table(read_history(tmp_path), width=300))
         text = buffer.getvalue()
         assert long_id in text, text
         assert "[bold]x[/] [/sys/x] \\x1b[2J:fire:" in text and "\x1b" not in text
-        assert "…" not in text and f" {size} │" in text and "2026-11-25 22:15:00" in text
+        assert "…" not in text and text.splitlines()[-1].endswith(f" {size}")
+
+
+def test_table_fits_80_columns_in_a_pipe(tmp_path: Path) -> None:
+    """Issue 16: `captures list` in a pipe was 87 columns wide with trailing spaces."""
+    make_capture(tmp_path, "20261125T221500Z-verify-all+quic", {"a": "ok", "b": "failed", "c": "pending"}, samples=1234567)
+    make_capture(tmp_path, "20261125T231500Z-all", {"a": "failed"})
+    buffer = io.StringIO()
+    print_table(Console(file=buffer, width=80, color_system=None), captures_table(read_history(tmp_path), width=80))
+    lines = buffer.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80 and all(line == line.rstrip() for line in lines)
+    assert any("20261125T231500Z-all" in line and "0 ok · 1 failed" in line for line in lines)
+    wide = io.StringIO()
+    print_table(Console(file=wide, width=160, color_system=None), captures_table(read_history(tmp_path), width=160))
+    assert "2026-11-25 22:15:00" in wide.getvalue() and "started (UTC)" in wide.getvalue()

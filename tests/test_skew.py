@@ -8,6 +8,7 @@ fleets whose hosts are all drawn from one distribution.
 from __future__ import annotations
 
 import io
+import re
 import json
 import random
 from collections import Counter
@@ -373,9 +374,9 @@ def test_table_sorted_by_effect_with_the_viewer_step(tmp_path: Path) -> None:
     folder = skewed_capture(tmp_path)
     report = analyse_capture(folder)
     buffer = io.StringIO()
-    print_table(Console(file=buffer, width=80), skew_table(report, folder))
+    print_table(Console(file=buffer, width=80), skew_table(report, folder, links=True))
     text = buffer.getvalue()
-    rows = [line for line in text.splitlines() if line.startswith("│")]
+    rows = [line for line in text.splitlines() if re.match(r"\d+ ", line)]
     assert len(rows) == len(report.findings)
     assert "lab03" in rows[0] and SLOW in rows[0] and "+33.3" in rows[0]
     assert f"flamegraph.html#view=host-vs-rest&host=lab03&tile=verify%3A1&fn={SLOW}" in rows[0]
@@ -384,6 +385,27 @@ def test_table_sorted_by_effect_with_the_viewer_step(tmp_path: Path) -> None:
     short = io.StringIO()
     print_table(Console(file=short, width=80), skew_table(report, folder, limit=1))
     assert f"and {len(report.findings) - 1} more" in short.getvalue()
+    assert max(len(line) for line in short.getvalue().splitlines()) <= 80  # without --links: 80 columns
+    assert "flamegraph.html#" not in short.getvalue()
+
+
+def test_table_fits_80_columns_with_long_names(tmp_path: Path) -> None:
+    """Issue 16: the table is whole at 80 columns, in a pipe and in a terminal; long names are
+    cut in the middle, the link only comes with --links."""
+    long_fn = "fd_" + "very_long_namespace::" * 8 + "verify_slow_path"
+    spec = {f"host{i:03d}.mainnet.example.org": {"verify:10": scaled(HEALTHY, 3)} for i in range(1, 6)}
+    spec["host002.mainnet.example.org"] = {"verify:10": {**scaled(HEALTHY, 2), long_fn: 300}}
+    report = analyse(fleet(spec))
+    assert report.findings
+    for terminal in (False, True):
+        console = Console(file=io.StringIO(), width=80, force_terminal=terminal, color_system=None)
+        print_table(console, skew_table(report, tmp_path, width=80))
+        text = console.file.getvalue()  # type: ignore[attr-defined]
+        assert max(len(line) for line in text.splitlines()) <= 80, text
+        assert "…" in text and "fd_very" in text and "host002" in text
+    wide = Console(file=io.StringIO(), width=200, color_system=None)
+    print_table(wide, skew_table(report, tmp_path, width=200))
+    assert "p adj." in wide.file.getvalue()  # type: ignore[attr-defined]
 
 
 def test_nothing_found_says_so(tmp_path: Path) -> None:
@@ -402,8 +424,8 @@ def test_names_from_hosts_reach_the_terminal_inert(tmp_path: Path) -> None:
     spec["h2"] = {"verify:0": {**scaled(HEALTHY, 2), evil: 100}}
     report = analyse(fleet(spec))
     assert report.findings[0].function == evil
-    console = Console(file=io.StringIO(), width=100, force_terminal=True)
-    print_table(console, skew_table(report, tmp_path))
+    console = Console(file=io.StringIO(), width=200, force_terminal=True)
+    print_table(console, skew_table(report, tmp_path, width=200))
     text = console.file.getvalue()  # type: ignore[attr-defined]
     assert "\x1b[2J" not in text and "\u202e" not in text
     assert "\\x1b[2J[bold red]boom[/]\\u202e" in text

@@ -4,6 +4,7 @@ code path (the stand-in's --extra-path), recorded with `fleetflame run all` over
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -56,8 +57,8 @@ def test_skew_names_the_host_the_tile_and_the_function_and_nothing_on_healthy_ho
     # The run wrote the same analysis to skew.json.
     assert json.loads((folder / "skew.json").read_text()) == data
 
-    table = fleetflame(lab, "skew", str(folder))
+    table = fleetflame(lab, "skew", str(folder), "--links")
     assert table.returncode == 0, table.stderr
-    rows = [line for line in table.stdout.splitlines() if line.startswith("│") and SLOW in line]
+    rows = [line for line in table.stdout.splitlines() if re.match(r"\d+ ", line) and SLOW in line]
     assert len(rows) == 2
     assert all("lab03" in row and "flamegraph.html#view=host-vs-rest&host=lab03&tile=verify%3A" in row for row in rows)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..errors import InputError
 from ..host.tiles import Tile
 from .files import json_by_line, read_text, write_text
 from .ids import CaptureId, host_folder_name
@@ -158,13 +159,32 @@ class Manifest:
         write_text(folder / MANIFEST, json_by_line(self.to_json(), "hosts"))
 
 
+class ManifestError(InputError, ValueError):
+    """A manifest.json that cannot be read as one: damaged, truncated, or not fleetflame's. One
+    operator line (exit 2) naming the file; still a ValueError for code that skips such folders."""
+
+
 def read_manifest(folder: Path) -> Manifest:
-    """The folder's manifest; ValueError (or OSError) if it is missing or does not fit."""
-    text = read_text(folder / MANIFEST, limit=64 << 20)  # never through a planted link
-    manifest = Manifest.from_json(json.loads(text))
-    if manifest.id != folder.name:
-        raise ValueError(f"manifest id {manifest.id!r} does not match its folder {folder.name!r}")
-    return manifest
+    """The folder's manifest; ManifestError if it is not a fleetflame manifest, OSError if it
+    cannot be read. A folder renamed by the operator is fine: the manifest's id is the capture's
+    id (see `renamed_note`)."""
+    path = folder / MANIFEST
+    text = read_text(path, limit=64 << 20)  # never through a planted link
+    try:
+        return Manifest.from_json(json.loads(text))
+    except (ValueError, TypeError, AttributeError) as exc:
+        why = "empty" if not text.strip() else f"{type(exc).__name__}: {str(exc)[:120]}"
+        raise ManifestError(
+            f"{folder}: unreadable {MANIFEST} ({why}): the capture folder is damaged or is not a "
+            f"capture; restore {MANIFEST} from a copy, or make a new capture"
+        ) from None
+
+
+def renamed_note(folder: Path, manifest: Manifest) -> str | None:
+    """What to say once when a capture folder does not carry its capture's id as its name."""
+    if manifest.id == folder.name:
+        return None
+    return f"{folder} holds capture {manifest.id} (the folder was renamed): using the manifest's id"
 
 
 @dataclass

@@ -11,12 +11,14 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
 from ..errors import FleetflameError, InputError
+if TYPE_CHECKING:
+    from ..capture.manifest import Manifest
 from ..inventory.model import HostRecord
 from ..terminal import print_line
 
@@ -146,6 +148,19 @@ def emit(data: str | bytes, output: Path | None) -> None:
         output.write_bytes(data)
     else:
         output.write_text(data, encoding="utf-8")
+
+
+def open_capture(name: str, out_dir: Path) -> tuple[Path, Manifest]:
+    """The capture an operator named and its manifest (ManifestError, one line, if damaged);
+    a renamed folder is noted once on stderr."""
+    from ..capture.manifest import read_manifest, renamed_note
+
+    folder = resolve_capture(name, out_dir)
+    manifest = read_manifest(folder)
+    note = renamed_note(folder, manifest)
+    if note:
+        print_line(err, ("note:", "cyan"), " ", note)
+    return folder, manifest
 
 
 def resolve_capture(name: str, out_dir: Path) -> Path:

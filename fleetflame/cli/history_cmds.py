@@ -148,7 +148,7 @@ def show_list(out_dir: Path, json_out: bool) -> None:
     if json_out:
         print(captures_json(history))
     else:
-        print_table(out, captures_table(history))
+        print_table(out, captures_table(history, width=out.width))
 
 
 def run_prune(out_dir: Path, keep: int | None, target: str | None, include_pending: bool, dry_run: bool, json_out: bool) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from .app import app
-from .common import CaptureArg, JsonOpt, OutOpt, operator_errors, out, resolve_capture
+from .common import CaptureArg, JsonOpt, OutOpt, open_capture, operator_errors, out
 
 # analysis.skew.DEFAULT_MIN_SAMPLES and DEFAULT_MIN_DIFFERENCE, repeated so that every command does
 # not import the analysis at start-up; tests/test_skew.py checks they agree.
@@ -35,6 +35,7 @@ def skew(
         typer.Option("--min-difference", metavar="POINTS", min=0, max=100, help="Report only differences of at least this many percentage points."),
     ] = DEFAULT_MIN_DIFFERENCE,
     top: Annotated[int | None, typer.Option("--top", metavar="N", min=1, help="Show only the N largest findings (the JSON has them all).", show_default=False)] = None,
+    links: Annotated[bool, typer.Option("--links", help="Add each finding's viewer link (flamegraph.html#view=host-vs-rest&...), however wide the table gets.")] = False,
 ) -> None:
     """Compare every host's tiles with the rest of the fleet, function by function (self and
     inclusive share of the tile's samples), and list the differences that are both large (at
@@ -50,7 +51,7 @@ def skew(
     from ..terminal import print_table, safe_line
 
     tiles = parse_tile_filter(tile, "--tile") if tile is not None else None
-    folder = resolve_capture(capture, out_dir)
+    folder, _ = open_capture(capture, out_dir)
     report = analyse_capture(folder, tiles=tiles, min_samples=min_samples, min_difference=min_difference / 100)
     if tiles is not None and not report.tiles:
         recorded = ", ".join(safe_line(t) for t in report.seen_tiles[:12]) or "none"
@@ -58,7 +59,7 @@ def skew(
     if json_out:
         print(json.dumps(report.to_json(), indent=1))
     else:
-        print_table(out, skew_table(report, folder, top))
+        print_table(out, skew_table(report, folder, top, width=out.width, links=links))
 
 
 SUMMARY_ROWS = 5
@@ -81,4 +82,4 @@ def print_skew_summary(folder: Path) -> None:
         except FleetflameError:
             return
     if report.findings:
-        print_table(out, skew_table(report, folder, SUMMARY_ROWS))
+        print_table(out, skew_table(report, folder, SUMMARY_ROWS, width=out.width))
