@@ -252,7 +252,7 @@ def captures_table(history: History, width: int = 80) -> Table:
         pad_edge=False,
         header_style="bold",
     )
-    rows = []
+    rows: list[tuple[Text, Text, Text, Text, str, str]] = []
     for c in history.captures:
         hosts = Text(f"{c.hosts_ok} ok", style="green" if c.hosts_ok else ("bold red" if not c.hosts_pending else ""))
         if c.hosts_failed:
@@ -275,9 +275,9 @@ def captures_table(history: History, width: int = 80) -> Table:
     table.add_column("hosts", overflow="fold")
     table.add_column("samples", justify="right", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
-    for capture, target, started, hosts, samples, size in rows:
-        cells = [capture, *([target] if with_target else []), *([started] if with_start else []), hosts, samples, size]
-        table.add_row(*cells)
+    for id_cell, target_cell, start_cell, hosts_cell, samples, size in rows:
+        cells: list[Text | str] = [id_cell, *([target_cell] if with_target else []), *([start_cell] if with_start else [])]
+        table.add_row(*cells, hosts_cell, samples, size)
     return table
 
 

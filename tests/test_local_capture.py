@@ -209,16 +209,26 @@ def test_user_without_perf_permission_is_told_how_to_get_it(standin_binary: Path
 
 
 @pytest.mark.root
-def test_demo_symbolizes_every_sandboxed_tile(tmp_path: Path) -> None:
-    """`make demo`: the stand-in in its production layout (sandboxed tile processes); every tile
-    has samples and at most 1 % of them lack a function name."""
+def test_demo_shows_a_fleet_whose_slow_host_skew_finds(tmp_path: Path) -> None:
+    """`make demo` (issue 14, 16): three stand-in validators in the production layout (sandboxed
+    tile processes) as three local inventory hosts; every tile has samples, at most 1 % of them
+    lack a function name, and skew names the host whose verify tiles take the slow path, with the
+    viewer link that shows it."""
+    from fleetflame.demo import DEMO_HOSTS, SLOW_HOST, TILES
+
     need_root_and_perf()
-    done = fleetflame("demo", "--duration", "2", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    done = fleetflame("demo", "--duration", "3", "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     graph = Path(lines[-1].removeprefix("flamegraph: "))
     assert graph.is_absolute() and graph.is_file()
     assert lines[-2] == f"capture folder: {graph.parent}"
+    assert lines[-3].startswith(f"{SLOW_HOST}'s verify:") and f"file://{graph}#view=host-vs-rest&host={SLOW_HOST}&tile=verify%3A" in lines[-3]
+    assert lines[-3].endswith("&fn=fd_slow_path_retry")
     stacks = folded.read_folded(graph.parent / "fleet.folded")
     assert folded.unnamed_share(stacks) <= 0.01
-    assert {s.split(";")[1] for s in stacks} == {f"{k}:{i}" for k, n in DEFAULT_TILES.items() for i in range(n)}
+    tiles = {f"{k}:{i}" for k, n in TILES.items() for i in range(n)}
+    assert {(s.split(";")[0], s.split(";")[1]) for s in stacks} == {(h, t) for h in DEMO_HOSTS for t in tiles}
+    skew = json.loads((graph.parent / "skew.json").read_text())
+    assert [f["host"] for f in skew["findings"] if f["function"] == "fd_slow_path_retry"] and \
+        {f["host"] for f in skew["findings"]} == {SLOW_HOST}

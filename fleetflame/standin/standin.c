@@ -23,6 +23,8 @@
  * Agave threads in sol_rpc_service -> sol_thread_loop -> sol_rpc_handle_request -> ...
  * --extra-path KIND: that kind's tiles also spend about a third of their time in
  * fd_slow_path_retry (called from fd_stem_run), as a host whose tile took a slow path would.
+ * --busy KIND:PCT: that kind's tiles burn PCT percent instead of --load (a validator's verify
+ * tiles are its busiest).
  *
  * The main process answers GET /metrics (HTTP/1.1, Content-Length, Connection: close) with a
  * page in the format of disco/metrics/fd_prometheus.c: # HELP / # TYPE once per metric, a blank
@@ -121,6 +123,8 @@ static int g_legacy;               /* --legacy-names: older tile and metric name
 static volatile uint64_t g_sink;   /* keeps the work observable */
 static volatile int g_running = 1; /* never cleared: keeps fd_stem_run from being noreturn */
 static char g_extra_kind[16];      /* --extra-path KIND, "" for none */
+static char g_busy_kind[16];       /* --busy KIND:PCT: that kind's tiles burn PCT, not --load */
+static double g_busy_load;
 static uint64_t g_boot_ns;         /* wallclock at start, metric_boot_timestamp_nanos */
 static double g_edge_ns[HIST_BUCKETS + 1]; /* histogram left edges, as fd_histf_new */
 static __thread int t_extra_path;  /* this thread is a tile of that kind */
@@ -197,7 +201,8 @@ INLINE void stem_metrics_write(tile_t *t, uint64_t n, double burst_s, double per
  * Inlined into fd_stem_run (tiles) and sol_thread_loop (Agave's threads). */
 INLINE void duty_cycle(uint64_t (*work)(uint64_t), tile_t *t, double stop_at) {
   double period = g_period_ms / 1000.0;
-  double per_period = period * g_load / 100.0 / g_batch_s, credit = 0;
+  double load = t && g_busy_kind[0] && !strcmp(t->kind, g_busy_kind) ? g_busy_load : g_load;
+  double per_period = period * load / 100.0 / g_batch_s, credit = 0;
   double phase = (double)((uint64_t)gettid() * 2654435761ULL % 1000) / 1000.0;
   double next = now_s() + phase * period;
   uint64_t acc = 0;
@@ -1073,7 +1078,7 @@ static void usage(void) {
           "               [--legacy-names] [--load PCT] [--period MS]\n"
           "               [--metrics ADDR:PORT | --no-metrics] [--dead-tile KIND:IDX]...\n"
           "               [--exit-tile KIND:IDX]... [--booting-tile KIND:IDX]...\n"
-          "               [--pidfile PATH] [--duration SECONDS] [--extra-path KIND]\n");
+          "               [--pidfile PATH] [--duration SECONDS] [--extra-path KIND] [--busy KIND:PCT]\n");
   exit(2);
 }
 
@@ -1110,6 +1115,15 @@ int main(int argc, char **argv) {
         exit(2);
       }
       snprintf(g_extra_kind, sizeof g_extra_kind, "%s", kind);
+    }
+    else if (!strcmp(a, "--busy")) {
+      char kind[16];
+      if (sscanf(argv[++i], "%15[a-z]:%lf", kind, &g_busy_load) != 2 || kind_index(kind) < 0 ||
+          g_busy_load < 0 || g_busy_load > 100) {
+        fprintf(stderr, "standin: --busy %s: want KIND:PCT, a tile kind and 0..100\n", argv[i]);
+        exit(2);
+      }
+      snprintf(g_busy_kind, sizeof g_busy_kind, "%s", kind);
     }
     else usage();
   }
