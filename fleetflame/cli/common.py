@@ -7,6 +7,7 @@ is printed through `print_line` / `literal_line` / `print_table`, never as rich 
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -183,3 +184,27 @@ def resolve_capture(name: str, out_dir: Path) -> Path:
         here = f"{name} is not a capture folder (no such folder)"
     there = f"and there is no capture {name} in {out_dir} (--out)" if is_id else "nor a capture id (like 20261125T221500Z-all)"
     raise InputError(f"{here}, {there}: give a capture folder, or an id that `fleetflame captures --out DIR` lists")
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|min|h)?\s*$")
+_UNIT_S = {None: 1.0, "s": 1.0, "ms": 0.001, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """`30`, `30s`, `1.5`, `2m`, `500ms`, `1h` → seconds (what cron lines and humans write)."""
+    match = _DURATION.match(text)
+    if not match:
+        raise typer.BadParameter(f"{text!r}: give seconds (30, 1.5) or a number with a unit: 30s, 2m, 500ms, 1h")
+    return float(match[1]) * _UNIT_S[match[2]]
+
+
+def duration_option(help_text: str, minimum: float) -> typer.models.OptionInfo:
+    """A `--duration` that takes `30`, `30s` or `2m`, and at least `minimum` seconds."""
+
+    def parse(text: str) -> float:
+        seconds = text if isinstance(text, float) else parse_duration(text)
+        if seconds < minimum:
+            raise typer.BadParameter(f"{text!r}: at least {minimum:g} s")
+        return seconds
+
+    return typer.Option("--duration", help=help_text, parser=parse, metavar="DURATION")

@@ -12,6 +12,7 @@ from ..errors import InputError
 from ..terminal import labelled
 from .app import app
 from .common import (
+    duration_option,
     emit,
     err,
     operator_errors,
@@ -128,7 +129,7 @@ def collapse(
 @app.command()
 @operator_errors
 def demo(
-    duration: Annotated[float, typer.Option(help="Seconds to record.", min=0.5)] = 3.0,
+    duration: Annotated[float, duration_option("How long to record: seconds (3), or with a unit (3s, 1m).", 0.5)] = 3.0,
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Where the capture folder goes.")] = Path("captures"),
 ) -> None:
     """Build and start the stand-in validator, profile all of it through a local inventory, print the flamegraph path."""
