@@ -135,8 +135,18 @@ def _status(row: dict[str, Any], detached: bool) -> Text:
     return Text.assemble(("FAILED: ", "red"), (safe_line(str(row["error"] or "no message")), "red"))
 
 
+def nothing_recorded(manifest: Manifest) -> str | None:
+    """Why a capture holds nothing, when no host was captured and none may still be: e.g.
+    `nothing recorded: no host could be reached`; None when something was (or may be) recorded."""
+    if manifest.ok_hosts or manifest.pending_hosts:
+        return None
+    if all(host.perf_started_at is None and host.tile_source is None for host in manifest.hosts.values()):
+        return "nothing recorded: no host could be reached"
+    return "nothing recorded: every host failed"
+
+
 def recap_table(manifest: Manifest, detached: bool = False) -> Table:
-    recorded = f"{manifest.duration_s:g} s recorded" + (
+    recorded = nothing_recorded(manifest) or f"{manifest.duration_s:g} s recorded" + (
         f" (stopped early; {manifest.requested_duration_s:g} s requested)" if manifest.stopped_early else ""
     )
     table = Table(title=f"capture {manifest.id} · {recorded}", title_justify="left")
