@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -25,13 +24,13 @@ from rich.table import Table
 from rich.text import Text
 
 from .capture import MANIFEST, read_manifest
+from .capture.ids import CaptureId, is_capture_id
 from .capture.manifest import ManifestError
 from .errors import FleetflameError, InputError
 from .host.targets import Target, parse_target
 from .terminal import literal_line
 
 # new_capture_id(): `%Y%m%dT%H%M%SZ-SLUG[-N]`, SLUG from Target.slug (kinds, digits, `-`, `+`, `_`).
-CAPTURE_ID = re.compile(r"^(?P<stamp>\d{8}T\d{6}Z)-[A-Za-z0-9._+@-]+$")
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def read_history(out: Path) -> History:
     for entry in sorted(out.iterdir()):
         if entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
             continue
-        if not CAPTURE_ID.match(entry.name):
+        if not is_capture_id(entry.name):
             if (entry / MANIFEST).exists():
                 history.warnings.append(
                     f"{entry}: has a {MANIFEST} but its name is not a capture id (like 20261125T221500Z-all); not listed"
@@ -149,7 +148,7 @@ def folder_size(folder: Path) -> int:
 
 
 def _time_order(capture: CaptureSummary) -> tuple[str, datetime, str]:
-    stamp = CAPTURE_ID.match(capture.id)["stamp"]  # type: ignore[index]
+    stamp = CaptureId.parse(capture.id).stamp
     try:
         started = datetime.fromisoformat(capture.started_at)
     except (TypeError, ValueError):
@@ -225,7 +224,7 @@ def _safe_to_delete(out: Path, folder: Path) -> bool:
         not folder.is_symlink()
         and folder.is_dir()
         and folder.parent.resolve() == out.resolve()
-        and CAPTURE_ID.match(folder.name) is not None
+        and is_capture_id(folder.name)
         and (folder / MANIFEST).is_file()
     )
 

@@ -168,12 +168,12 @@ def resolve_capture(name: str, out_dir: Path) -> Path:
     """The capture folder an operator named: the path of a capture folder, or a capture id looked
     up in OUT. InputError naming every place tried when neither holds a capture."""
     from ..capture import MANIFEST
-    from ..history import CAPTURE_ID
+    from ..capture.ids import is_capture_id
 
     path = Path(name)
     if (path / MANIFEST).is_file():
         return path
-    is_id = CAPTURE_ID.match(name) is not None
+    is_id = is_capture_id(name)
     if is_id and (out_dir / name / MANIFEST).is_file():
         return out_dir / name
     if path.is_dir():
