@@ -5,13 +5,20 @@ page and the default SVG), HTML size (≤ 30 MB), first paint (≤ 1.5 s from na
 browser's own start-up not counted) and interaction times (≤ 100 ms: zoom, search, view switches,
 measured from the call to the end of the next frame). The browser is Debian's Chromium driven by
 Playwright over a pipe; nothing is downloaded.
+
+With `before` (bench/render.py --before COMMIT) the page is also rendered by that commit's
+fleetflame (extracted with `git archive`), and the first paint of both pages is measured in
+turns (before, after, after, before, ...) in one browser, so both see the same machine load.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +32,7 @@ from fleetflame.render.options import FlameGraphOptions
 from fleetflame.report import regroup
 
 DATA = Path(__file__).resolve().parent / "data"
+REPO = DATA.parent.parent
 GOAL_FIRST_PAINT_MS = 1500
 GOAL_INTERACTION_MS = 100
 GOAL_HTML_MB = 30
@@ -98,7 +106,7 @@ def _capture(hosts: int) -> dict[str, int]:
     return read_folded(path)
 
 
-def fleet_bench(hosts: int, repeat: int) -> None:
+def fleet_bench(hosts: int, repeat: int, before: str | None = None) -> None:
     stacks = _capture(hosts)
     distinct, frames = len(stacks), sum(k.count(";") + 1 for k in stacks)
     print(f"\nfleet      {hosts} hosts × 14 tiles: {distinct:,} distinct stacks (goal ≥ {MIN_DISTINCT:,}: "
@@ -115,10 +123,37 @@ def fleet_bench(hosts: int, repeat: int) -> None:
     path.write_text(page, encoding="utf-8")
     print(f"render     html {t_html:.2f} s, default svg (by tile kind) {t_svg:.2f} s, {len(svg_text) / 1e6:.1f} MB")
     print(f"html size  {size_mb:.2f} MB                      goal ≤ {GOAL_HTML_MB} MB: {_verdict(size_mb <= GOAL_HTML_MB)}")
-    _browser(path, repeat)
+    old = _page_at(before, hosts) if before else None
+    if old:
+        print(f"html size  before ({before}) {old.stat().st_size / 1e6:.2f} MB, after {size_mb:.2f} MB")
+    _browser(path, repeat, old, before)
 
 
-def _browser(path: Path, repeat: int) -> None:
+# Renders the page in another process, with the fleetflame that PYTHONPATH chooses.
+RENDER_CHILD = r"""
+import sys
+from fleetflame.folded import read_folded
+from fleetflame.render import html
+from fleetflame.render.model import FleetContext
+from fleetflame.render.options import FlameGraphOptions
+stacks = read_folded(sys.argv[1])
+page = html.render_fleet(stacks, FlameGraphOptions(title=sys.argv[3]), FleetContext(default_view="kind"))
+open(sys.argv[2], "w", encoding="utf-8").write(page)
+"""
+
+
+def _page_at(commit: str, hosts: int) -> Path:
+    """The fleet page as `commit`'s fleetflame renders it (bench/data/fleet-HOSTS-COMMIT.html)."""
+    path = DATA / f"fleet-{hosts}-{commit.replace('/', '_')}.html"
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", commit, "fleetflame"], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        subprocess.run([sys.executable, "-c", RENDER_CHILD, str(DATA / f"fleet-{hosts}.folded"), str(path), f"fleetflame: {hosts} hosts"],
+                       env={**os.environ, "PYTHONPATH": tmp}, cwd=tmp, check=True)  # fmt: skip (cwd: not this checkout's fleetflame)
+    return path
+
+
+def _browser(path: Path, repeat: int, old: Path | None = None, before: str | None = None) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     try:
         from playwright.sync_api import sync_playwright
@@ -132,6 +167,8 @@ def _browser(path: Path, repeat: int) -> None:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             _first_paint(browser, path, repeat)
+            if old:
+                _first_paint_in_turns(browser, old, path, repeat, before or "before")
             _interactions(browser, path, repeat)
         finally:
             browser.close()
@@ -161,6 +198,24 @@ def _first_paint(browser: Any, path: Path, repeat: int) -> None:
     m = runs[paint.index(paint[0])] if False else runs[len(runs) // 2]
     print(f"  (one load: viewer script starts {m['script']:.0f} ms, data decoded {m['decoded']:.0f} ms, "
           f"graph drawn {m['drawn']:.0f} ms, first contentful paint {m['fcp'] or 0:.0f} ms)")  # fmt: skip
+
+
+def _paint_ms(browser: Any, path: Path) -> float:
+    page = _open(browser, path)
+    paint = float(page.evaluate("() => performance.getEntriesByName('ff-first-paint')[0].startTime"))
+    page.close()
+    return paint
+
+
+def _first_paint_in_turns(browser: Any, old: Path, new: Path, repeat: int, before: str) -> None:
+    """First paint of the page before and after, loaded in turns (ABBA) in one browser."""
+    runs: dict[Path, list[float]] = {old: [], new: []}
+    for i in range(max(repeat, 3)):
+        for path in (old, new) if i % 2 == 0 else (new, old):
+            runs[path].append(_paint_ms(browser, path))
+    a, b = sorted(runs[old]), sorted(runs[new])
+    print(f"first paint in turns over {len(a)} loads each: before ({before}) median {statistics.median(a):.0f} ms "
+          f"({a[0]:.0f}–{a[-1]:.0f}), after median {statistics.median(b):.0f} ms ({b[0]:.0f}–{b[-1]:.0f})")  # fmt: skip
 
 
 def _main_thread_cpu_ms(trace_path: Path) -> float:

@@ -8,7 +8,7 @@ The SVG input is synthetic but shaped like a fleet capture: `host;tile;` roots, 
 run-loop prefix, per-kind call trees up to 40 frames deep with kernel (`_[k]`) and inlined (`_[i]`)
 leaves, and skewed (Zipf-like) counts. Inputs are generated once into bench/data/ (not committed).
 
-    .venv/bin/python bench/render.py [--stacks N] [--repeat R] [--out FILE.svg] [--hosts 500] [--only svg|fleet]
+    .venv/bin/python bench/render.py [--stacks N] [--repeat R] [--out FILE.svg] [--hosts 500] [--only svg|fleet] [--before COMMIT]
 """
 
 from __future__ import annotations
@@ -111,13 +111,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="keep the SVG here")
     parser.add_argument("--hosts", type=int, default=500, help="hosts of the viewer benchmark's capture (default 500)")
     parser.add_argument("--only", choices=("svg", "fleet"), help="run one part")
+    parser.add_argument("--before", metavar="COMMIT", help="the viewer's first paint and page size at COMMIT too, measured in turns")
     args = parser.parse_args()
     if args.only != "fleet":
         svg_bench(args)
     if args.only != "svg":
         from fleet_viewer import fleet_bench  # bench/fleet_viewer.py
 
-        fleet_bench(args.hosts, args.repeat)
+        fleet_bench(args.hosts, args.repeat, args.before)
     print(f"machine    {_cpu_model()}, {os.cpu_count()} cpus, Python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
 

@@ -12,7 +12,11 @@ the umask) renamed into place (capture.files): never through a link, never trunc
 The fleet graph's default grouping depends on the fleet's size: up to HOST_THRESHOLD hosts it is
 by host (`host;tile;...`), each host readable side by side; above that, by tile kind with the
 hosts merged (`KIND;...`), since 50 hosts × 14 tiles leave a tile under 2 px.
-"""
+
+Each host's own flamegraph.svg (hosts/HOST/) is drawn up to HOST_SVG_LIMIT completed hosts, or
+as asked (`host_svgs`, `report --host-svgs/--no-host-svgs`): at 500 hosts they were 17 s of
+`report`'s 20 s and 586 MB of its 588 MB (besides fleet.folded), and the HTML viewer shows any
+host (docs/BENCHMARKS.md, "`report` at 500 hosts")."""
 
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ DEFAULT_FORMATS = ("svg", "html")
 EXPORT_FORMATS = ("pprof", "speedscope")  # written from the fleet stacks as stored, see _export_options
 GROUPINGS = ("auto", "host", "kind", "tile", "none")
 HOST_THRESHOLD = 3  # more hosts than this: the default view is by tile kind, hosts merged
+HOST_SVG_LIMIT = 16  # more completed hosts than this: no per-host SVG unless asked for (host_svgs=True)
 VIEWER_VIEWS = {"host": "host", "kind": "kind", "tile": "kind", "none": "merged"}  # grouping → the viewer's first view
 
 
@@ -148,6 +153,11 @@ def fleet_stacks(folder: Path | CaptureFolder, manifest: Manifest) -> folded.Sta
             return fleet_stacks(opened, manifest)
         finally:
             opened.close()
+    return _fleet_stacks(folder, manifest, None)
+
+
+def _fleet_stacks(folder: CaptureFolder, manifest: Manifest, keep: dict[str, folded.Stacks] | None) -> folded.Stacks:
+    """fleet_stacks; with `keep`, each host's stacks.folded read is also put in it, by host name."""
     per_host = []
     missing = {}
     for name, host in manifest.hosts.items():
@@ -158,6 +168,8 @@ def fleet_stacks(folder: Path | CaptureFolder, manifest: Manifest) -> folded.Sta
             missing[name.replace(";", ":")] = name  # its root frame in fleet.folded (folded.with_prefix)
         else:
             per_host.append(folded.with_prefix(stacks, name))
+            if keep is not None:
+                keep[name] = stacks
     if missing:
         old = folder.old_fleet() or {}
         kept = {stack: count for stack, count in old.items() if stack.partition(";")[0] in missing}
@@ -205,6 +217,11 @@ def write_fleet_folded(folder: CaptureFolder, stacks: folded.Stacks) -> folded.S
             )
     folder.write(FLEET_FOLDED, data)
     return stacks
+
+
+def wants_host_svgs(host_svgs: bool | None, host_count: int) -> bool:
+    """Per-host SVGs: as asked (True / False), else (None) up to HOST_SVG_LIMIT completed hosts."""
+    return host_count <= HOST_SVG_LIMIT if host_svgs is None else host_svgs
 
 
 def resolve_grouping(group_by: str, host_count: int) -> str:
@@ -326,21 +343,28 @@ def write_outputs(
 
 
 def build_reports(
-    folder: Path, manifest: Manifest, formats: Iterable[str] = DEFAULT_FORMATS, group_by: str = "auto"
+    folder: Path,
+    manifest: Manifest,
+    formats: Iterable[str] = DEFAULT_FORMATS,
+    group_by: str = "auto",
+    host_svgs: bool | None = None,
 ) -> list[Path]:
-    """Write fleet.folded, skew.json, the fleet graphs in every format, and one SVG per host."""
+    """Write fleet.folded, skew.json, the fleet graphs in every format, and one SVG per host
+    (`host_svgs`: True every host, False none, None up to HOST_SVG_LIMIT completed hosts)."""
     formats = tuple(formats)
     opened = CaptureFolder(folder)
     try:
-        return _build(opened, manifest, formats, group_by)
+        return _build(opened, manifest, formats, group_by, host_svgs)
     finally:
         opened.close()
 
 
-def _build(folder: CaptureFolder, manifest: Manifest, formats: tuple[str, ...], group_by: str) -> list[Path]:
-    stacks = write_fleet_folded(folder, fleet_stacks(folder, manifest))
+def _build(folder: CaptureFolder, manifest: Manifest, formats: tuple[str, ...], group_by: str, host_svgs: bool | None) -> list[Path]:
+    host_count = len(manifest.hosts) - len(manifest.failed_hosts)
+    per_host: dict[str, folded.Stacks] | None = {} if wants_host_svgs(host_svgs, len(manifest.ok_hosts)) else None
+    stacks = write_fleet_folded(folder, _fleet_stacks(folder, manifest, per_host))
     written = [folder.path / FLEET_FOLDED]
-    grouping = resolve_grouping(group_by, len(manifest.hosts) - len(manifest.failed_hosts))
+    grouping = resolve_grouping(group_by, host_count)
     context = fleet_context(folder, stacks, manifest, grouping)
     written.append(folder.path / "skew.json")
     options = _title(manifest, "fleet")
@@ -350,15 +374,35 @@ def _build(folder: CaptureFolder, manifest: Manifest, formats: tuple[str, ...], 
     written += write_outputs(stacks, folder.path, "flamegraph", exports, _export_options(manifest, options), dir_fd=folder.fd)
     if "html" in formats:
         written.append(folder.write(f"flamegraph{html.EXTENSION}", html.render_fleet(stacks, options, context)))
-    for name, host in manifest.hosts.items():
-        if host.status != "ok":
-            continue
+    # each host's graph from the stacks.folded read above (a host drawn from fleet.folded has none)
+    for name, host_stacks in (per_host or {}).items():
         with folder.host_dir(name) as fd:
             if fd is None:
                 continue
-            try:
-                host_stacks = read_stacks(STACKS_FOLDED, fd, folder.host_path(name, STACKS_FOLDED))
-            except FileNotFoundError:
-                continue
             written += write_outputs(host_stacks, folder.host_path(name), "flamegraph", ["svg"], _title(manifest, name), dir_fd=fd)
     return written
+
+
+def written_summary(folder: Path, written: list[Path], hosts: int, host_svgs: bool | None) -> str:
+    """What `report` prints: `wrote 5 files (fleet.folded 133 MB, flamegraph.html 867 kB, ..., 16 host SVGs 9.6 MB) in
+    FOLDER`, and why a fleet of more than HOST_SVG_LIMIT hosts has no per-host SVG."""
+    parts, host_files, host_bytes = [], 0, 0
+    for path in written:
+        size = files.file_size(path) or 0
+        if path.parent == folder:
+            parts.append(f"{path.name} {_size(size)}")
+        else:
+            host_files, host_bytes = host_files + 1, host_bytes + size
+    if host_files:
+        parts.append(f"{host_files} host SVG{'s' if host_files != 1 else ''} {_size(host_bytes)}")
+    line = f"wrote {len(written)} file{'s' if len(written) != 1 else ''} ({', '.join(parts)}) in {folder}"
+    if host_svgs is None and hosts > HOST_SVG_LIMIT:
+        line += f"; no per-host SVGs above {HOST_SVG_LIMIT} hosts (--host-svgs writes all {hosts})"
+    return line
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"

@@ -12,7 +12,7 @@ import typer
 
 from ..errors import InputError
 from .app import app
-from .common import CaptureArg, OutOpt, emit, operator_errors, out, resolve_capture
+from .common import CaptureArg, OutOpt, emit, open_capture, operator_errors, out, resolve_capture, warn
 from .skew_cmds import print_skew_summary
 
 
@@ -28,24 +28,42 @@ def report(
         ),
     ] = "auto",
     formats: Annotated[str, typer.Option("--format", help="Outputs, comma separated: svg,html,folded,speedscope,pprof.")] = "svg,html",
+    host_svgs: Annotated[
+        bool | None,
+        typer.Option(
+            "--host-svgs/--no-host-svgs",
+            help="Write hosts/HOST/flamegraph.svg for every host (or for none). Default: only up to 16 hosts; flamegraph.html shows any host.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Redraw a capture's graphs from its folder alone (offline, no host needed).
 
     Rebuilds fleet.folded from hosts/HOST/stacks.folded (a host without one, as in a copy of the
     capture without hosts/, keeps its stacks from fleet.folded) and writes the --format outputs
-    into the capture folder, each file whole and private (0600); prints the path of each file
-    written. Replacing fleet.folded with fewer samples is a warning; it is never replaced by nothing.
+    into the capture folder, each file whole and private (0600); one SVG per host up to 16 hosts
+    (--host-svgs: every host). Prints one line: how many files, their sizes, and the folder (to
+    a pipe, the path of each file first, one a line). Replacing fleet.folded with fewer samples
+    is a warning; it is never replaced by nothing.
     """
-    from ..capture import read_manifest
-    from ..report import GROUPINGS, build_reports, parse_formats
+    from ..capture import FLEET_FOLDED, STACKS_FOLDED
+    from ..report import GROUPINGS, build_reports, parse_formats, written_summary
     from ..terminal import print_line
 
     if group_by not in GROUPINGS:
         raise InputError(f"--group-by {group_by!r}: choose auto, host, kind, tile or none")
     fmts = parse_formats(formats)
-    folder = resolve_capture(capture, out_dir)
-    for path in build_reports(folder, read_manifest(folder), fmts, group_by):
-        print_line(out, str(path))
+    folder, manifest = open_capture(capture, out_dir)
+    if not (folder / FLEET_FOLDED).is_file() and not any((folder / "hosts").glob(f"*/{STACKS_FOLDED}")):
+        raise InputError(
+            f"{folder} has neither {FLEET_FOLDED} nor any hosts/*/{STACKS_FOLDED}: nothing to draw from; "
+            "restore them from a copy of the capture, or `fleetflame fetch` it if hosts are pending"
+        )
+    written = build_reports(folder, manifest, fmts, group_by, host_svgs)
+    if not out.is_terminal:  # scripts: every path, as before
+        for path in written:
+            print_line(out, str(path))
+    print_line(out, written_summary(folder, written, len(manifest.ok_hosts), host_svgs))
     print_skew_summary(folder)
 
 
@@ -70,9 +88,36 @@ def diff(
     if out_dir.suffix.lower() == ".svg" or out_dir.is_file():
         raise InputError(f"--out {out_dir} is the folder of captures; write the SVG with -o/--output {out_dir}")
     paths = [_side(name, out_dir) for name in (before, after)]
-    rows = diff_stacks(read_side(paths[0]), read_side(paths[1]))
+    sides = [read_side(path) for path in paths]
+    sides = _common_tiles(paths, sides, out_dir)
+    rows = diff_stacks(sides[0], sides[1])
     svg = render_diff_svg(rows, title=f"{paths[0].name} → {paths[1].name}")
     emit(svg, output)
+
+
+def _common_tiles(paths: list[Path], sides: list[dict[str, int]], out_dir: Path) -> list[dict[str, int]]:
+    """Two captures of different targets (`verify:*` against `all`) compare only the tiles both
+    recorded, with a warning naming both targets: else every tile of the wider one would draw as
+    new. Folded files carry no target and are compared whole."""
+    from ..capture.manifest import read_manifest
+    from ..host.targets import parse_target
+
+    if not all(path.is_dir() for path in paths):
+        return sides
+    targets = [read_manifest(path).target for path in paths]
+    try:
+        same = parse_target(targets[0]).key == parse_target(targets[1]).key
+    except InputError:
+        same = targets[0] == targets[1]
+    if same:
+        return sides
+    tiles = [{stack.split(";", 2)[1] for stack in side if stack.count(";") >= 1} for side in sides]
+    common = tiles[0] & tiles[1]
+    if not common:
+        raise InputError(f"{paths[0]} ({targets[0]}) and {paths[1]} ({targets[1]}) have no tile in common: nothing to compare")
+    tiles_word = "tile" if len(common) == 1 else "tiles"
+    warn(f"different targets: {targets[0]} and {targets[1]}; comparing only the {len(common)} {tiles_word} both recorded")
+    return [{k: v for k, v in side.items() if k.count(";") >= 1 and k.split(";", 2)[1] in common} for side in sides]
 
 
 def _side(name: str, out_dir: Path) -> Path:

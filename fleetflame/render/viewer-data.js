@@ -48,6 +48,12 @@ var ffData = (function () {
     this.names = text.split("\n");
     this.labels = this.names.map(displayName);
     this.colors = new Array(c.names);
+    // One name the data does not have: the frame of the by-host view that sums the hosts not
+    // drawn one by one (its label, "other 488 hosts", is the tree's: tree.otherLabel).
+    this.otherName = this.names.length;
+    this.names.push("[other hosts]");
+    this.labels.push("other hosts");
+    this.colors[this.otherName] = "rgb(186,186,196)";
     this.tree = finishTree({ n: c.nodes, name: nodeName, depth: nodeDepth });
     this.hostCount = header.fleet ? header.hosts.length : 0;
     // the pairs of each host, and the tree node of each tile kind
@@ -72,7 +78,20 @@ var ffData = (function () {
     }
     return c;
   };
-  Profile.prototype.kind = function (nameIndex) { return KIND_NAMES[this.nameKind[nameIndex]] || "user"; };
+  Profile.prototype.kind = function (nameIndex) {
+    return nameIndex === this.otherName ? "root" : KIND_NAMES[this.nameKind[nameIndex]] || "user";
+  };
+
+  // Samples of each host (Float64Array by host index), summed once.
+  Profile.prototype.hostTotals = function () {
+    if (this._hostTotals) return this._hostTotals;
+    var sums = new Float64Array(this.hostCount);
+    for (var p = 0; p < this.header.counts.pairs && this.header.fleet; p++) {
+      for (var j = this.pairStart[p], e = this.pairStart[p + 1]; j < e; j++) sums[this.pairHost[p]] += this.leafCount[j];
+    }
+    this._hostTotals = sums;
+    return sums;
+  };
 
   // The tile a pair belongs to matches TILE ("verify" = every verify tile, "verify:2" one tile).
   Profile.prototype.tileMatches = function (pair, tile) {
@@ -175,10 +194,12 @@ var ffData = (function () {
 
   // Fleet by host: host frames, tile frames, then the pair's part of its kind's subtree (the
   // nodes its leaves reach, found by walking up from each leaf until a node already marked).
-  Profile.prototype.byHost = function (hostMask, tile) {
-    var src = this.tree, h = this.header, srcDepth = src.depth, srcParent = src.parent;
+  // Hosts of `otherMask` (optional) are not drawn one by one but summed, tile by tile, under one
+  // last frame (profile.otherName; its label is the tree's otherLabel).
+  Profile.prototype.byHost = function (hostMask, tile, otherMask) {
+    var src = this.tree, h = this.header, srcDepth = src.depth, srcParent = src.parent, self_ = this;
     var stamp = new Int32Array(src.n), scratch = new Float64Array(src.n), todo = new Int32Array(src.n);
-    var cap = Math.max(1 << 16, 4 * this.header.counts.leaves), n = 1;
+    var cap = Math.max(1 << 16, 4 * this.header.counts.leaves), n = 1, np = h.counts.pairs;
     var name = new Uint32Array(cap), depth = new Uint16Array(cap), self = new Float64Array(cap);
     function grow(need) {
       while (cap < need) cap *= 2;
@@ -186,40 +207,57 @@ var ffData = (function () {
       var b = new Uint16Array(cap); b.set(depth); depth = b;
       var c = new Float64Array(cap); c.set(self); self = c;
     }
+    // one tile frame (depth 2) and, under it, the summed stacks of `pairs` (all of that tile)
+    function emitTile(pairs, mark, tileIndex) {
+      var count = 0, tileSelf = 0;
+      for (var q = 0; q < pairs.length; q++) {
+        var p = pairs[q];
+        for (var j = self_.pairStart[p], e = self_.pairStart[p + 1]; j < e; j++) {
+          var x = self_.leafNode[j];
+          if (srcDepth[x] < 2) { tileSelf += self_.leafCount[j]; continue; }  // the stack ends at the tile
+          scratch[x] += self_.leafCount[j];
+          while (srcDepth[x] >= 2 && stamp[x] !== mark) { stamp[x] = mark; count++; x = srcParent[x]; }
+        }
+      }
+      if (n + count + 1 > cap) grow(n + count + 1);
+      name[n] = h.tileNames[tileIndex]; depth[n] = 2; self[n] = tileSelf; n++;
+      // emit the marked nodes in preorder: from the kind's node down through marked children only
+      var kind = self_.kindNode[self_.names[h.tileKinds[tileIndex]]], top = 0;
+      for (var c = kind + 1; c < src.end[kind]; c = src.end[c]) if (stamp[c] === mark) todo[top++] = c;
+      reverse(todo, 0, top);
+      while (top) {
+        var y = todo[--top];
+        name[n] = src.name[y]; depth[n] = srcDepth[y] + 1; self[n] = scratch[y]; n++;
+        scratch[y] = 0;
+        var first = top;
+        for (var k = y + 1, ke = src.end[y]; k < ke; k = src.end[k]) if (stamp[k] === mark) todo[top++] = k;
+        reverse(todo, first, top);
+      }
+    }
+    var byTile = [];  // the other hosts' pairs, by tile index
     for (var host = 0; host < this.hostCount; host++) {
+      if (otherMask && otherMask[host]) {
+        this.hostPairs[host].forEach(function (p) {
+          if (self_.tileMatches(p, tile)) (byTile[self_.pairTile[p]] || (byTile[self_.pairTile[p]] = [])).push(p);
+        });
+        continue;
+      }
       if (!hostMask[host]) continue;
       var pairs = this.hostPairs[host].filter(function (p) { return this.tileMatches(p, tile); }, this);
       if (!pairs.length) continue;
       if (n + 1 > cap) grow(n + 1);
       name[n] = h.hostNames[host]; depth[n] = 1; self[n] = 0; n++;
-      for (var q = 0; q < pairs.length; q++) {
-        var p = pairs[q], mark = p + 1, count = 0, tileSelf = 0;
-        for (var j = this.pairStart[p], e = this.pairStart[p + 1]; j < e; j++) {
-          var x = this.leafNode[j];
-          if (srcDepth[x] < 2) { tileSelf += this.leafCount[j]; continue; }  // the stack ends at the tile
-          scratch[x] += this.leafCount[j];
-          while (srcDepth[x] >= 2 && stamp[x] !== mark) { stamp[x] = mark; count++; x = srcParent[x]; }
-        }
-        if (n + count + 1 > cap) grow(n + count + 1);
-        name[n] = h.tileNames[this.pairTile[p]]; depth[n] = 2; self[n] = tileSelf; n++;
-        // emit the marked nodes in preorder: from the kind's node down through marked children only
-        var kind = this.kindNode[this.names[h.tileKinds[this.pairTile[p]]]], top = 0;
-        for (var c = kind + 1; c < src.end[kind]; c = src.end[c]) if (stamp[c] === mark) todo[top++] = c;
-        reverse(todo, 0, top);
-        while (top) {
-          var y = todo[--top];
-          name[n] = src.name[y]; depth[n] = srcDepth[y] + 1; self[n] = scratch[y]; n++;
-          scratch[y] = 0;
-          var first = top;
-          for (var k = y + 1, ke = src.end[y]; k < ke; k = src.end[k]) if (stamp[k] === mark) todo[top++] = k;
-          reverse(todo, first, top);
-        }
-      }
+      for (var q = 0; q < pairs.length; q++) emitTile([pairs[q]], pairs[q] + 1, this.pairTile[pairs[q]]);
     }
-    var t = finishTree({ n: n, name: name.subarray(0, n), depth: depth.subarray(0, n) });
-    t.self = self.subarray(0, n);
-    t.total = totals(t, t.self);
-    return t;
+    if (byTile.length) {
+      if (n + 1 > cap) grow(n + 1);
+      name[n] = this.otherName; depth[n] = 1; self[n] = 0; n++;
+      for (var t = 0; t < byTile.length; t++) if (byTile[t]) emitTile(byTile[t], np + 1 + t, t);  // tiles in name order
+    }
+    var out = finishTree({ n: n, name: name.subarray(0, n), depth: depth.subarray(0, n) });
+    out.self = self.subarray(0, n);
+    out.total = totals(out, out.self);
+    return out;
   };
 
   function reverse(a, from, to) {

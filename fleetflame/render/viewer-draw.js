@@ -32,11 +32,7 @@ var ffDraw = (function () {
     if (!this.width) this.width = this.host.clientWidth;
     var width = Math.max(this.width, 200);
     var drawn = this.drawn = { node: [], x: [], w: [], row: [], ancestor: [] };
-    if (!t || !(t.total[root] > 0)) {
-      this.canvas.width = this.canvas.height = 0;
-      this.canvas.style.width = this.canvas.style.height = "0px";
-      return drawn;
-    }
+    if (!t || !(t.total[root] > 0)) return this.clear();
     var chain = [];
     for (var a = t.parent[root]; a >= 0; a = t.parent[a]) chain.unshift(a);
     var scale = width / t.total[root], minCount = MIN_PX / scale, base = chain.length;
@@ -67,6 +63,14 @@ var ffDraw = (function () {
     this.rows = Math.max(maxRow, t.maxDepth) + 1;
     this.paint(width, opts);
     return drawn;
+  };
+
+  // Nothing drawn (the page says why instead).
+  Flame.prototype.clear = function () {
+    this.drawn = { node: [], x: [], w: [], row: [], ancestor: [] };
+    this.canvas.width = this.canvas.height = 0;
+    this.canvas.style.width = this.canvas.style.height = "0px";
+    return this.drawn;
   };
 
   function push(drawn, node, x, w, row, ancestor) {
@@ -101,7 +105,7 @@ var ffDraw = (function () {
       ctx.fillStyle = matched ? opts.searchColor : opts.color(i);
       ctx.fillRect(x, y, Math.max(w - (w > 2 ? 1 : 0), 0.5), ROW - 1);
       if (w >= 20) {
-        var label = p.labels[t.name[i]], fit = Math.floor((w - 6) / cw);
+        var label = t.name[i] === p.otherName && t.otherLabel ? t.otherLabel : p.labels[t.name[i]], fit = Math.floor((w - 6) / cw);
         if (fit >= 2) {
           if (label.length > fit) label = label.slice(0, Math.max(fit - 2, 1)) + "..";
           ctx.fillStyle = "#000";

@@ -1,7 +1,8 @@
 // fleetflame viewer, part 3 of 3: the page. Views of a fleet (tile kinds with hosts merged, by
 // host, all merged, one host against the rest), a host selector, the skew findings, idle tiles,
 // perf report's top-functions table, icicle orientation and a function's sandwich (callers and
-// callees). State that can be linked lives in the URL fragment:
+// callees). The first screen is the graph, fitted between the toolbar and the tab bar. State that
+// can be linked lives in the URL fragment:
 //   #view=host-vs-rest&host=HOST&tile=TILE&fn=FUNCTION   (also view=kind|host|merged|sandwich)
 (function () {
   "use strict";
@@ -14,6 +15,8 @@
   var VIEW_NAMES = { kind: "Tile kinds, hosts merged", host: "By host", merged: "All merged", "host-vs-rest": "Host vs rest" };
   var ROOT_COLOR = "rgb(200,200,205)", NEUTRAL = "rgb(235,235,235)";
   var TABLE_ROWS = 50;  // rows shown at first; "Show more" adds as many again
+  var BY_HOST_PX = 100;  // By host draws at most one host per this many px of width; more are summed
+  var MIN_TILE_PX = 20;  // narrower frames have no label (ffDraw)
   var t0 = performance.now();
 
   $("ff-subtitle").textContent = header.subtitle || "";
@@ -55,17 +58,51 @@
       return { n: t.n, name: t.name, depth: t.depth, parent: t.parent, end: t.end, self: weights.self, total: weights.total };
     }
 
+    function graphWidth() {
+      if (!mainFlame.width) mainFlame.width = $("ff-main").clientWidth;
+      return Math.max(mainFlame.width || $("ff-flame").clientWidth, 200);  // (#ff-main is hidden under a sandwich)
+    }
+
+    // By host, what fits the width: every selected host side by side if each can be BY_HOST_PX
+    // wide; else the ones with the most samples, and the others summed (tile by tile) in one frame.
+    function hostSplit(fit) {
+      var sums = profile.hostTotals(), chosen = [];
+      for (var h = 0; h < hostCount; h++) if (state.hosts[h] && sums[h] > 0) chosen.push(h);
+      var width = graphWidth(), tiles = 0;
+      if (chosen.length <= fit) {
+        if (chosen.length < 2) return { drawn: state.hosts, other: null, note: null };
+        chosen.forEach(function (h) { tiles += profile.hostPairs[h].length; });
+        var tilePx = width / Math.max(tiles, 1);
+        return { drawn: state.hosts, other: null, note: tilePx >= MIN_TILE_PX ? null : {
+          text: "By host: " + chosen.length + " hosts and their " + fmt(tiles) + " tiles leave a tile about " + Math.max(1, Math.round(tilePx)) +
+            " px wide, too narrow for its name: click a host to zoom on it.", tab: null } };
+      }
+      chosen.sort(function (a, b) { return sums[b] - sums[a] || a - b; });
+      var drawn = new Uint8Array(hostCount), other = new Uint8Array(hostCount), shown = fit - 1;
+      chosen.forEach(function (h, k) { (k < shown ? drawn : other)[h] = 1; });
+      var rest = chosen.length - shown;
+      return { drawn: drawn, other: other, label: "other " + fmt(rest) + " hosts", note: {
+        text: "By host: " + fmt(chosen.length) + " hosts are too many to draw side by side (" + (width / chosen.length).toFixed(1) +
+          " px each). Drawn one by one: the " + shown + " with the most " + header.countName + "; the other " + fmt(rest) +
+          " are summed, tile by tile, in the last frame. To compare particular hosts, select up to " + fit + " in the Hosts tab" +
+          (skewByHost.size ? " (hosts with skew findings are marked there)." : "."), tab: "hosts" } };
+    }
+
     function compute() {
-      var key = state.view + "|" + (state.view === "host-vs-rest" ? state.hvrHost + "|" + state.hvrTile : maskKey(state.hosts));
+      var fit = state.view === "host" ? Math.max(2, Math.floor(graphWidth() / BY_HOST_PX)) : 0;
+      var key = state.view + "|" + (state.view === "host-vs-rest" ? state.hvrHost + "|" + state.hvrTile : maskKey(state.hosts)) + "|" + fit;
       for (var c = 0; c < cache.length; c++) if (cache[c].key === key) return cache[c];
-      var v = { key: key, groupDepth: 0, other: null, color: null, root: 0 };
+      var v = { key: key, groupDepth: 0, other: null, color: null, root: 0, note: null, message: null };
       if (state.view === "plain") {
         v.tree = weighted(profile.weigh([0]));
       } else if (state.view === "kind") {
         v.tree = weighted(profile.weigh(profile.pairs(state.hosts)));
         v.groupDepth = 1;
       } else if (state.view === "host") {
-        v.tree = profile.byHost(state.hosts);
+        var split = hostSplit(fit);
+        v.tree = profile.byHost(split.drawn, "", split.other);
+        if (split.other) v.tree.otherLabel = split.label;
+        v.note = split.note;
         v.groupDepth = 2;
       } else if (state.view === "merged") {
         v.tree = profile.merged(profile.weigh(profile.pairs(state.hosts)));
@@ -79,6 +116,16 @@
         var kindName = state.hvrTile.split(":")[0];
         v.root = state.hvrTile && profile.kindNode[kindName] !== undefined ? profile.kindNode[kindName] : 0;
         v.color = deltaColors(v.tree, v.other, v.root);
+        // no rest (one host), or nothing on one side: say so rather than draw all red or nothing
+        var who = header.hosts[state.hvrHost], of = state.hvrTile ? " of " + state.hvrTile : "";
+        if (hostCount < 2) {
+          v.message = "Host vs rest: " + who + " is the only host with " + header.countName + " in this capture, so there is no rest of the fleet " +
+            "to compare it with. The other views show its " + header.countName + ".";
+        } else if (!(v.other[0] > 0)) {
+          v.message = "Host vs rest: no host but " + who + " has " + header.countName + of + ": there is no rest to compare it with.";
+        } else if (!(v.tree.total[0] > 0)) {
+          v.message = "Host vs rest: " + who + " has no " + header.countName + of + " to compare with the rest.";
+        }
       }
       cache.unshift(v);
       if (cache.length > 12) cache.pop();  // a kind weighting is 2 × 8 bytes per node of the tree
@@ -109,6 +156,9 @@
     // --- rendering ---------------------------------------------------------------------------
     function render() {
       var r0 = performance.now();
+      var sandwich = state.sandwich >= 0;
+      $("ff-main").hidden = sandwich;
+      $("ff-sandwich-view").hidden = !sandwich;
       current = compute();
       var r1 = performance.now();
       var t = current.tree;
@@ -116,12 +166,11 @@
       doc.body.classList.toggle("ff-inverted", state.inverted);
       var color = current.color || colorOf(t);
       var opts = { inverted: state.inverted, color: color, hit: state.hit, searchColor: header.searchColor };
-      var sandwich = state.sandwich >= 0;
-      $("ff-main").hidden = sandwich;
-      $("ff-sandwich-view").hidden = !sandwich;
       if (!sandwich) callersFlame.width = calleesFlame.width = 0;
       var count;
-      if (sandwich) {
+      if (current.message && !sandwich) {
+        count = mainFlame.clear().node.length;
+      } else if (sandwich) {
         var s = sandwichOf(t);
         $("ff-sandwich-name").textContent = profile.labels[state.sandwich] + " — " + fmt(s.total) + " " + header.countName +
           " (" + pct(s.total, t.total[0]) + " of the view)";
@@ -131,8 +180,12 @@
       } else {
         count = mainFlame.draw(t, state.zoom, opts).node.length;
       }
-      if (!(t.total[0] > 0) && !sandwich) $("ff-loading").hidden = false, $("ff-loading").textContent = "No " + header.countName + " to show.";
-      else $("ff-loading").hidden = true;
+      var loading = $("ff-loading");
+      if (current.message && !sandwich) loading.hidden = false, loading.textContent = current.message;
+      else if (!(t.total[0] > 0) && !sandwich) loading.hidden = false, loading.textContent = "No " + header.countName + " to show.";
+      else loading.hidden = true;
+      renderNote(sandwich ? null : current.note);
+      keepRootInView(sandwich);
       var r2 = performance.now();
       doc.body.setAttribute("data-ff-frames", String(count));
       doc.body.setAttribute("data-ff-view", sandwich ? "sandwich" : state.view);
@@ -143,6 +196,40 @@
       lastRender = { compute: r1 - r0, draw: r2 - r1, rest: performance.now() - r2 };
     }
     var lastRender = null;
+
+    // A note above the graph about what the view leaves out, with a button to the tab that helps.
+    var shownNote = null;
+    function renderNote(note) {
+      if (note === shownNote) return;
+      shownNote = note;
+      var box = $("ff-view-note");
+      box.hidden = !note;
+      box.textContent = note ? note.text : "";
+      if (note && note.tab) {
+        var b = doc.createElement("button");
+        b.type = "button";
+        b.textContent = "Open the Hosts tab";
+        b.addEventListener("click", function () { showTab(note.tab, true); });
+        box.appendChild(b);
+      }
+    }
+
+    // The graph scrolls inside its box when the stacks are deeper than the window: a new view
+    // opens on its root (at the bottom of a flame graph, the top of an icicle), a sandwich on
+    // its function. A zoom keeps the scroll where the user left it.
+    var scrolledFor = null;
+    function keepRootInView(sandwich) {
+      var key = sandwich ? "sandwich|" + state.sandwich : current.key + "|" + state.inverted;
+      if (key === scrolledFor) return;
+      scrolledFor = key;
+      var box = $("ff-flame");
+      if (sandwich) {
+        var callers = $("ff-callers");
+        box.scrollTop = Math.max(0, callers.offsetTop + callers.offsetHeight - box.clientHeight / 2);
+      } else {
+        box.scrollTop = state.inverted ? 0 : box.scrollHeight;
+      }
+    }
 
     function sandwichOf(t) {
       if (sandwichCache && sandwichCache.tree === t && sandwichCache.fn === state.sandwich) return sandwichCache.value;
@@ -187,7 +274,7 @@
       $("ff-reset").disabled = state.zoom === current.root && state.sandwichZoom[0] === 0 && state.sandwichZoom[1] === 0;
     }
 
-    function labelOf(t, i) { return profile.labels[t.name[i]]; }
+    function labelOf(t, i) { return t.name[i] === profile.otherName && t.otherLabel ? t.otherLabel : profile.labels[t.name[i]]; }
     // one formatter: Number.toLocaleString builds a new one per call (slow for a table of numbers)
     var numberFormat = new Intl.NumberFormat("en-US", { maximumFractionDigits: 0 });
     function fmt(n) { return numberFormat.format(Math.round(n)); }
@@ -252,6 +339,7 @@
         lines.push(profile.header.hosts[state.hvrHost] + ": " + pct(t.total[i], t.total[r]) + " · rest of the fleet: " +
           pct(other[i], other[r]) + " (" + fmt(other[i]) + " of " + fmt(other[r]) + ")");
       }
+      if (t.name[i] === profile.otherName) lines.push("the hosts not drawn one by one, summed tile by tile");
       lines.push(profile.kind(t.name[i]) + " frame, depth " + t.depth[i]);
       return { name: labelOf(t, i), lines: lines };
     }
@@ -387,7 +475,8 @@
     $("ff-sandwich-close").addEventListener("click", function () { state.sandwich = -1; render(); });
 
     // --- tabs, hosts, skew, idle tiles ------------------------------------------------------
-    function showTab(name) {
+    // reveal: scroll the page to the tab's content (a click on a tab, a note, a chip)
+    function showTab(name, reveal) {
       state.tab = name;
       Array.prototype.forEach.call(doc.querySelectorAll(".ff-tabs button"), function (b) {
         b.classList.toggle("ff-active", b.getAttribute("data-tab") === name);
@@ -396,10 +485,11 @@
       ["functions", "skew", "hosts", "idle"].forEach(function (n) { $("ff-tab-" + n).hidden = n !== name; });
       if (name === "functions" && current) renderFunctions();
       if (name === "hosts" && hostBoxesStale) syncHostBoxes();
+      if (reveal) $("ff-tab-" + name).scrollIntoView({ block: "nearest" });
     }
     doc.querySelector(".ff-tabs").addEventListener("click", function (e) {
       var name = e.target.getAttribute && e.target.getAttribute("data-tab");
-      if (name) showTab(name);
+      if (name) showTab(name, true);
     });
 
     function link(params) {
@@ -510,13 +600,18 @@
       box.appendChild(table);
     }
 
+    // The skew findings of each host (largest first, as skew.json lists them), by host name.
+    var skewByHost = new Map();
+    ((header.skew && header.skew.findings) || []).forEach(function (f) {
+      if (!skewByHost.has(f.host)) skewByHost.set(f.host, []);
+      skewByHost.get(f.host).push(f);
+    });
+    function skewCount(name) { return skewByHost.has(name) ? skewByHost.get(name).length : 0; }
+
     var hostRows = [];
     function buildHosts() {
-      var list = $("ff-host-list"), sums = new Float64Array(hostCount);
-      for (var p = 0; p < header.counts.pairs; p++) {
-        for (var j = profile.pairStart[p]; j < profile.pairStart[p + 1]; j++) sums[profile.pairHost[p]] += profile.leafCount[j];
-      }
-      var frag = doc.createDocumentFragment();
+      var list = $("ff-host-list"), sums = profile.hostTotals();
+      var frag = doc.createDocumentFragment(), skewed = 0;
       header.hosts.forEach(function (name, h) {
         var row = doc.createElement("label");
         row.className = "ff-host";
@@ -531,11 +626,25 @@
         var count = doc.createElement("small");
         count.textContent = " " + fmt(sums[h]);
         row.appendChild(count);
+        var n = skewCount(name);
+        if (n) {
+          var top = skewByHost.get(name)[0];
+          var mark = anchor(n + " skew finding" + (n === 1 ? "" : "s"), link({ view: "host-vs-rest", host: name, tile: top.tile, fn: top["function"] }),
+            "Skew findings of " + name + "; the largest: " + top["function"] + " in " + top.tile + ". Click to see it against the rest of the fleet");
+          mark.className = "ff-skew-mark";
+          row.appendChild(mark);
+          row.classList.add("ff-has-skew");
+          skewed++;
+        }
         row.appendChild(anchor("vs rest", link({ view: "host-vs-rest", host: name }), "This host against the rest of the fleet"));
         frag.appendChild(row);
         hostRows.push({ row: row, box: box, name: name });
       });
       list.appendChild(frag);
+      if (skewed) {
+        $("ff-hosts-skewed").hidden = false;
+        $("ff-hosts-skewed").textContent = "Only with skew findings (" + skewed + ")";
+      }
       list.addEventListener("change", function (e) {
         var row = e.target.closest(".ff-host");
         if (!row) return;
@@ -583,13 +692,15 @@
     $("ff-hosts-matching").addEventListener("click", function () {
       setHosts(function (h) { return !hostRows[h].row.hidden; });
     });
-    $("ff-hosts-button").addEventListener("click", function () { showTab("hosts"); $("ff-host-filter").focus(); });
+    $("ff-hosts-skewed").addEventListener("click", function () { setHosts(function (h) { return skewCount(header.hosts[h]) > 0; }); });
+    $("ff-hosts-button").addEventListener("click", function () { showTab("hosts", true); $("ff-host-filter").focus({ preventScroll: true }); });
 
     function buildNotes() {
       var notes = $("ff-notes"), idle = header.idleTiles || [], failed = header.failedHosts || [];
       var parts = [];
       var skew = header.skew;
-      if (skew && skew.findings && skew.findings.length) parts.push(["skew", (skew.findings.length + (skew.omitted || 0)) + " skew findings"]);
+      var found = skew && skew.findings ? skew.findings.length + (skew.omitted || 0) : 0;
+      if (found) parts.push(["skew", found + " skew finding" + (found === 1 ? "" : "s")]);
       if (idle.length) {
         var n = idleCount(idle);
         var skippedAny = idle.some(function (e) { return e.reason && e.reason !== "no samples"; });
@@ -601,7 +712,7 @@
         b.type = "button";
         b.className = "ff-note";
         b.textContent = part[1];
-        b.addEventListener("click", function () { showTab(part[0]); });
+        b.addEventListener("click", function () { showTab(part[0], true); });
         notes.appendChild(b);
       });
     }
@@ -617,7 +728,10 @@
       select.addEventListener("change", function () { setView(select.value); });
       var hostSelect = $("ff-hvr-host");
       header.hosts.forEach(function (name, h) {
-        var o = doc.createElement("option"); o.value = String(h); o.textContent = name; hostSelect.appendChild(o);
+        var o = doc.createElement("option"), n = skewCount(name);
+        o.value = String(h);
+        o.textContent = name + (n ? " (" + n + " skew finding" + (n === 1 ? "" : "s") + ")" : "");
+        hostSelect.appendChild(o);
       });
       var tileSelect = $("ff-hvr-tile"), o0 = doc.createElement("option");
       o0.value = ""; o0.textContent = "all tiles"; tileSelect.appendChild(o0);
@@ -703,7 +817,9 @@
     function applyFragment() {
       fromFragment();
       render();
-      if (state.view === "host-vs-rest") {
+      if (state.view === "host-vs-rest" && current.message) {
+        details.textContent = "";  // the graph's place says why there is none
+      } else if (state.view === "host-vs-rest") {
         var t = current.tree, r = current.root;
         var text = header.hosts[state.hvrHost] + (state.hvrTile ? " " + state.hvrTile : "") + " against the rest of the fleet: red = larger share on this host, blue = smaller";
         if (state.fn >= 0) {
@@ -744,12 +860,14 @@
       clearTimeout(resizing);
       resizing = setTimeout(function () {
         mainFlame.width = callersFlame.width = calleesFlame.width = 0;
+        scrolledFor = null;  // the graph's box changed height: show the root again
         render();
       }, 100);
     });
     window.addEventListener("hashchange", applyFragment);
 
     buildSelectors();
+    $("ff-tabbar").hidden = false;
     if (fleet) {
       $("ff-panels").hidden = false;
       buildSkew();

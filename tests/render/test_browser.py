@@ -84,16 +84,28 @@ class Viewer:
     def text(self, selector: str) -> str:
         return str(self.page.locator(selector).inner_text())
 
-    def shot(self, name: str) -> Path:
+    def shot(self, name: str, full_page: bool = True) -> Path:
+        """A screenshot kept in ARTIFACTS: the whole page, or (full_page=False) what the window shows."""
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         ignore = ARTIFACTS / ".gitignore"
         if not ignore.exists():
             ignore.write_text("*\n")
         path = ARTIFACTS / f"viewer-{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
+        self.page.screenshot(path=str(path), full_page=full_page)
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000  # drawn, not a blank page
         return path
+
+    def on_screen(self, frame: dict[str, Any]) -> dict[str, float]:
+        """Where a drawn frame is in the window (x, y, width, height), and whether it is all in
+        sight: inside the graph's scrolled box and inside the window."""
+        canvas = self.page.locator("#ff-main canvas").bounding_box()
+        box = self.page.locator("#ff-flame").bounding_box()
+        height = self.page.viewport_size["height"]
+        x, y = canvas["x"] + frame["x"], canvas["y"] + frame["top"]
+        bottom = min(box["y"] + box["height"], height) + 1  # (+1: layout in fractions of a pixel, scrolling in whole ones)
+        seen = box["y"] - 1 <= y and y + 16 <= bottom and 0 <= x and x + frame["w"] <= box["x"] + box["width"]
+        return {"x": x, "y": y, "width": frame["w"], "height": 16, "seen": seen}
 
     def close(self) -> None:
         assert self.errors == [] and not self.page.locator("#ff-error").count(), self.errors
@@ -124,6 +136,12 @@ def fleet_page(stacks: dict[str, int], **context: Any) -> str:
 def small_fleet() -> dict[str, int]:
     """The benchmark's synthetic fleet at 6 hosts; host003 runs SKEW_FUNCTION in its verify tiles."""
     return synthetic_fleet(hosts=6, samples_per_tile=300, paths_per_kind=200, skewed_host=3, idle_every=0)
+
+
+@pytest.fixture(scope="module")
+def big_fleet() -> dict[str, int]:
+    """500 hosts × 14 tiles, shallow sampling (the shape of bench/fleet_viewer.py's, built in a second)."""
+    return synthetic_fleet(hosts=500, samples_per_tile=12, paths_per_kind=40, skewed_host=17, idle_every=0)
 
 
 def finding(host: str, tile: str, function: str) -> dict[str, Any]:
@@ -447,3 +465,147 @@ def test_top_functions_by_host_equal_by_kind(open_viewer: Any, small_fleet: dict
     expected = {re.sub(r"_\[[kijw]\]$", "", name): counts for name, counts in kind_functions(host).items()}
     for name, self_, _, total, _ in zoomed[:10]:
         assert (self_, total) == (f"{expected[name][0]:,}", f"{expected[name][1]:,}"), name
+
+
+# --- big fleets, one screen, few hosts ------------------------------------------------------
+
+
+def host_totals(stacks: dict[str, int]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for stack, count in stacks.items():
+        host = stack.split(";", 1)[0]
+        totals[host] = totals.get(host, 0) + count
+    return totals
+
+
+def test_by_host_at_500_hosts_draws_the_largest_and_sums_the_rest(open_viewer: Any, big_fleet: dict[str, int]) -> None:
+    """By host at 500 hosts (2.5 px a host) is not a blank screen: the hosts with the most samples
+    one by one, the others summed tile by tile in one labelled frame, and a note saying so."""
+    viewer = open_viewer(fleet_page(big_fleet, skew={"findings": [finding("host017", "verify", SKEW_FUNCTION)]}))
+    viewer.js("window.fleetflame.openSandwich(window.fleetflame.find('stem_run1'))")  # (the graph hidden: its width still counts)
+    viewer.page.select_option("#ff-view", "host")
+    assert viewer.js("document.body.getAttribute('data-ff-view')") == "host"
+    note = viewer.text("#ff-view-note")
+    width = viewer.js("document.querySelector('#ff-main canvas').clientWidth")
+    fit = max(2, width // 100)
+    assert f"500 hosts are too many to draw side by side ({width / 500:.1f} px each)" in note
+    assert f"the {fit - 1} with the most samples; the other {501 - fit} are summed" in note
+    hosts = [d for d in viewer.drawn() if d["row"] == 1]
+    totals = host_totals(big_fleet)
+    largest = sorted(totals, key=lambda h: (-totals[h], h))[: fit - 1]
+    assert [d["name"] for d in hosts] == sorted(largest) + [f"other {501 - fit} hosts"]
+    other = hosts[-1]
+    assert other["total"] == sum(v for h, v in totals.items() if h not in largest) and other["w"] > 0.9 * width
+    # readable: the summed frame and its tiles are wide, labelled and in sight (the graph's box
+    # opens scrolled to its root)
+    tiles = [d for d in viewer.drawn() if d["row"] == 2 and d["x"] >= other["x"]]
+    assert sorted(d["name"] for d in tiles) == sorted({k.split(";")[1] for k in big_fleet})
+    for frame in [other, *tiles]:
+        assert viewer.on_screen(frame)["seen"], frame
+    assert len([d for d in tiles if d["w"] >= 60]) >= 10  # wide enough for their names (sign:0 and store:0 are quiet tiles)
+    # the same stacks as Python sums them: the largest hosts as they are, the others by tile
+    expected: dict[str, int] = {}
+    for stack, count in big_fleet.items():
+        host, rest = stack.split(";", 1)
+        key = stack if host in largest else f"[other hosts];{rest}"
+        expected[key] = expected.get(key, 0) + count
+    assert viewer.js("window.fleetflame.folded()") == expected
+    viewer.page.mouse.move(*viewer.point(other["name"]))
+    assert f"{other['name']}\n{other['total']:,} samples" in viewer.text("#ff-tip")
+    viewer.shot("by-host-500", full_page=False)
+    viewer.page.click("#ff-view-note button")  # "Open the Hosts tab"
+    assert viewer.page.locator(".ff-tabs button.ff-active").inner_text() == "Hosts"
+    viewer.page.locator("#ff-host-list").scroll_into_view_if_needed()
+    # a few hosts chosen: each drawn, labelled; no summed frame, no note about it
+    viewer.js("(names) => window.fleetflame.setHosts(names)", ["host003", "host017", "host250"])
+    viewer.js("window.fleetflame.setView('host')")
+    hosts = [d for d in viewer.drawn() if d["row"] == 1]
+    assert [d["name"] for d in hosts] == ["host003", "host017", "host250"]
+    assert viewer.js("window.fleetflame.folded()") == {k: v for k, v in big_fleet.items() if k.startswith(("host003;", "host017;", "host250;"))}
+    assert viewer.page.locator("#ff-view-note").is_hidden()
+    # ten: the hosts are labelled, the tiles too narrow for names, and the note says what to do
+    viewer.js("window.fleetflame.setHosts(window.fleetflame.profile.header.hosts.slice(0, 10))")
+    hosts = [d for d in viewer.drawn() if d["row"] == 1]
+    assert [d["name"] for d in hosts] == [f"host{i:03d}" for i in range(1, 11)]
+    assert all(d["w"] >= 100 for d in hosts)
+    assert "too narrow for its name: click a host to zoom on it" in viewer.text("#ff-view-note")
+
+
+@pytest.mark.parametrize("fleet", ["500 hosts", "2 hosts"])
+def test_first_screen_at_1280x800_shows_the_graph_root_kinds_and_tabs(open_viewer: Any, big_fleet: dict[str, int], basic: dict[str, int],
+                                                                      fleet: str) -> None:  # fmt: skip
+    """The default view fits the window: the graph (deeper than the window at 500 hosts) opens on
+    its root and first frames (tile kinds; hosts for a small fleet), and the tabs are in sight."""
+    if fleet == "500 hosts":
+        viewer = open_viewer(fleet_page(big_fleet, idle_tiles=[{"tile": "sign:0", "hosts": ["host050"]}]), width=1280, height=800)
+        first = {k.split(";")[1].split(":")[0] for k in big_fleet}
+    else:
+        viewer = open_viewer(fleet_page(basic, default_view="host"), width=1280, height=800)
+        first = {"lab01", "lab02"}
+    rows = max(d["row"] for d in viewer.drawn()) + 1
+    box = viewer.page.locator("#ff-flame").bounding_box()
+    if fleet == "500 hosts":
+        assert rows * 16 > box["height"]  # deeper than the window leaves: the graph scrolls inside its box
+    frames = {d["name"]: d for d in viewer.drawn() if d["row"] == 1}
+    assert set(frames) == first
+    for frame in [*frames.values(), viewer.frame("all")]:
+        where = viewer.on_screen(frame)
+        assert where["seen"] and where["y"] + 16 <= 800, (frame["name"], where)
+    wide = [d for d in frames.values() if d["w"] >= 60]  # wide enough for its name: it is drawn
+    assert wide
+    tabs = viewer.page.locator(".ff-tabs button:visible")
+    assert tabs.count() == 4
+    for i in range(tabs.count()):
+        tab = tabs.nth(i).bounding_box()
+        assert tab["y"] >= 0 and tab["y"] + tab["height"] <= 800, tabs.nth(i).inner_text()
+    assert viewer.js("scrollY") == 0
+    viewer.shot(f"first-screen-{fleet.replace(' ', '-')}", full_page=False)
+    viewer.page.check("#ff-icicle")  # an icicle opens on its root too: at the top
+    top = viewer.on_screen(viewer.frame("all"))
+    assert top["seen"] and top["y"] == pytest.approx(box["y"], abs=1)
+
+
+def test_hosts_with_skew_findings_are_marked(open_viewer: Any, small_fleet: dict[str, int]) -> None:
+    skew = {"findings": [finding("host003", "verify", SKEW_FUNCTION), finding("host003", "verify:2", "stem_run1"),
+                         finding("host005", "bank:0", "stem_run1")], "not_enough_samples": []}  # fmt: skip
+    viewer = open_viewer(fleet_page(small_fleet, skew=skew))
+    viewer.page.click('.ff-tabs button[data-tab="hosts"]')
+    marked = viewer.page.locator(".ff-host.ff-has-skew")
+    assert [r.locator("span").inner_text() for r in marked.all()] == ["host003", "host005"]
+    assert viewer.page.locator(".ff-skew-mark").all_inner_texts() == ["2 skew findings", "1 skew finding"]
+    assert viewer.page.locator(".ff-host:not(.ff-has-skew) .ff-skew-mark").count() == 0
+    options = viewer.page.locator("#ff-hvr-host option").all_inner_texts()
+    assert options[2] == "host003 (2 skew findings)" and options[0] == "host001"
+    viewer.shot("hosts-skew-marked")
+    viewer.page.click("#ff-hosts-skewed")  # "Only with skew findings (2)"
+    assert viewer.text("#ff-hosts-skewed") == "Only with skew findings (2)"
+    assert viewer.text("#ff-hosts-button") == "2 of 6 hosts"
+    viewer.page.click('.ff-host:has-text("host003") .ff-skew-mark')  # its largest finding, against the rest
+    viewer.page.wait_for_function("document.body.getAttribute('data-ff-view') === 'host-vs-rest'")
+    assert viewer.js("location.hash") == f"#view=host-vs-rest&host=host003&tile=verify&fn={SKEW_FUNCTION}"
+    assert viewer.frame(SKEW_FUNCTION)["match"] is True
+
+
+def test_host_vs_rest_without_a_rest_says_so(open_viewer: Any, basic: dict[str, int]) -> None:
+    """One host: no rest to compare with. A message, not a graph coloured all red."""
+    one = {k: v for k, v in basic.items() if k.startswith("lab01;")}
+    viewer = open_viewer(fleet_page(one, default_view="host"), "#view=host-vs-rest&host=lab01")
+    assert viewer.js("document.body.getAttribute('data-ff-view')") == "host-vs-rest"
+    message = viewer.text("#ff-loading")
+    assert message == ("Host vs rest: lab01 is the only host with samples in this capture, so there is no rest of the fleet to compare it with. "
+                       "The other views show its samples.")  # fmt: skip
+    assert viewer.drawn() == [] and viewer.js("document.body.getAttribute('data-ff-frames')") == "0"
+    assert "red = larger share" not in viewer.text("#ff-details")
+    assert viewer.page.locator("#ff-main canvas").bounding_box()["height"] == 0
+    viewer.shot("host-vs-rest-one-host")
+    viewer.page.select_option("#ff-view", "kind")  # the other views draw as ever
+    assert viewer.page.locator("#ff-loading").is_hidden() and "verify" in viewer.names()
+    # two hosts, a tile only one of them has: no rest for it either way
+    two = open_viewer(fleet_page(basic), "#view=host-vs-rest&host=lab01&tile=quic%3A0")
+    assert two.text("#ff-loading") == "Host vs rest: no host but lab01 has samples of quic:0: there is no rest to compare it with."
+    two.js("location.hash = '#view=host-vs-rest&host=lab02&tile=quic'")
+    two.page.wait_for_function("document.getElementById('ff-loading').textContent.indexOf('lab02') >= 0")
+    assert two.text("#ff-loading") == "Host vs rest: lab02 has no samples of quic to compare with the rest."
+    two.js("location.hash = '#view=host-vs-rest&host=lab02&tile=verify'")  # both have verify: a graph again
+    two.page.wait_for_function("document.getElementById('ff-loading').hidden")
+    assert "fd_mcache_wait" in two.names()
