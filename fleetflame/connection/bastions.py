@@ -10,6 +10,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..inventory.sshargs import jump_hops
+from .base import ConnectionError_
 from .settings import SshSettings
 
 if TYPE_CHECKING:
@@ -25,7 +27,8 @@ class BastionPool:
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     async def get(self, spec: str) -> asyncssh.SSHClientConnection:
-        """The connection to the last hop of `user@host:port[,user@host:port...]`."""
+        """The connection to the last hop of `user@host:port[,user@host:port...]` (also `ssh://…`,
+        and `[v6addr]:port`)."""
         async with self._locks.setdefault(spec, asyncio.Lock()):
             if spec not in self._conns:
                 self._conns[spec] = await self._open(spec)
@@ -36,14 +39,16 @@ class BastionPool:
 
         hops = spec.split(",")
         previous = await self.get(",".join(hops[:-1])) if len(hops) > 1 else None
-        user, _, hostport = hops[-1].rpartition("@")
-        host, _, port = hostport.partition(":")
+        try:
+            user, host, port = jump_hops(hops[-1])[0]
+        except ValueError as exc:  # a ProxyJump of ~/.ssh/config (the inventory's are checked before)
+            raise ConnectionError_(f"jump host {hops[-1]}: {exc}; write [user@]host[:port]") from None
         return await open_ssh(
             f"jump host {hops[-1]}",
             host,
-            int(port) if port.isdigit() else None,
+            port,
             self.settings,
-            user=user or None,
+            user=user,
             tunnel=previous,
         )
 

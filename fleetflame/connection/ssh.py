@@ -1,10 +1,14 @@
 """SSH hosts through asyncssh: one connection per host, held for the whole capture.
 
-User, port and identity come from the inventory, then ~/.ssh/config and the SSH agent, as with
-OpenSSH. Host keys are checked against known_hosts; `accept_new_host_keys` admits keys of hosts
-that known_hosts does not mention at all (OpenSSH's `StrictHostKeyChecking=accept-new`), never a
-key that differs from a recorded one. Jump hosts (bastions.py) are connected the same way, with
-the same host-key policy.
+User, port, identities, timeouts, keepalives, known_hosts files, the host-key policy and the
+proxy come from the host's record (the inventory's variables and ssh options, as OpenSSH would
+read Ansible's command line, see inventory/records.py), then ~/.ssh/config and the SSH agent, as
+with OpenSSH: what the record sets is passed to asyncssh explicitly, which beats ~/.ssh/config
+as ssh's command line does. Host keys are checked against known_hosts; `accept_new_host_keys`
+(or the host's `StrictHostKeyChecking=accept-new`) admits keys of hosts that known_hosts does
+not mention at all, never a key that differs from a recorded one. Jump hosts (bastions.py) are
+connected the same way, with the same host-key policy; a ProxyCommand runs as ssh runs it
+(proxycommand.py).
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from typing import Any, Protocol
 import asyncssh
 
 from ..inventory.model import HostRecord
+from ..inventory.sshargs import safe_for_proxy_command
 from .base import CommandResult, Connection, ConnectionError_, LinkLost, RunningCommand, StderrTail, shell_join
 from .http import http_get
+from .proxycommand import ProxyCommand
 from .settings import SshSettings
 
 
@@ -135,6 +141,47 @@ def _remember_key(files: list[str], host: str, port: int, key: asyncssh.SSHKey) 
         fp.write(f"{_known_host_name(host, port)} {line[0]} {line[1]}\n")
 
 
+def _host_options(record: HostRecord | None, settings: SshSettings) -> dict[str, Any]:
+    """asyncssh keywords for what the host's record sets (explicit keywords beat ~/.ssh/config,
+    as ssh's command line does); the run's SshSettings for timeouts and keepalives it leaves out."""
+    def pick(value: Any, default: Any) -> Any:
+        return default if value is None else value
+
+    if record is None:
+        return {
+            "connect_timeout": settings.connect_timeout,
+            "keepalive_interval": settings.keepalive_interval,
+            "keepalive_count_max": settings.keepalive_count_max,
+        }
+    kwargs: dict[str, Any] = {
+        "connect_timeout": pick(record.connect_timeout, settings.connect_timeout),
+        "keepalive_interval": pick(record.keepalive_interval, settings.keepalive_interval),
+        "keepalive_count_max": pick(record.keepalive_count_max, settings.keepalive_count_max),
+    }
+    if record.tcp_keepalive is not None:
+        kwargs["tcp_keepalive"] = record.tcp_keepalive
+    if record.compression is not None:
+        kwargs["compression_algs"] = ["zlib@openssh.com", "zlib", "none"] if record.compression else ["none"]
+    keys = [str(Path(k).expanduser()) for k in record.identity_files]
+    if not keys and record.identity_file:
+        keys = [str(Path(record.identity_file).expanduser())]
+    if keys:
+        kwargs["client_keys"] = keys
+    if record.identities_only is True:
+        # ssh's IdentitiesOnly: of the agent's keys, only those of the identity files (asyncssh
+        # does the same for an IdentitiesOnly in ~/.ssh/config).
+        identities: list[str] | list[bytes] = keys or list(asyncssh.public_key.load_default_identities())
+        if identities:
+            kwargs["agent_identities"] = identities
+        else:  # no identity file at all: none of the agent's keys (asyncssh reads [] as "all")
+            kwargs["agent_path"] = None
+    elif record.identities_only is False:
+        kwargs["agent_identities"] = None
+    if record.known_hosts_files is not None:
+        kwargs["known_hosts"] = list(record.known_hosts_files)
+    return kwargs
+
+
 async def open_ssh(
     label: str,
     address: str,
@@ -146,21 +193,26 @@ async def open_ssh(
     jump: str | None = None,
     bastions: JumpHosts | None = None,
     tunnel: Any = None,
+    record: HostRecord | None = None,
+    proxies: list[ProxyCommand] | None = None,
 ) -> asyncssh.SSHClientConnection:
     """Connect and authenticate, checking the host key as OpenSSH would (see the module docstring).
     `label` names the host in messages. The jump host is `jump` (ansible_ssh_common_args) or the
     ProxyJump of ~/.ssh/config, opened through `bastions` (shared by every host behind it);
-    `tunnel` is an already open connection to go through. Raises ConnectionError_ saying what to check."""
+    `tunnel` is an already open connection to go through. `record` carries the host's other SSH
+    settings (a ProxyCommand is started and appended to `proxies`, for the caller to close).
+    Raises ConnectionError_ saying what to check."""
     where = f"{address}:{port or 22}"
-    kwargs: dict[str, Any] = {
-        "connect_timeout": settings.connect_timeout,
-        "keepalive_interval": settings.keepalive_interval,
-        "keepalive_count_max": settings.keepalive_count_max,
-    }
+    kwargs = _host_options(record, settings)
+    if record is None and identity_file:
+        kwargs["client_keys"] = [str(Path(identity_file).expanduser())]
     if user:
         kwargs["username"] = user
-    if identity_file:
-        kwargs["client_keys"] = [str(Path(identity_file).expanduser())]
+    command = record.proxy_command if record is not None else None
+    if command or jump == "none":
+        # An explicit ProxyCommand, or `none` for either, overrides both proxies of ~/.ssh/config
+        # (ssh keeps the first value it obtains, and the command line comes first).
+        kwargs["proxy_command"] = None
     try:
         options = await asyncssh.SSHClientConnectionOptions.construct(
             None, config=(), host=address, port=port if port is not None else (), **kwargs
@@ -168,7 +220,8 @@ async def open_ssh(
     except (OSError, ValueError, asyncssh.Error) as exc:
         raise ConnectionError_(f"bad SSH settings for {label}: {exc}") from exc
     known_files: list[str] = [] if options.known_hosts is None else (list(options.known_hosts) or ["~/.ssh/known_hosts"])
-    policy = _HostKeyPolicy(known_files, settings.accept_new_host_keys)
+    accept_new = settings.accept_new_host_keys or (record is not None and record.strict_host_key_checking == "accept-new")
+    policy = _HostKeyPolicy(known_files, accept_new)
     preferences: dict[str, Any] = {}
     if not options.config.get("Ciphers"):
         preferences["encryption_algs"] = FAST_CIPHERS
@@ -177,17 +230,31 @@ async def open_ssh(
             loaded = _loaded_known_hosts(known_files)
         except (OSError, ValueError) as exc:
             raise ConnectionError_(f"cannot read known_hosts for {label}: {exc}") from exc
-        if loaded is not None:
-            preferences["known_hosts"] = loaded
-    jump = jump or (options.tunnel if isinstance(options.tunnel, str) else None)
-    if tunnel is None and jump and jump.lower() != "none" and bastions is not None:
-        tunnel = await bastions.get(jump)
+        # none of the files exists yet: no key is known (as in ssh; asyncssh would fail to read them)
+        preferences["known_hosts"] = loaded if loaded is not None else asyncssh.import_known_hosts("")
+    tunnel_arg: Any = ()  # (): ~/.ssh/config's ProxyJump, if any
+    sock: socket.socket | None = None
+    proxy: ProxyCommand | None = None
+    if command and command != "none":
+        proxy = await _start_proxy(label, command, address, options)
+        if proxies is not None:
+            proxies.append(proxy)
+        sock, tunnel_arg = proxy.sock, None
+    elif jump == "none" or command == "none":
+        tunnel_arg = None
+    else:
+        jump = jump or (options.tunnel if isinstance(options.tunnel, str) else None)
+        if tunnel is None and jump and jump.lower() != "none" and bastions is not None:
+            tunnel = await bastions.get(jump)
+        if tunnel is not None:
+            tunnel_arg = tunnel
     try:
         conn = await asyncssh.connect(
             address,
             port if port is not None else (),
             options=options,
-            tunnel=tunnel if tunnel is not None else (),
+            tunnel=tunnel_arg,
+            sock=sock,
             client_factory=lambda: policy,
             **preferences,
         )
@@ -199,10 +266,32 @@ async def open_ssh(
             "check ansible_user and ansible_ssh_private_key_file, or load the key into ssh-agent"
         ) from exc
     except (OSError, asyncssh.Error, asyncio.TimeoutError) as exc:
+        if proxy is not None:
+            raise ConnectionError_(
+                f"cannot connect to {label} ({where}) through its ProxyCommand: {describe(exc)}; "
+                f"{await proxy.failure()}"
+            ) from exc
         raise ConnectionError_(f"cannot connect to {label} ({where}): {describe(exc)}") from exc
     if policy.accepted is not None and known_files:
         _remember_key(known_files, address, options.port, policy.accepted[2])
     return conn
+
+
+async def _start_proxy(label: str, command: str, address: str,
+                       options: asyncssh.SSHClientConnectionOptions) -> ProxyCommand:
+    """The host's ProxyCommand, its tokens expanded with the values ssh would use: %h the host
+    name (after ~/.ssh/config's Hostname), %p the port, %r the user, %n the name as given."""
+    host, user = options.host, options.username
+    for kind, value, token in (("host", host, "%h"), ("host", address, "%n"), ("user", user, "%r")):
+        if token in command.replace("%%", "") and not safe_for_proxy_command(kind, value):
+            raise ConnectionError_(
+                f"the ProxyCommand of {label} would put {value!r} ({token}), which has characters a shell "
+                "would interpret, into a shell line: give the host's plain name, address and user"
+            )
+    try:
+        return await ProxyCommand.start(command, host, options.port, user, address)
+    except OSError as exc:
+        raise ConnectionError_(f"cannot run the ProxyCommand of {label}: {exc}") from exc
 
 
 def _host_key_message(label: str, where: str, address: str, port: int, changed: bool) -> str:
@@ -274,19 +363,30 @@ class SshConnection(Connection):
         self.settings = settings
         self.bastions = bastions
         self.conn: asyncssh.SSHClientConnection | None = None
+        self.proxies: list[ProxyCommand] = []  # the ProxyCommand, while the connection lasts
 
     async def connect(self) -> None:
         host = self.host
-        self.conn = await open_ssh(
-            host.name,
-            host.address,
-            host.port,
-            self.settings,
-            user=host.user,
-            identity_file=host.identity_file,
-            jump=host.proxy_jump,
-            bastions=self.bastions,
-        )
+        try:
+            self.conn = await open_ssh(
+                host.name,
+                host.address,
+                host.port,
+                self.settings,
+                user=host.user,
+                identity_file=host.identity_file,
+                jump=host.proxy_jump,
+                bastions=self.bastions,
+                record=host,
+                proxies=self.proxies,
+            )
+        except BaseException:
+            await self._stop_proxies()
+            raise
+
+    async def _stop_proxies(self) -> None:
+        while self.proxies:
+            await self.proxies.pop().close()
 
     def _require(self) -> asyncssh.SSHClientConnection:
         if self.conn is None:
@@ -329,6 +429,7 @@ class SshConnection(Connection):
             except (asyncio.TimeoutError, asyncssh.Error, OSError):
                 pass
             self.conn = None
+        await self._stop_proxies()
 
 
 def _exit_status(result: asyncssh.SSHCompletedProcess) -> int:

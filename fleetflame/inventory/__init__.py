@@ -12,6 +12,11 @@
 variables with Ansible's precedence, untemplated, like `ansible-inventory --host`),
 `host_origins(name)` (file:line of each variable) and `record(name)`.
 
+A record's SSH settings are Ansible's: the inventory's variables, else the environment or the
+ansible.cfg Ansible would read (ansiblecfg.py), with the ssh options of ssh_args,
+ansible_ssh_common_args and ansible_ssh_extra_args read as ssh reads Ansible's command line
+(sshargs.py, records.py). An option fleetflame cannot honour is an InputError.
+
 Precedence, lowest first: inventory vars of `all`; inventory vars of the host's other groups
 sorted by (depth, ansible_group_priority, name); group_vars/all of each source; group_vars/GROUP
 of each source (sources in -i order, groups sorted as above); the host's inventory vars;

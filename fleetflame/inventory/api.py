@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleetflame.errors import InputError
+from fleetflame.inventory.ansiblecfg import AnsibleSettings
 from fleetflame.inventory.data import Group, InventoryGraph, Where
 from fleetflame.inventory.model import HostRecord
 from fleetflame.inventory.patterns import match
@@ -17,10 +18,15 @@ from fleetflame.inventory.varfiles import Layer, VarsDir
 
 
 class Inventory:
-    """One or more `-i` sources merged in order, read like ansible-core reads them."""
+    """One or more `-i` sources merged in order, read like ansible-core reads them.
 
-    def __init__(self, sources: Sequence[str | os.PathLike[str]]) -> None:
+    `settings`: Ansible's connection settings from the environment and ansible.cfg (ssh_args,
+    remote_user, timeout, ...), which apply where the inventory leaves them out; by default read
+    now, from where Ansible would read them."""
+
+    def __init__(self, sources: Sequence[str | os.PathLike[str]], settings: AnsibleSettings | None = None) -> None:
         self.sources = [os.fspath(s) for s in sources]
+        self.settings = AnsibleSettings.load() if settings is None else settings
         self.graph: InventoryGraph = build_graph(self.sources)
         shared: dict[str, VarsDir] = {}
         self._dirs = [
@@ -63,7 +69,7 @@ class Inventory:
     def record(self, name: str) -> HostRecord:
         """The host's connection settings; InputError if one of them is invalid."""
         variables, origins = self._merged(name)
-        return resolve(name, variables, origins)
+        return resolve(name, variables, origins, self.settings)
 
     def _merged(self, name: str) -> Layer:
         host = self.graph.lookup(name)

@@ -147,10 +147,10 @@ def find_config_file(notes: _Notes, system_config: str = SYSTEM_CONFIG) -> str |
     return found
 
 
-def read_inventory_option(config_file: str, notes: _Notes) -> str | None:
-    """`inventory` of `[defaults]`, read as ansible.config.manager.ConfigManager._parse_config_file
-    and _get_ini_config_value read it: Python's configparser, `;` inline comments, raw values, keys
-    in any case, values from a `[DEFAULT]` section inherited. None when the key is absent."""
+def parse_config_file(config_file: str) -> configparser.ConfigParser:
+    """An ansible.cfg read as ansible.config.manager.ConfigManager._parse_config_file reads it:
+    Python's configparser, `;` inline comments, keys in any case, values from a `[DEFAULT]`
+    section inherited. InputError (naming the file) where Ansible would refuse it too."""
     shown = printable(config_file)
     extension = os.path.splitext(config_file)[1]
     if extension not in (".cfg", ".ini"):  # get_config_type: YAML configs are not implemented either
@@ -174,9 +174,17 @@ def read_inventory_option(config_file: str, notes: _Notes) -> str | None:
     except configparser.Error as exc:
         problem = printable(" ".join(str(exc).replace(repr(config_file), "").split()))
         raise InputError(f"{shown}: Ansible cannot read this file ({problem}); fix it or pass -i INVENTORY") from None
+    return parser
+
+
+def read_inventory_option(config_file: str, notes: _Notes) -> str | None:
+    """`inventory` of `[defaults]`, read as ConfigManager._get_ini_config_value reads it (raw
+    values, see parse_config_file). None when the key is absent."""
+    parser = parse_config_file(config_file)
     value = parser.get("defaults", "inventory", raw=True, fallback=None)
     if value is None and parser.get("defaults", "hostfile", raw=True, fallback=None) is not None:
-        notes.add(f"{shown} sets hostfile =, which Ansible no longer reads (since 2.8); rename it to inventory =")
+        notes.add(f"{printable(config_file)} sets hostfile =, which Ansible no longer reads (since 2.8); "
+                  "rename it to inventory =")
     return value
 
 

@@ -103,3 +103,56 @@ def ansible_inventory_setting() -> tuple[list[str], str | None]:
 
     manager = ConfigManager()
     return [str(p) for p in manager.get_config_value("DEFAULT_HOST_LIST")], manager.get_config_value("CONFIG_FILE")
+
+
+FAKE_SSH = """#!{python}
+import json, os, sys, uuid
+with open(os.path.join(os.environ["FAKE_SSH_OUT"], uuid.uuid4().hex + ".json"), "w") as out:
+    json.dump(sys.argv, out)
+sys.exit(255)
+"""
+
+
+def ansible_ssh_commands(inventory: str, env: dict[str, str], work: str) -> dict[str, list[str]]:
+    """The ssh command line ansible-core builds for each host of `inventory`: `ansible all -m ping`
+    runs with a stand-in `ssh` first in PATH, which records its argv and fails (the host is then
+    unreachable, and nothing else is tried). `env` is the whole environment Ansible runs with;
+    `work` is a scratch folder (HOME, the stand-in, its records), also the current folder."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(work)
+    bin_dir, out = root / "bin", root / "argv"
+    bin_dir.mkdir(exist_ok=True)
+    out.mkdir(exist_ok=True)
+    fake = bin_dir / "ssh"
+    fake.write_text(FAKE_SSH.format(python=sys.executable))
+    fake.chmod(0o755)
+    ansible = Path(sys.executable).with_name("ansible")
+    run_env = dict(env, PATH=f"{bin_dir}:{env.get('PATH', os.defpath)}", FAKE_SSH_OUT=str(out), HOME=str(root),
+                   ANSIBLE_SSH_RETRIES="0", ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0")
+    subprocess.run([str(ansible), "-i", inventory, "all", "-m", "ping", "--forks", "1"], cwd=root, env=run_env,
+                   capture_output=True, text=True, timeout=120)
+    found: dict[str, list[str]] = {}
+    for record in out.glob("*.json"):
+        import json
+
+        argv = json.loads(record.read_text())
+        found[argv[-2]] = argv
+    return found
+
+
+def openssh_settings(argv: list[str]) -> dict[str, list[str]]:
+    """What OpenSSH makes of an ssh command line (`ssh -G`, no config file): option -> values.
+    The destination and the remote command (the last two words) are replaced by a fixed host."""
+    import subprocess
+
+    done = subprocess.run(["ssh", "-G", "-F", "/dev/null", *argv[1:-2], "oracle.invalid"],
+                          capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    settings: dict[str, list[str]] = {}
+    for line in done.stdout.splitlines():
+        key, _, value = line.partition(" ")
+        settings.setdefault(key.lower(), []).append(value)
+    return settings

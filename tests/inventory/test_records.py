@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -27,9 +28,10 @@ def record(**variables: Any) -> HostRecord:
         ("-J bastion", "bastion"),
         ("-Jops@bastion", "ops@bastion"),
         ("-o proxyjump=bastion", "bastion"),
-        ("-o StrictHostKeyChecking=no -o ProxyJump=b1 -o ProxyJump=b2", "b1"),
+        ("-o StrictHostKeyChecking=accept-new -o ProxyJump=b1 -o ProxyJump=b2", "b1"),
         ("-o ProxyCommand='ssh -W %h:%p bastion'", None),
-        ("-o ProxyJump=none", None),
+        ("-o ProxyJump=none", "none"),
+        ("-o ProxyJump=None -o ProxyJump=b", "none"),
         ("-C -o ServerAliveInterval=10", None),
     ],
 )
@@ -55,8 +57,11 @@ def test_every_contract_variable() -> None:
     )
     assert host_record_to_json(rec) == {
         "name": "val01", "address": "198.51.100.7", "port": 2222, "user": "sol",
-        "identity_file": "~/.ssh/id", "connection": "ssh", "become": True,
-        "ssh_common_args": "-J ops@b", "proxy_jump": "ops@b",
+        "identity_file": "~/.ssh/id", "identity_files": [os.path.expanduser("~/.ssh/id")],
+        "connection": "ssh", "become": True, "ssh_common_args": "-J ops@b", "proxy_jump": "ops@b",
+        "proxy_command": None, "connect_timeout": None, "keepalive_interval": None,
+        "keepalive_count_max": None, "tcp_keepalive": None, "compression": None, "identities_only": None,
+        "strict_host_key_checking": None, "known_hosts_files": None,
         "metrics_url": "http://127.0.0.1:7998/metrics", "perf": "/opt/perf", "tmpdir": "/var/tmp",
     }
     assert rec.variables["custom"] == {"kept": True}
