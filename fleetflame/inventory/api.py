@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,11 +116,13 @@ def load_inventories(sources: Sequence[str | os.PathLike[str]]) -> Inventory:
 
 def select(inventory: Inventory, pattern: str = "all") -> Selection:
     """Hosts matching an Ansible host pattern, as `ansible -i INV PATTERN --list-hosts` lists them."""
-    names, warnings = match(inventory.graph, pattern)
+    names, unmatched = match(inventory.graph, pattern)
     if not names:
-        detail = f" ({'; '.join(warnings)})" if warnings else ""
+        detail = f" ({'; '.join(unmatched)})" if unmatched else ""
+        listing = shlex.join(["fleetflame", "hosts", *(a for s in inventory.sources for a in ("-i", str(s)))])
         raise InputError(
             f"host pattern {pattern!r} selects no host in {', '.join(inventory.sources)}{detail}; "
-            "run `fleetflame hosts -i INVENTORY` to see the hosts and groups"
+            f"run `{listing}` to see the hosts and groups"
         )
-    return Selection([inventory.record(n) for n in names], warnings)
+    # Parts that matched nothing beside parts that did: Ansible goes on with the rest, and so do we.
+    return Selection([inventory.record(n) for n in names], [f"{w}; went on without it" for w in unmatched])

@@ -10,6 +10,7 @@ gives its hosts, its children's hosts, and so on. A subscript picks from the par
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 from collections.abc import Callable
@@ -107,7 +108,9 @@ class Matcher:
             if implicit is not None:
                 hosts.append(implicit.name)
         if not hosts and not groups and expr != "all":
-            self._warn(f"no group or host matches {expr!r}; ignored it")
+            close = difflib.get_close_matches(expr, [*self.graph.groups, *self.graph.hosts], n=1, cutoff=0.75)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            self._warn(f"no group or host matches {expr!r}{hint}")
         return hosts
 
     def _compile(self, expr: str) -> Callable[[str], re.Match[str] | None]:

@@ -90,12 +90,21 @@ def test_dynamic_inventory_script(tmp_path: Path) -> None:
 
 
 PATTERN_ERRORS = [
-    ("nosuch", "selects no host", "fleetflame hosts -i INVENTORY"),
-    ("web:&db", "selects no host", "fleetflame hosts -i INVENTORY"),
+    ("nosuch", "selects no host", "inv.ini`"),  # `fleetflame hosts -i …/inv.ini`: the real path
+    ("web:&db", "selects no host", "inv.ini`"),
     ("~web(", "not a valid regex", "fix the pattern"),
     ("web[7]", "out of range", "use an index from 0 to 1"),
     ("web:!", "empty '&' or '!' part", "put a group or host after it"),
 ]
+
+
+def test_a_pattern_that_selects_nothing_names_a_near_group_and_the_inventory(tmp_path: Path) -> None:
+    """Issue 16: `--limit mainet` said "ignored it" (the run stopped all the same), offered no
+    near name, and printed a literal INVENTORY where the path was known."""
+    message = _error(tmp_path, {"inv.ini": "[mainnet]\nval01\nval02\n[testnet]\nt1\n"}, ["inv.ini"], "mainet")
+    assert "no group or host matches 'mainet' (did you mean 'mainnet'?)" in message
+    assert "ignored" not in message and "INVENTORY" not in message
+    assert f"`fleetflame hosts -i {tmp_path / 'inv.ini'}`" in message
 
 
 @pytest.mark.parametrize(("pattern", "problem", "todo"), PATTERN_ERRORS)

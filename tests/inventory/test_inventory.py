@@ -98,7 +98,7 @@ def test_warnings_are_returned_not_printed(tmp_path: Path, capsys: pytest.Captur
     inv = load_inventories([tmp_path / "inv.yml"])
     selection = select(inv, "web:nosuch")
     assert selection.names == ["w1"]
-    assert selection.warnings == ["no group or host matches 'nosuch'; ignored it"]
+    assert selection.warnings == ["no group or host matches 'nosuch'; went on without it"]
     assert any("skipped key 'hostz'" in w for w in inv.warnings)
     assert any("vault-encrypted" in w for w in inv.warnings)
     assert capsys.readouterr() == ("", "")
