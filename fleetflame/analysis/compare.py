@@ -23,17 +23,14 @@ NOISE_SE = 3.0  # standard errors of sampling noise within which a host still jo
 _ROUNDING = 1e-12
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """A host's samples in a function against its baseline's; p_value from Fisher's exact test."""
+class Shares:
+    """The one definition of a host's share against its baseline's, for every result that
+    carries the four counts (a Comparison here, skew's Finding)."""
 
-    host: str
-    host_samples: int
-    host_total: int
-    fleet_samples: int
+    host_samples: int  # the host's samples of the tile in the function
+    host_total: int  # the host's samples of the tile
+    fleet_samples: int  # the same, added up over the baseline hosts
     fleet_total: int
-    baseline_hosts: int
-    p_value: float
 
     @property
     def host_share(self) -> float:
@@ -48,10 +45,17 @@ class Comparison:
         return self.host_share - self.fleet_share
 
 
-def could_differ(max_share: float, min_difference: float) -> bool:
-    """Whether any host can be `min_difference` away from its baseline when no host's share
-    reaches `max_share`: shares all below the minimum difference are all within it of each other."""
-    return max_share + _ROUNDING >= min_difference
+@dataclass(frozen=True)
+class Comparison(Shares):
+    """A host's samples in a function against its baseline's; p_value from Fisher's exact test."""
+
+    host: str
+    host_samples: int
+    host_total: int
+    fleet_samples: int
+    fleet_total: int
+    baseline_hosts: int
+    p_value: float
 
 
 def compare_matrix(

@@ -36,7 +36,7 @@ from ..capture import FLEET_FOLDED, MANIFEST, read_manifest
 from ..capture.files import read_text, replace_file
 from ..errors import InputError
 from ..host.targets import TileFilter
-from .compare import MIN_HOSTS, Comparison, compare_matrix
+from .compare import MIN_HOSTS, Comparison, Shares, compare_matrix
 from .counts import AGAVE, FleetCounter, FleetCounts, Sparse
 from .stats import benjamini_hochberg
 
@@ -49,7 +49,7 @@ _ROUNDING = 1e-12
 
 
 @dataclass(frozen=True)
-class Finding:
+class Finding(Shares):
     """A host whose tile spends a different share of its samples in a function than the fleet."""
 
     host: str
@@ -63,18 +63,6 @@ class Finding:
     baseline_hosts: int
     p_value: float
     p_adjusted: float  # Benjamini–Hochberg
-
-    @property
-    def host_share(self) -> float:
-        return self.host_samples / self.host_total
-
-    @property
-    def fleet_share(self) -> float:
-        return self.fleet_samples / self.fleet_total
-
-    @property
-    def difference(self) -> float:
-        return self.host_share - self.fleet_share
 
     @property
     def view(self) -> str:

@@ -23,7 +23,7 @@ of each source (sources in -i order, groups sorted as above); the host's invento
 host_vars/HOST of each source. Every InputError message names the file and line and what to do.
 """
 
-from fleetflame.inventory.api import Inventory, Selection, load_inventories, select
+from fleetflame.inventory.api import HostSelection, Inventory, load_inventories, select
 from fleetflame.inventory.discovery import Resolution, discover_inventory
 from fleetflame.inventory.model import HostRecord
 from fleetflame.inventory.records import host_record_to_json
@@ -32,7 +32,7 @@ __all__ = [
     "HostRecord",
     "Inventory",
     "Resolution",
-    "Selection",
+    "HostSelection",
     "discover_inventory",
     "host_record_to_json",
     "load_inventories",

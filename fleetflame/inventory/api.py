@@ -96,7 +96,7 @@ class Inventory:
 
 
 @dataclass
-class Selection:
+class HostSelection:
     """The hosts a pattern selects, in Ansible's order, and warnings about parts that matched nothing."""
 
     hosts: list[HostRecord]
@@ -114,7 +114,7 @@ def load_inventories(sources: Sequence[str | os.PathLike[str]]) -> Inventory:
     return Inventory(sources)
 
 
-def select(inventory: Inventory, pattern: str = "all") -> Selection:
+def select(inventory: Inventory, pattern: str = "all") -> HostSelection:
     """Hosts matching an Ansible host pattern, as `ansible -i INV PATTERN --list-hosts` lists them."""
     names, unmatched = match(inventory.graph, pattern)
     if not names:
@@ -125,4 +125,4 @@ def select(inventory: Inventory, pattern: str = "all") -> Selection:
             f"run `{listing}` to see the hosts and groups"
         )
     # Parts that matched nothing beside parts that did: Ansible goes on with the rest, and so do we.
-    return Selection([inventory.record(n) for n in names], [f"{w}; went on without it" for w in unmatched])
+    return HostSelection([inventory.record(n) for n in names], [f"{w}; went on without it" for w in unmatched])
