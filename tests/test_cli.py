@@ -331,10 +331,10 @@ def test_commands_are_listed_in_working_order() -> None:
 
 def test_captures_subcommands_and_old_flags_agree(tmp_path: Path) -> None:
     from fleetflame.cli.history_cmds import DEFAULT_THRESHOLD, DEFAULT_TOP
-    from fleetflame.trend import DEFAULT_THRESHOLD as TREND_THRESHOLD
-    from fleetflame.trend import DEFAULT_TOP as TREND_TOP
+    from fleetflame.archive.trend import DEFAULT_THRESHOLD as TREND_THRESHOLD
+    from fleetflame.archive.trend import DEFAULT_TOP as TREND_TOP
 
-    from .test_trend import history
+    from .archive.test_trend import history
 
     assert (DEFAULT_TOP, DEFAULT_THRESHOLD) == (TREND_TOP, TREND_THRESHOLD)
     history(tmp_path)
@@ -350,7 +350,7 @@ def test_captures_subcommands_and_old_flags_agree(tmp_path: Path) -> None:
 
 
 def test_captures_prune_old_and_new_forms(tmp_path: Path) -> None:
-    from .test_history import make_capture as history_capture
+    from .archive.test_history import make_capture as history_capture
 
     for out in (tmp_path / "old", tmp_path / "new"):
         for hour, target in enumerate(["verify", "verify:0", "quic,verify", "verify:0,quic", "verify"]):
@@ -370,7 +370,7 @@ def test_captures_prune_old_and_new_forms(tmp_path: Path) -> None:
 
 
 def test_capture_ids_are_whole_in_a_pipe_at_80_columns(tmp_path: Path) -> None:
-    from .test_history import make_capture as history_capture
+    from .archive.test_history import make_capture as history_capture
 
     long_id = "20261125T221500Z-" + "+".join(f"verify-{i}" for i in range(10))
     history_capture(tmp_path, long_id, {"a": "ok", "b": "failed"}, target=",".join(f"verify:{i}" for i in range(10)))

@@ -23,12 +23,12 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from .capture import MANIFEST, read_manifest
-from .capture.ids import CaptureId, is_capture_id
-from .capture.manifest import ManifestError
-from .errors import FleetflameError, InputError
-from .host.targets import Target, parse_target
-from .terminal import literal_line
+from ..capture import MANIFEST, read_manifest
+from ..capture.ids import CaptureId, is_capture_id
+from ..capture.manifest import ManifestError
+from ..errors import FleetflameError, InputError
+from ..host.targets import Target, parse_target
+from ..terminal import literal_line
 
 # new_capture_id(): `%Y%m%dT%H%M%SZ-SLUG[-N]`, SLUG from Target.slug (kinds, digits, `-`, `+`, `_`).
 

@@ -25,8 +25,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from .errors import FleetflameError
-from .host.targets import parse_target
+from ..errors import FleetflameError
+from ..host.targets import parse_target
 
 EXIT_BUSY = 75  # EX_TEMPFAIL (sysexits.h): try again later
 

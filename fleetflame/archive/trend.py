@@ -28,14 +28,14 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from . import folded
-from .analysis.compare import MIN_HOSTS, compare_hosts
-from .analysis.stats import benjamini_hochberg
-from .capture import FLEET_FOLDED
-from .errors import InputError
+from .. import folded
+from ..analysis.compare import MIN_HOSTS, compare_hosts
+from ..analysis.stats import benjamini_hochberg
+from ..capture import FLEET_FOLDED
+from ..errors import InputError
 from .history import CaptureSummary, read_history
-from .host.targets import TileFilter, parse_tile_filter
-from .terminal import literal_line, safe_line
+from ..host.targets import TileFilter, parse_tile_filter
+from ..terminal import literal_line, safe_line
 
 DEFAULT_TOP = 5
 DEFAULT_THRESHOLD = 5.0  # percentage points from the other hosts

@@ -93,10 +93,10 @@ def run(
     from ..capture.runner import CaptureOptions, run_capture
     from ..capture.scripts import check_event
     from ..connection.settings import SshSettings
-    from ..history import prune
+    from ..archive.history import prune
     from ..inventory import discover_inventory
     from ..report import parse_formats
-    from ..schedule_lock import ScheduleLock, schedule_key
+    from ..archive.lock import ScheduleLock, schedule_key
     from ..host.targets import parse_target
 
     if call_graph not in ("fp", "dwarf", "lbr"):

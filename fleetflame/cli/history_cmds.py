@@ -29,7 +29,7 @@ captures_app = typer.Typer(
 )
 app.add_typer(captures_app)
 
-# trend.DEFAULT_TOP and DEFAULT_THRESHOLD, repeated so that every command does not import trend.py
+# archive.trend.DEFAULT_TOP and DEFAULT_THRESHOLD, repeated so that every command does not import it
 # (and its readers) at start-up; tests/test_cli.py checks they agree.
 DEFAULT_TOP = 5
 DEFAULT_THRESHOLD = 5.0
@@ -139,7 +139,7 @@ def trend_(
 
 
 def show_list(out_dir: Path, json_out: bool) -> None:
-    from ..history import captures_json, captures_table, read_history
+    from ..archive.history import captures_json, captures_table, read_history
     from ..terminal import print_table
 
     history = read_history(out_dir)
@@ -152,7 +152,7 @@ def show_list(out_dir: Path, json_out: bool) -> None:
 
 
 def run_prune(out_dir: Path, keep: int | None, target: str | None, include_pending: bool, dry_run: bool, json_out: bool) -> None:
-    from ..history import prune, prune_json
+    from ..archive.history import prune, prune_json
     from ..host.targets import parse_target
     from ..terminal import print_line
 
@@ -170,7 +170,7 @@ def run_prune(out_dir: Path, keep: int | None, target: str | None, include_pendi
 
 def show_trend(out_dir: Path, tile: str, top: int, threshold: float, last: int | None, json_out: bool) -> None:
     from ..terminal import print_table
-    from ..trend import trend, trend_json, trend_table
+    from ..archive.trend import trend, trend_json, trend_table
 
     result = trend(out_dir, tile, top, threshold, last)
     for warning in result.warnings:

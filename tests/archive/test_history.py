@@ -12,7 +12,7 @@ from rich.console import Console
 from fleetflame import folded
 from fleetflame.capture import FLEET_FOLDED, HostResult, Manifest, host_dir
 from fleetflame.errors import FleetflameError, InputError
-from fleetflame.history import captures_json, captures_table, human_size, list_captures, prune, read_history
+from fleetflame.archive.history import captures_json, captures_table, human_size, list_captures, prune, read_history
 from fleetflame.host.targets import parse_target
 from fleetflame.terminal import print_table
 
@@ -190,7 +190,7 @@ def test_failed_deletion_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyP
     def refuse(path: Path) -> None:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("fleetflame.history.shutil.rmtree", refuse)
+    monkeypatch.setattr("fleetflame.archive.history.shutil.rmtree", refuse)
     with pytest.raises(FleetflameError) as info:
         prune(tmp_path, keep=1)
     assert "pruned 0 of 2" in str(info.value) and folders[0].name in str(info.value)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from fleetflame.errors import InputError
-from fleetflame.schedule_lock import EXIT_BUSY, ScheduleBusy, ScheduleLock, lock_path, read_holder, schedule_key
+from fleetflame.archive.lock import EXIT_BUSY, ScheduleBusy, ScheduleLock, lock_path, read_holder, schedule_key
 
 # A stand-in for `fleetflame run` under cron: take the lock, say so, hold it until stdin closes,
 # and turn an operator error into its message and exit code as the CLI does.
@@ -21,7 +21,7 @@ RUN = """
 import sys
 from pathlib import Path
 from fleetflame.errors import FleetflameError
-from fleetflame.schedule_lock import ScheduleLock
+from fleetflame.archive.lock import ScheduleLock
 out, key, hold = sys.argv[1], sys.argv[2], sys.argv[3] == "hold"
 try:
     with ScheduleLock(Path(out), key):

@@ -13,7 +13,7 @@ from fleetflame import folded
 from fleetflame.capture import FLEET_FOLDED, HostResult, Manifest
 from fleetflame.errors import InputError
 from fleetflame.terminal import print_table
-from fleetflame.trend import trend, trend_json, trend_table
+from fleetflame.archive.trend import trend, trend_json, trend_table
 
 VERIFY, SHA, POLL = "fd_ed25519_verify", "fd_sha512_update", "fd_stem_poll"
 HEALTHY = {f"verify:0;fd_stem_run;{VERIFY}": 50, f"verify:0;fd_stem_run;{SHA}": 30, f"verify:0;{POLL}": 20}
