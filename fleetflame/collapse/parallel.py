@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from . import collapse_perf_file
+from .perf import collapse_perf_file
 from .options import CollapseResult, PerfOptions
 
 

@@ -156,7 +156,7 @@ def test_srcline_reads_take_blank_lines_as_the_script_does() -> None:
 
 
 def test_srcline_stream_skips_an_oversized_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    import fleetflame.collapse as collapse
+    import fleetflame.collapse.perf as collapse  # where MAX_RECORD is read
 
     monkeypatch.setattr(collapse, "MAX_RECORD", 100)
     big = b"deep 7 1.0: cpu-clock:\n" + b"\t1 f (/x)\n  f.c:1\n" * 20 + b"\n"

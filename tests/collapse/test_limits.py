@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import fleetflame.collapse as collapse
+import fleetflame.collapse.perf as collapse  # where MAX_RECORD is read
 from fleetflame.collapse import PerfOptions, collapse_perf, collapse_perf_file, format_collapsed
 from fleetflame.collapse.fast import Collapser
 
@@ -90,7 +90,7 @@ def test_records_under_the_cap_are_the_scripts_whatever_the_chunks(monkeypatch: 
     data = b"".join(rec + r.choice([b"\n", b"\n\n", b"\n\n\n"]) for rec in recs)
     monkeypatch.setattr(collapse, "MAX_RECORD", 60)
     for chunk in (7, 64, 1000):
-        monkeypatch.setattr(collapse.source, "CHUNK", chunk)
+        monkeypatch.setattr("fleetflame.collapse.source.CHUNK", chunk)
         got = collapse_perf(io.BytesIO(data))
         pieces = data.split(b"\n\n")
         last = pieces.pop()
