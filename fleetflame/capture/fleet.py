@@ -23,6 +23,7 @@ from .events import Reporter, quiet
 from .host import CaptureSettings, HostCapture
 from .manifest import Manifest, host_dir, iso, utc_now
 from .record import RecordSpec
+from .session import DEFAULT_STALL_TIMEOUT_S
 
 
 Connector = Callable[[HostRecord, SshSettings, BastionPool], Connection]
@@ -83,6 +84,7 @@ class Fleet:
     collapser: HostCollapser
     reporter: Reporter = quiet
     rate_limit_mb_s: float | None = None
+    stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S  # a host silent this long after perf ended fails
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     connector: Connector = open_connection  # tests give hosts of their own (a FakeConnection)
     # Called once every host's results are safe locally (or it failed), before the hosts'
@@ -98,6 +100,7 @@ class Fleet:
             started_at=m.started_at,
             keep_perf_data=keep_perf_data,
             detach=detach,
+            stall_timeout_s=self.stall_timeout_s,
         )
 
     def captures(self, settings: CaptureSettings, bastions: BastionPool) -> list[HostCapture]:

@@ -36,7 +36,7 @@ from .manifest import AGAVE_THREADS_ROOT, PERF_DATA, PERF_SCRIPT, HostMeta, Host
 from .record import PerfEnd, PerfFailed, Prepared, RecordSpec
 from ..host.resolve import read_metrics, resolve
 from .scripts import Exit
-from .session import Session, SessionFailed, open_attach
+from .session import DEFAULT_STALL_TIMEOUT_S, Session, SessionFailed, Stalled, open_attach
 
 T = TypeVar("T")
 CLEAN_TIMEOUT_S = 60.0
@@ -52,6 +52,7 @@ class CaptureSettings:
     started_at: str
     keep_perf_data: bool = True
     detach: bool = False
+    stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S  # a host silent this long after perf ended fails
 
 
 @dataclass
@@ -107,15 +108,12 @@ class HostCapture:
             return False
 
     def _drop_prepared(self) -> None:
-        """Tell a session that has not started perf to give up (it removes its folder)."""
+        """Tell a session that has not started perf to give up: it removes its folder, and its end
+        is awaited with the other hosts' cleaning (finish_cleaning), so that nothing is left behind."""
         if self.prepared is None:
             return
-        try:
-            record.send_abort(self.prepared)
-        except HostError:
-            pass  # the link is gone: the session sees its input end and removes its folder too
-        self.prepared.session.close()
-        self.prepared = None
+        session, self.prepared = self.prepared.session, None
+        self.cleaning = asyncio.ensure_future(record.abort_session(session))
 
     async def _prepare_and_resolve(self) -> None:
         settings = self.settings
@@ -231,6 +229,7 @@ class HostCapture:
     # ---- shared ------------------------------------------------------------------------------
 
     async def _wait_end(self, session: Session, wait_s: float) -> PerfEnd:
+        session.stall_timeout = self.settings.stall_timeout_s  # counts from perf's `ended` on
         try:
             end = await record.wait_end(session, self.host, self.stop, wait_s, on_stop=lambda: self._event(Stage.STOPPING))
         except PerfFailed as failed:
@@ -257,7 +256,9 @@ class HostCapture:
         pulled = transfer.Pulled()
         try:
             async with self.forks:
-                await self._timed("transfer", transfer.receive(session, self.local_dir, self.conn.rate, self._progress, offsets, pulled))
+                await self._timed("transfer", transfer.receive(
+                    session, self.local_dir, self.conn.rate, self._progress, offsets, pulled, max_perf_data_mb=self.settings.spec.max_size_mb
+                ))
         finally:
             self.row.transfers += pulled.transfers  # what arrived counts, even if the rest did not
             self.row.bytes_pulled += pulled.bytes_pulled
@@ -329,6 +330,8 @@ class HostCapture:
                 kept = self.row.remote_dir if not self.row.cleaned else None
                 return record.no_capdrop(self.host, kept, self.settings.capture_id)
             return exc.text if name in exc.text else f"{name}: {exc.text}"
+        if isinstance(exc, Stalled):
+            return f"{exc}: its results stay on the host; finish with `fleetflame fetch {self.settings.capture_id}`"
         if isinstance(exc, HostError):
             return str(exc) + (hint if isinstance(exc, transfer.TransferError) else "")
         if isinstance(exc, asyncio.TimeoutError):

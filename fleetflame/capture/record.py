@@ -19,10 +19,11 @@ from ..inventory.model import HostRecord
 from ..host.tiles import HostThread, Selection
 from .manifest import HostMeta
 from .scripts import check_event
-from .session import ProtocolError, Session, open_new
+from .session import ProtocolError, Session, SessionFailed, open_new
 
 GRACE_S = 30.0  # perf is killed 10 s after its duration (timeout -k 10): give up well after that
 START_TIMEOUT_S = 30.0
+ABORT_TIMEOUT_S = 15.0  # how long a session told `abort` may take to remove its folder and end
 MAX_THREADS = 500_000
 _REMOTE_DIR = re.compile(r"^(?P<tmpdir>/.*)/fleetflame-(?P<id>[A-Za-z0-9._+-]+)\.[A-Za-z0-9]{10}$")
 
@@ -72,8 +73,11 @@ async def prepare(conn: Connection, capture_id: str, spec: RecordSpec) -> Prepar
         msg = await session.expect("dir", timeout=START_TIMEOUT_S)
         remote_dir = check_remote_dir(" ".join(msg.args), conn.host, capture_id)
         threads = await _threads(session)
-    except BaseException:
+    except asyncio.CancelledError:
         session.close()
+        raise
+    except BaseException:
+        await abort_session(session)  # the host may have made its folder: it must not keep it
         raise
     return Prepared(session, remote_dir, threads)
 
@@ -113,8 +117,27 @@ def send_go(prepared: Prepared, selection: Selection, how: str) -> float:
     return time.time()
 
 
-def send_abort(prepared: Prepared) -> None:
-    prepared.session.send("abort")
+async def abort_session(session: Session, timeout: float = ABORT_TIMEOUT_S) -> None:
+    """Tell a session that has not started perf to give up, and wait until it has ended: it
+    removes its folder before it says `error` and exits (scripts.SESSION). Closing it at once would
+    kill the script mid-way on a local host (and race the removal over SSH), leaving an empty
+    folder behind. Never raises a HostError; closes the session in any case."""
+    try:
+        try:
+            session.send("abort")
+            session.end_input()
+        except HostError:
+            return  # the link is gone: the script sees its input end and removes its folder too
+        async with asyncio.timeout(timeout):
+            try:
+                while True:
+                    await session.message()  # (what it said before it read `abort`)
+            except SessionFailed:
+                await session.proc.wait()  # its `error` line (the folder is gone): its exit follows
+    except (HostError, TimeoutError):
+        pass  # it has ended (ProtocolError, LinkLost), or it takes too long: stop waiting
+    finally:
+        session.close()
 
 
 async def started(prepared: Prepared) -> PerfStarted:

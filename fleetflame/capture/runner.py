@@ -8,6 +8,7 @@ run exits 130. Everything written is private to the operator (files.private_file
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from .fleet import DEFAULT_MAX_PERF_DATA_MB, Connector, Fleet, fetch_fleet, run_
 from .ids import CaptureId
 from .manifest import HostResult, Manifest, iso, utc_now
 from .scripts import check_event
+from .session import DEFAULT_STALL_TIMEOUT_S
 
 EXIT_OK, EXIT_HOST_FAILED, EXIT_BAD_INPUT, EXIT_ABANDONED = 0, 1, 2, 130
 
@@ -41,9 +43,20 @@ class CaptureOptions:
     keep_perf_data: bool = True
     detach: bool = False
     rate_limit_mb_s: float | None = None
+    stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S
     ssh: SshSettings = field(default_factory=SshSettings)
     inventories: list[str] = field(default_factory=list)
     limit: str | None = None
+
+    def __post_init__(self) -> None:
+        self.stall_timeout_s = check_stall_timeout(self.stall_timeout_s)
+
+
+def check_stall_timeout(value: object) -> float:
+    """--stall-timeout: seconds, more than 0 and finite; ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"--stall-timeout {value!r}: give a number of seconds greater than 0, such as 120")
+    return float(value)
 
 
 @dataclass
@@ -143,6 +156,7 @@ def run_capture(
 
         def make(collapser: HostCollapser) -> Fleet:
             fleet = Fleet(folder, manifest, hosts, options.ssh, options.forks, collapser, reporter or quiet, options.rate_limit_mb_s)
+            fleet.stall_timeout_s = options.stall_timeout_s
             if connector is not None:
                 fleet.connector = connector
             if not options.detach:
@@ -169,8 +183,11 @@ def fetch_capture(
     keep_perf_data: bool = True,
     rate_limit_mb_s: float | None = None,
     connector: Connector | None = None,
+    stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
 ) -> RunOutcome:
-    """Finish the pending hosts of a capture, then report the whole capture again."""
+    """Finish the pending hosts of a capture, then report the whole capture again. What a host
+    may send is bounded by the capture's own --max-perf-data (its manifest)."""
+    stall_timeout_s = check_stall_timeout(stall_timeout_s)
     with private_files():
         private_dir(folder)
 
@@ -178,6 +195,7 @@ def fetch_capture(
 
         def make(collapser: HostCollapser) -> Fleet:
             fleet = Fleet(folder, manifest, hosts, ssh, forks, collapser, reporter or quiet, rate_limit_mb_s)
+            fleet.stall_timeout_s = stall_timeout_s
             if connector is not None:
                 fleet.connector = connector
             fleet.results_ready = lambda: early.draw(fleet)

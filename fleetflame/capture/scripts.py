@@ -7,12 +7,25 @@ the control machine says its results are safe. `fetch` runs the same script in `
 a folder left by an earlier run. Values from an inventory or a target reach it only as positional
 arguments or as stdin lines it validates; nothing is ever spliced into the script's text.
 
-Safety on a shared host (see docs/SECURITY.md): the folder is made by `mktemp -d` (an
-unpredictable name, created 0700 or not at all) inside a tmpdir that others cannot rename
-entries of; before every use the folder is checked to be a real directory, owned by us, mode 0700;
-files in it are created with noclobber; perf script runs without `-f`. The stop signal goes to the
-recorder this shell started (never to a pid read from a file) in `new` mode, and in `attach`
-mode only to a process whose command line names it as fleetflame's recorder.
+Safety on a shared host (see docs/SECURITY.md): the tmpdir, and every folder above it as written
+and as its links resolve, must be root's or ours and not writable by group or others unless
+sticky (OpenSSH's StrictModes rule, /tmp allowed), and a link on the way must be root's or ours;
+else the host fails with TMPDIR, naming the folder, its owner and mode, and the fix. The tmpdir is
+resolved once (`cd -P`, `pwd -P`) and used by that resolved path. The folder is made there by
+`mktemp -d` (an unpredictable name, created 0700 or not at all), entered once (`cd -P`), and
+checked from inside: `.` must be that very path (`pwd -P`), ours, mode 0700. From then on every
+name is relative to it, never looked up by path again; every file the script, the recorder or perf
+creates is created afresh with noclobber (perf's -o names an empty perf.data the recorder has just
+created); perf script runs without `-f`. The folder is removed from inside: its files by their
+names in it, then the folder by its path only while that path still leads to this very folder
+(`stat -c %d:%i`); `cleaned` is said only once no name leads to it any more (`stat -c %h .` is 0).
+`attach` makes the same checks; a folder missing behind a link that may lead elsewhere now is
+ELSEWHERE, not GONE. The stop signal goes to the recorder this shell started (never to a pid read
+from a file) in `new` mode, and in `attach` mode only to a process whose command line names it as
+fleetflame's recorder.
+
+A host that fails before perf started keeps nothing: until `started`, any failure (also `abort`,
+the end of input, HUP or TERM) removes the folder before the script says `error` and exits.
 
 Symbols of sandboxed tiles: each Firedancer tile runs in a mount namespace of its own, pivoted
 into an empty folder. perf script with CAP_SYS_ADMIN setns()es into a tile's namespace to read
@@ -32,19 +45,21 @@ line that gives its exact length:
     ready                            meta.json written; waiting for `go`
     started EPOCH                    perf started at EPOCH (host clock)
     ended RC EPOCH                   perf ended with status RC (`-` if unknown)
-    perf-stderr N  + N bytes         the end of perf's messages (if perf failed, `cleaned` follows)
+    perf-stderr N  + N bytes         the end of perf's messages (if perf failed, `cleaned` or `error` follows)
     chunk N  + N bytes               perf.script.gz, streamed while perf script runs
     sum NAME SIZE SHA256             the streamed file is complete
     file NAME SIZE SHA256 FROM  + SIZE-FROM bytes   a complete file, from byte FROM
     restart NAME                     the stream starts again from byte 0 (attach mode)
     sent                             everything sent; waiting for `done` or end of input
-    cleaned                          the folder is removed
+    cleaned                          the folder is removed (no name leads to it any more)
     error CODE TEXT                  the script gives up; it exits with CODE
 
 Control to host, lines on stdin: (new mode) a meta.json line, then `go t TID,...`, `go p PID`
 or `abort`, followed by `run`, `nodata` (do not send perf.data) or `detach` (return once perf
-runs); later `stop` (end perf now) and `done` (results are
-safe: remove the folder). End of input means "keep the folder" (for `fetch`).
+runs); later `stop` (end perf now) and `done` (results are safe: remove the folder). `abort`,
+or the end of input, before perf started means "give up and remove the folder" (the script says
+`error 14` once it is removed, and exits); once perf runs, the end of input means "keep the
+folder" (for `fetch`).
 """
 
 from __future__ import annotations
@@ -60,14 +75,15 @@ class Exit(enum.IntEnum):
 
     OK = 0
     USAGE = 2  # bad arguments: a bug on the control side
-    TMPDIR = 3  # fleetflame_tmpdir missing, not a folder, or unsafe
+    TMPDIR = 3  # fleetflame_tmpdir missing, not a folder, or one that another user could swap things in
     FOLDER = 4  # the capture folder could not be created
     NO_SPACE = 5  # a write failed and the tmpdir has (almost) no space left
-    NOT_OURS = 6  # the folder is not a real, private folder of ours
+    NOT_OURS = 6  # the folder is not a real, private folder of ours (or was moved away: not removed)
     PERF_MISSING = 7  # the perf binary is not there
     PROTOCOL = 8  # an unexpected line on stdin
     SYMBOLIZE = 9  # perf script failed
     GONE = 10  # attach: the folder does not exist (any more)
+    ELSEWHERE = 11  # attach: not found, but the tmpdir goes through a link that may lead elsewhere now
     TIMEOUT = 12  # attach: perf did not end within the time allowed
     WRITE = 13  # a write failed for another reason
     ABORTED = 14  # the control machine said `abort` before perf started
@@ -98,11 +114,16 @@ SESSION = r"""
 set -u
 umask 077
 trap '' PIPE   # a dropped link must not kill us mid-write: perf script's copy on the host goes on
+CDPATH=
+made= dir= tmpdir= real= realdir= linked= gone_why=   # (nothing from the environment)
 say() { printf '%s\n' "$*"; }
-fail() {  # CODE TEXT...: tell the control machine, clean up what we made, exit
+fail() {  # CODE TEXT...: remove our folder if it holds nothing worth keeping, tell the control machine, exit
   code=$1; shift
+  if [ -n "${made:-}" ]; then
+    made=
+    remove_here || set -- "$*" "($dir was not removed: $gone_why)"
+  fi
   say "error $code $*"; printf 'fleetflame: %s\n' "$*" >&2
-  [ -n "${made:-}" ] && rm -rf -- "$made"
   exit "$code"
 }
 nospace() {  # a write failed: say whether it is because the tmpdir is full
@@ -113,10 +134,92 @@ nospace() {  # a write failed: say whether it is because the tmpdir is full
   [ "$avail" -lt 1024 ] && fail 5 "no space left in $tmpdir ($avail KB free) writing $1: free space there or set fleetflame_tmpdir to a roomier folder"
   fail 13 "cannot write $1 in $tmpdir ($avail KB free)"
 }
-private() {  # is $1 a real folder of ours, mode 0700?
-  [ -d "$1" ] && [ ! -h "$1" ] && [ -O "$1" ] && [ "$(stat -c %a -- "$1")" = 700 ]
-}
 valid_number() { case $1 in ''|*[!0-9]*) return 1 ;; esac; }
+
+# ---- where the capture folder lives -------------------------------------------------------
+# fleetflame_tmpdir, and every folder above it, as written and as its links resolve, must be a
+# folder nobody but root and us can rename entries of (as OpenSSH's StrictModes checks a path,
+# with sticky folders such as /tmp allowed), and a symbolic link on the way must be root's or ours:
+# else another user could swap our folder, or the tmpdir, for one of theirs holding links.
+me= mygid=
+while read -r k r e rest; do
+  case $k in Uid:) me=$e ;; Gid:) mygid=$e ;; esac
+done < /proc/$$/status
+myname=$(stat -c %U /proc/$$ 2>/dev/null) || myname="uid $me"
+lstat_of() {  # PATH: its owner, group, mode, owner's name and kind (not following a link)
+  info=$(stat -c '%u:%g:%a:%U:%F' -- "$1" 2>/dev/null) || return 1
+  oifs=$IFS; IFS=:; set -f; set -- $info; set +f; IFS=$oifs
+  o_uid=$1 o_gid=$2 o_mode=$(printf '%04o' $((0$3))) o_name=$4 o_kind=$5
+}
+refuse() {  # PATH WHY FIX: fail with TMPDIR, naming the folder (or link), its owner and mode, and the fix
+  if [ "$1" = "$tmpdir" ] || [ "$1" = "${real:-}" ]; then where="$1"; else where="$1, on its path,"; fi
+  if [ "$o_kind" = directory ]; then what="is owned by $o_name (uid $o_uid), mode $o_mode"; else what="is a symbolic link owned by $o_name (uid $o_uid)"; fi
+  if [ "$me" = 0 ]; then only=root; else only="root and $myname"; fi
+  fail 3 "fleetflame_tmpdir $tmpdir is refused: $where $what: $2, so the files fleetflame writes there as $myname could be redirected. Fix: $3, or set fleetflame_tmpdir to a folder below folders that only $only can write to (or leave it unset: /tmp)"
+}
+check_entry() {  # PATH MISSING_OK: may nobody but root and us rename what PATH holds? (else fail 3)
+  if ! lstat_of "$1"; then
+    [ "$2" = missing-ok ] && return 1
+    fail 3 "fleetflame_tmpdir $tmpdir: $1 does not exist or cannot be examined"
+  fi
+  case $o_kind in
+    'symbolic link')
+      linked=1   # (attach: the folder may be missing only because the link leads elsewhere now)
+      [ "$o_uid" = 0 ] || [ "$o_uid" = "$me" ] || refuse "$1" "its owner can point it anywhere" "\`chown -h root $1\`, or use the folder it points to"
+      return 0 ;;
+    directory) ;;
+    *) fail 3 "fleetflame_tmpdir $tmpdir is refused: $1 is not a folder ($o_kind)" ;;
+  esac
+  [ "$o_uid" = 0 ] || [ "$o_uid" = "$me" ] || refuse "$1" "its owner can rename what is in it" "\`chown root $1\`"
+  [ $((0$o_mode & 01000)) = 0 ] || return 0   # sticky: only an entry's owner may rename it
+  [ $((0$o_mode & 02)) = 0 ] || refuse "$1" "every user can write to it and it has no sticky bit, so anyone can rename what is in it" "\`chmod o-w $1\`, or \`chmod +t $1\` as /tmp has"
+  [ $((0$o_mode & 020)) = 0 ] || refuse "$1" "its group (gid $o_gid) can write to it and it has no sticky bit, so its members can rename what is in it" "\`chmod g-w $1\`"
+  return 0
+}
+check_path() {  # PATH MISSING_OK: check_entry PATH and every folder above it, from / down
+  w_rest=${1#/} w_p=
+  check_entry / "$2" || return 0
+  while [ -n "$w_rest" ]; do
+    w_c=${w_rest%%/*}
+    case $w_rest in */*) w_rest=${w_rest#*/} ;; *) w_rest= ;; esac
+    case $w_c in ''|.) continue ;; esac
+    w_p=$w_p/$w_c
+    check_entry "$w_p" "$2" || return 0   # missing: so is everything below it
+  done
+}
+resolve_tmpdir() {  # the tmpdir as its links lead now, checked: real (never looked up by its written path again)
+  real=$(cd -P -- "$tmpdir" 2>/dev/null && pwd -P) || fail 3 "fleetflame_tmpdir $tmpdir cannot be entered"
+  case $real in /*) ;; *) fail 3 "fleetflame_tmpdir $tmpdir cannot be resolved" ;; esac
+  check_path "$real" all
+}
+
+# ---- the capture folder: entered once, then used by relative names only -------------------
+enter() {  # REALDIR: cd into it; ok only if it is, at that very path, a real folder of ours, mode 0700
+  cd -P -- "$1" 2>/dev/null || return 1   # (pwd -P: where cd -P found itself, by getcwd)
+  [ "$(pwd -P)" = "$1" ] && [ -O . ] && [ "$(stat -c %a .)" = 700 ]
+}
+remove_here() {  # remove the folder we are in, and only it; true only if it is really gone
+  if ! [ -O . ] || [ "$(stat -c %a .)" != 700 ]; then
+    gone_why="it is no longer a private folder of ours: left alone"; return 1
+  fi
+  rm -rf -- * .[!.]* ..?* 2>/dev/null   # our files, by their names in here (a link is removed, not followed)
+  here=$(stat -c %d:%i .)
+  # the folder itself by its path, only while that path still leads to this very folder
+  [ "$(stat -c %d:%i -- "$realdir" 2>/dev/null)" = "$here" ] && rmdir -- "$realdir" 2>/dev/null
+  [ "$(stat -c %h . 2>/dev/null)" = 0 ] && return 0   # no name leads to it any more: gone
+  gone_why="it was moved or replaced while fleetflame used it (it is now $(cd -P . 2>/dev/null && pwd -P); $dir is something else): its files were removed, the empty folder and whatever is at $dir left alone"
+  return 1
+}
+clean_up() {  # the results are safe (or worthless): remove our folder, say `cleaned` only once it is gone
+  made=
+  remove_here || fail 6 "$dir was not removed: $gone_why"
+  say cleaned
+  exit 0
+}
+fresh() {  # NAME...: true if no NAME exists in any form (file, folder, link, dangling link)
+  for f in "$@"; do [ -e "$f" ] || [ -h "$f" ] && return 1; done
+  return 0
+}
 
 # perf script must not hold CAP_SYS_ADMIN: with it, perf setns()es into each sandboxed tile's
 # mount namespace (an empty folder after pivot_root) to read the binary, finds nothing, and every
@@ -140,10 +243,8 @@ symbolizer() {  # CMD...: run CMD without CAP_SYS_ADMIN in its bounding set, as 
 check_capdrop() {  # choose how perf script runs (capdrop), or fail before anything is recorded or lost
   capdrop=plain
   sys_admin_in CapBnd < /proc/$$/status || return 0   # perf script cannot gain it at all
-  euid=
-  while read -r k r e rest; do [ "$k" = Uid: ] && euid=$e; done < /proc/$$/status
   # an unprivileged user's perf script has no CAP_SYS_ADMIN (root's regains its bounding set at exec)
-  [ "$euid" = 0 ] || sys_admin_in CapPrm < /proc/$$/status || return 0
+  [ "$me" = 0 ] || sys_admin_in CapPrm < /proc/$$/status || return 0
   for capdrop in setpriv capsh; do
     command -v "$capdrop" > /dev/null 2>&1 || continue
     # the tool must work here (it needs CAP_SETPCAP) and what it runs must really lack CAP_SYS_ADMIN
@@ -159,7 +260,7 @@ check_capdrop() {  # choose how perf script runs (capdrop), or fail before anyth
 # The part common to both modes, once perf has ended: report, symbolize, send, clean.
 finish() {  # RC ENDED WANT_DATA SCRIPT_FROM DATA_FROM
   rc=$1 ended=$2 want_data=$3 script_from=$4 data_from=$5
-  made=$dir   # perf has ended: if we fail from here on, nothing is worth keeping
+  made=1   # perf has ended: if we fail from here on, nothing is worth keeping
   say "ended $rc $ended"
   case $rc in 0|130) ;; *) perf_failed=1 ;; esac
   grep -q 'Captured and wrote' perf.stderr 2>/dev/null || perf_failed=1
@@ -174,10 +275,9 @@ finish() {  # RC ENDED WANT_DATA SCRIPT_FROM DATA_FROM
   tail -c 65536 perf.stderr 2>/dev/null
   [ -n "$note" ] && printf '%s\n' "$note"
   if [ -n "${perf_failed:-}" ]; then
-    # perf failed: nothing to symbolize or keep; the control machine reports perf's messages
-    cd / && rm -rf -- "$dir" && say cleaned
-    exit 0
+    clean_up   # perf failed: nothing to symbolize or keep; the control machine reports perf's messages
   fi
+  rm -f .data.sha
   sha256sum < perf.data > .data.sha 2>/dev/null &
   summing=$!
   send_script "$script_from"
@@ -205,11 +305,12 @@ send_script() {
   if [ ! -e perf.script.gz ]; then
     echo $$ > symbolize.lock/pid || nospace symbolize.lock
     [ "$1" = 0 ] || say "restart perf.script.gz"
-    rm -f perf.script.gz.tmp .chunk script.rc
+    rm -f perf.script.gz.tmp .chunk script.rc script.stderr
     { symbolizer nice -n 19 "$perf" script -i perf.data 2> script.stderr; echo $? > script.rc; } | gzip -1 | {
       lost=
       while :; do
-        dd bs=262144 count=4 iflag=fullblock of=.chunk 2>/dev/null || exit 5
+        rm -f .chunk
+        dd bs=262144 count=4 iflag=fullblock 2>/dev/null > .chunk || exit 5
         n=$(wc -c < .chunk) || exit 5
         [ "$n" -gt 0 ] || break
         cat .chunk >> perf.script.gz.tmp || exit 5
@@ -244,9 +345,8 @@ wait_done_and_clean() {
     wait "$reader"; said=$?
     kill -0 "$reader" 2>/dev/null || break   # (a late `stop` interrupts wait; nothing to do)
   done
-  if [ "$said" = 0 ]; then
-    cd / && rm -rf -- "$dir" && say cleaned
-  fi
+  made=
+  [ "$said" = 0 ] && clean_up
   exit 0
 }
 
@@ -274,25 +374,29 @@ new)
   done
   check_capdrop
   case $tmpdir in /*) ;; *) fail 3 "fleetflame_tmpdir $tmpdir is not an absolute path" ;; esac
+  case $tmpdir in *'
+'*) fail 3 "fleetflame_tmpdir holds a line break" ;; esac
   # A tmpdir that does not exist yet is made private to the user we run as (root under become):
-  # every part of the capture goes through this session, nobody else needs to read it.
+  # every part of the capture goes through this session, nobody else needs to read it. What
+  # exists of its path is checked first (we create nothing below a folder someone else controls).
+  check_path "$tmpdir" missing-ok
   [ -d "$tmpdir" ] || [ -h "$tmpdir" ] || mkdir -p -m 0700 -- "$tmpdir" 2>/dev/null || true
   [ -d "$tmpdir" ] || fail 3 "fleetflame_tmpdir $tmpdir is not a folder and cannot be created: create it or set fleetflame_tmpdir"
-  perms=$(stat -L -c %A -- "$tmpdir") || fail 3 "cannot stat $tmpdir"
-  case $perms in
-    *t|*T) ;;  # sticky: others cannot rename or remove our folder
-    ?????w????|????????w?) fail 3 "fleetflame_tmpdir $tmpdir is writable by others without the sticky bit: use a private folder or one like /tmp (mode 1777)" ;;
-  esac
-  dir=$(mktemp -d -- "$tmpdir/fleetflame-$id.XXXXXXXXXX") || nospace "a folder"
-  made=$dir
-  private "$dir" || fail 6 "$dir is not a private folder of ours"
-  cd "$dir" || fail 6 "cannot enter $dir"
+  check_path "$tmpdir" all
+  resolve_tmpdir
+  made_at=$(mktemp -d -- "${real%/}/fleetflame-$id.XXXXXXXXXX") || nospace "a folder"
+  base=${made_at##*/}
+  realdir=${real%/}/$base
+  dir=$tmpdir/$base   # the path as the inventory gives it, for the manifest and `fetch`
+  enter "$realdir" || fail 6 "$dir is not a private folder of ours (someone replaced it as it was made): left alone"
+  made=1   # until perf starts, a failure leaves nothing behind
+  trap 'fail 14 "interrupted before recording started"' HUP TERM
   say "dir $dir"
   tp='thread '
   @THREAD_LINES@
   say threads-end
   set -C   # noclobber from here: a file we create must not exist already
-  IFS= read -r meta || fail 8 "no meta line"
+  IFS= read -r meta || fail 14 "the control machine went away before the start"
   case $meta in meta\ *) ;; abort) fail 14 "stopped before recording started" ;; *) fail 8 "expected meta" ;; esac
   printf '%s\n' "${meta#meta }" > meta.json || nospace meta.json
   say ready
@@ -303,23 +407,37 @@ new)
   case ${3:-} in ''|*[!0-9,]*) fail 8 "bad thread ids" ;; esac
   case ${4:-} in run|nodata|detach) ;; *) fail 8 "bad go mode" ;; esac
   targets="-${2} ${3}" how=$4
-  : > started.tmp || nospace started
+  fresh started.tmp started perf.data perf.data.old perf.stderr timeout.pid rc.tmp rc recorder.pid || fail 6 "$dir holds files fleetflame did not make: left alone"
+  printf '' > started.tmp || nospace started
   exec 3<&0
+  # The recorder: its own session, so perf outlives this channel. It creates every file it (and
+  # perf) writes afresh, with noclobber; perf's -o names the empty perf.data it just created (perf
+  # neither backs up nor follows anything there), and `rc` says how perf ended.
   setsid sh -c '
+    set -C
     trap "kill -INT \$t 2>/dev/null" TERM   # (INT is ignored in a background job; timeout passes INT on to perf)
-    date +%s.%N > started.tmp && mv started.tmp started
-    timeout --preserve-status -s INT -k 10 "$1" "$2" record ${7:+-e} ${7:+"$7"} -F "$3" --call-graph "$4" --max-size "$5"K $6 -o perf.data 2> perf.stderr < /dev/null &
+    for f in perf.data perf.data.old perf.stderr timeout.pid rc.tmp rc started; do
+      if [ -e "$f" ] || [ -h "$f" ]; then exit 3; fi
+    done
+    printf "" > perf.data && printf "" > perf.stderr || exit 3
+    date +%s.%N >> started.tmp && mv started.tmp started || exit 3
+    timeout --preserve-status -s INT -k 10 "$1" "$2" record ${7:+-e} ${7:+"$7"} -F "$3" --call-graph "$4" --max-size "$5"K $6 -o perf.data 2>> perf.stderr < /dev/null &
     t=$!
     echo $t > timeout.pid
     while :; do wait $t; s=$?; kill -0 $t 2>/dev/null || break; done
     echo "$s $(date +%s.%N)" > rc.tmp && mv rc.tmp rc
   ' fleetflame-recorder "$duration" "$perf" "$frequency" "$call_graph" "$max_size" "$targets" "$event" < /dev/null > /dev/null 2>&1 3<&- &
   recorder=$!
-  made=
-  echo "$recorder" > recorder.pid
+  echo "$recorder" > recorder.pid || nospace recorder.pid
   waited=0
-  while [ ! -e started ] && [ "$waited" -lt 500 ]; do sleep 0.01; waited=$((waited + 1)); done
-  [ -e started ] || { kill -9 "$recorder" 2>/dev/null; fail 13 "perf did not start (no space in $tmpdir?)"; }
+  while [ ! -e started ] && [ "$waited" -lt 500 ] && kill -0 "$recorder" 2>/dev/null; do sleep 0.01; waited=$((waited + 1)); done
+  if [ ! -e started ]; then
+    kill -9 "$recorder" 2>/dev/null
+    wait "$recorder" 2>/dev/null
+    fail 13 "perf did not start (no space in $tmpdir, or a file it writes was in $dir already)"
+  fi
+  made=   # perf runs: from now on the folder holds its results, for this session or `fetch`
+  trap - HUP TERM
   say "started $(cat started)"
   [ "$how" = detach ] && exit 0
   # Commands from now on: `stop` ends perf (through the trap below), `done` lets us clean up.
@@ -349,13 +467,28 @@ new)
 attach)
   [ $# -eq 7 ] || fail 2 "usage: attach DIR PERF WANT_DATA SCRIPT_FROM DATA_FROM WAIT_S"
   dir=$2 perf=$3 want_data=$4 script_from=$5 data_from=$6 wait_s=$7
-  tmpdir=${dir%/*}
+  tmpdir=${dir%/*} base=${dir##*/}
   say "hello 1"
   valid_number "$wait_s" || fail 2 "bad wait"
-  case $dir in */fleetflame-*) ;; *) fail 2 "not a capture folder: $dir" ;; esac
-  [ -e "$dir" ] || [ -h "$dir" ] || fail 10 "capture folder $dir is gone"
-  private "$dir" || fail 6 "$dir is not a private folder of ours (owner or mode changed): left alone"
-  cd "$dir" || fail 6 "cannot enter $dir"
+  case $dir in /*) ;; *) fail 2 "not a capture folder: $dir" ;; esac
+  case $base in fleetflame-?*) ;; *) fail 2 "not a capture folder: $dir" ;; esac
+  case $dir in *'
+'*) fail 2 "not a capture folder: $dir" ;; esac
+  [ -n "$tmpdir" ] || tmpdir=/
+  # The same checks as when the folder was made, on the tmpdir as its links lead now.
+  check_path "$tmpdir" missing-ok
+  real=
+  if [ -d "$tmpdir" ]; then
+    resolve_tmpdir
+    realdir=${real%/}/$base
+  fi
+  if [ -z "$real" ] || { [ ! -e "$realdir" ] && [ ! -h "$realdir" ]; }; then
+    # not there: gone, unless a link on the way may now lead elsewhere than when perf recorded
+    [ -n "$linked" ] && fail 11 "capture folder $dir not found: $tmpdir goes through a symbolic link (now to ${real:-nowhere}), which may not lead where it did when perf recorded: point it back and fetch again, or remove the folder by hand"
+    fail 10 "capture folder $dir is gone"
+  fi
+  enter "$realdir" || fail 6 "$dir is not a private folder of ours (owner or mode changed): left alone"
+  set -C   # noclobber: every file created from here on must not exist already
   # perf script is still to run: fail now if it cannot run without CAP_SYS_ADMIN (the folder stays)
   [ -e perf.script.gz ] || check_capdrop
   exec 3<&0

@@ -2,7 +2,10 @@
 
 Everything the host sends is checked here before anyone uses it: lines are bounded, verbs are
 known, numbers are numbers in range, binary data is read exactly as announced. A host that
-breaks the protocol fails with ProtocolError; a broken link with LinkLost.
+breaks the protocol fails with ProtocolError; a broken link with LinkLost. All the protocol lines
+of one session together are bounded too (MAX_LINES_TOTAL: the thread listing is the long part),
+and from perf's end (`ended`) to `sent` a host that sends nothing for `stall_timeout` seconds
+fails with Stalled, so one stuck `perf script` cannot hold the fleet's reports.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from ..connection.base import sh
 from .scripts import PROTOCOL_VERSION, SESSION, Exit, check_event
 
 MAX_LINE = 64 * 1024
+MAX_LINES_TOTAL = 64 << 20  # all of a session's lines: 500,000 threads are about 20 MB of them
 READ_SIZE = 256 * 1024
+DEFAULT_STALL_TIMEOUT_S = 120.0  # --stall-timeout
 MAX_FILE = 1 << 40  # 1 TiB: no capture file is bigger; a bigger number is a broken host
 Sink = Callable[[bytes], Awaitable[None]]  # where announced data goes (a file being received)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -36,6 +41,15 @@ class SessionFailed(HostError):
         self.host_name = host
         self.code = code
         self.text = text
+
+
+class Stalled(HostError):
+    """Perf had ended, then the host sent nothing for `seconds` (its results stay on it)."""
+
+    def __init__(self, host: str, seconds: float) -> None:
+        super().__init__(f"{host} sent nothing for {seconds:g} s after perf ended (--stall-timeout)")
+        self.host_name = host
+        self.seconds = seconds
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,12 @@ class Session:
         self.host = host
         self._buffer = bytearray()
         self._eof = False
+        self._line_bytes = 0  # all lines so far (MAX_LINES_TOTAL)
+        # Seconds the host may send nothing once perf has ended (symbolizing, sending): None
+        # waits as long as it takes. Set by the caller; it counts from the `ended` line to `sent`
+        # (recording has its own limit, and so has the answer to `done`).
+        self.stall_timeout: float | None = None
+        self.watching = False
 
     async def message(self, timeout: float | None = None) -> Message:
         """The next line; SessionFailed for `error`, ProtocolError for garbage, LinkLost if the
@@ -87,6 +107,8 @@ class Session:
             line = await self._line()
         text = line.decode("utf-8", errors="replace")
         verb, _, rest = text.partition(" ")
+        if verb in ("ended", "sent"):
+            self.watching = verb == "ended"
         if verb == "error":
             code, _, why = rest.partition(" ")
             raise SessionFailed(self.host, int(code) if code.isdigit() and len(code) < 4 else -1, _printable(why))
@@ -102,6 +124,9 @@ class Session:
         while True:
             cut = self._buffer.find(b"\n")
             if cut >= 0:
+                self._line_bytes += cut + 1
+                if self._line_bytes > MAX_LINES_TOTAL:
+                    raise ProtocolError(f"{self.host} sent more than {MAX_LINES_TOTAL >> 20} MB of protocol lines")
                 line = bytes(self._buffer[:cut])
                 del self._buffer[: cut + 1]
                 return line
@@ -112,7 +137,13 @@ class Session:
             await self._fill()
 
     async def _fill(self) -> None:
-        chunk = await self.proc.read(READ_SIZE)
+        if self.watching and self.stall_timeout is not None:
+            try:
+                chunk = await asyncio.wait_for(self.proc.read(READ_SIZE), self.stall_timeout)
+            except asyncio.TimeoutError:
+                raise Stalled(self.host, self.stall_timeout) from None
+        else:
+            chunk = await self.proc.read(READ_SIZE)
         if chunk:
             self._buffer += chunk
         else:
@@ -193,4 +224,4 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else " " for c in text)
 
 
-__all__ = ["Exit", "Message", "ProtocolError", "Session", "SessionFailed", "Sink", "open_attach", "open_new"]
+__all__ = ["Exit", "Message", "ProtocolError", "Session", "SessionFailed", "Sink", "Stalled", "open_attach", "open_new"]

@@ -10,6 +10,11 @@ The host's folder is opened once (`O_DIRECTORY|O_NOFOLLOW`, ours) and every name
 it: a `.part` starts as a new file (`O_CREAT|O_EXCL|O_NOFOLLOW`, 0600) and is resumed only if it
 is a plain file of ours with one link, so nothing planted there (a symbolic or hard link, a FIFO)
 is ever written through.
+
+What a host may send is bounded by the capture's --max-perf-data (`Bounds`): perf.data by it plus
+a margin (perf's --max-size is approximate), perf.script.gz by twice it; each file arrives at most
+once per session. A host past a bound (an announced size, or the running total of the stream) is
+refused before the data is read: what arrived from it is deleted here and the session is closed.
 """
 
 from __future__ import annotations
@@ -31,10 +36,49 @@ from .session import MAX_FILE, Message, ProtocolError, Session
 
 Progress = Callable[[str, int, int | None], None]  # file name, bytes so far, bytes expected
 FILES = (PERF_SCRIPT, PERF_DATA)
+MB = 1 << 20  # --max-perf-data's unit (perf record --max-size ...K, K being 1024 bytes)
 
 
 class TransferError(HostError):
     """Results could not be brought back from a host; the message says why and what to do."""
+
+
+class TooMuch(ProtocolError):
+    """A host sent (or announced) more than --max-perf-data allows: refused, what arrived deleted."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The most a host may send, from the capture's --max-perf-data (MB)."""
+
+    max_perf_data_mb: int
+
+    @property
+    def perf_data(self) -> int:
+        """perf stops near --max-size, not exactly at it: 10 % + 16 MB more are accepted."""
+        return int(self.max_perf_data_mb * MB * 1.1) + 16 * MB
+
+    @property
+    def script(self) -> int:
+        """perf script's output, gzipped, is about perf.data's size; twice --max-perf-data at most."""
+        return 2 * self.max_perf_data_mb * MB
+
+    def of(self, name: str) -> int:
+        return self.perf_data if name == PERF_DATA else self.script
+
+    def check(self, name: str, size: int, host: str, verb: str = "sent") -> None:
+        """TooMuch if `size` bytes of `name` are more than a host may send."""
+        if size <= self.of(name):
+            return
+        allows = "(+ margin)" if name == PERF_DATA else "(twice that for perf script's output)"
+        raise TooMuch(
+            f"{host} {verb} {_mb(size)} of {name}, more than --max-perf-data {self.max_perf_data_mb} MB allows {allows}: "
+            "refused and deleted; raise --max-perf-data if the host is right"
+        )
+
+
+def _mb(size: int) -> str:
+    return f"{size / MB:.0f} MB" if size >= 100 * MB else f"{size / MB:.1f} MB"
 
 
 @dataclass(frozen=True)
@@ -193,12 +237,20 @@ async def receive(
     progress: Progress,
     offsets: dict[str, int] | None = None,
     pulled: Pulled | None = None,
+    *,
+    max_perf_data_mb: int,
 ) -> Pulled:
     """Read the session's results until `sent`: the streamed perf.script.gz, perf.data if sent.
-    `pulled` collects what arrived as it arrives, so a caller knows it even if the link drops."""
+    `pulled` collects what arrived as it arrives, so a caller knows it even if the link drops.
+    A host that sends more than `max_perf_data_mb` allows (Bounds) fails with TooMuch, and what
+    arrived from it in this session (or earlier: the `.part` files) is deleted."""
     offsets = offsets or {name: 0 for name in FILES}
     pulled = pulled if pulled is not None else Pulled()
+    bounds = Bounds(max_perf_data_mb)
+    host = session.host
     stream: _Incoming | None = None
+    streamed = 0  # bytes of the perf.script.gz stream so far
+    restarted = False
     opened: list[_Incoming] = []
     dir_fd = open_local_dir(local_dir)
 
@@ -207,48 +259,73 @@ async def receive(
         opened.append(new)
         return new
 
+    def once(name: str) -> None:
+        """Each file arrives once per session: a host repeating one would never end."""
+        if name in pulled.files or (name == PERF_SCRIPT and stream is not None):
+            raise ProtocolError(f"{host} sent {name} twice")
+
     try:
         while True:
             msg = await session.message()
             if msg.verb == "sent":
                 break
             if msg.verb == "restart" and msg.args == (PERF_SCRIPT,):
-                if stream is not None:
-                    stream.abandon()
+                if restarted or stream is not None or PERF_SCRIPT in pulled.files:
+                    raise ProtocolError(f"{host} restarted {PERF_SCRIPT} after sending it")
+                restarted = True
                 offsets[PERF_SCRIPT] = 0
-                stream = None
             elif msg.verb == "chunk":
+                if PERF_SCRIPT in pulled.files:
+                    raise ProtocolError(f"{host} sent {PERF_SCRIPT} twice")
+                n = _number(msg, 0, 1, CHUNK_BYTES, host)
+                bounds.check(PERF_SCRIPT, streamed + n, host)
                 if stream is None:
                     stream = incoming(PERF_SCRIPT, 0, None)
                     pulled.transfers.append({"file": PERF_SCRIPT, "offset": 0, "bytes": 0, "how": "stream"})
-                n = _number(msg, 0, 1, CHUNK_BYTES, session.host)
                 await session.read_exact(n, stream)
+                streamed += n
                 pulled.transfers[-1]["bytes"] += n
             elif msg.verb == "sum" and msg.args[:1] == (PERF_SCRIPT,):
+                if PERF_SCRIPT in pulled.files:
+                    raise ProtocolError(f"{host} sent {PERF_SCRIPT} twice")
                 if stream is None:  # an empty perf script output still comes as a stream
                     stream = incoming(PERF_SCRIPT, 0, 0)
-                size, sha = _number(msg, 1, 0, MAX_FILE, session.host), _sha(msg, 2, session.host)
-                pulled.files[PERF_SCRIPT] = stream.finish(size, sha, session.host)
+                size, sha = _number(msg, 1, 0, MAX_FILE, host), _sha(msg, 2, host)
+                pulled.files[PERF_SCRIPT] = stream.finish(size, sha, host)
             elif msg.verb == "file" and msg.args[:1] in ((PERF_SCRIPT,), (PERF_DATA,)):
                 name = msg.args[0]
-                size, sha = _number(msg, 1, 0, MAX_FILE, session.host), _sha(msg, 2, session.host)
-                start = _number(msg, 3, 0, size, session.host)
+                once(name)
+                size, sha = _number(msg, 1, 0, MAX_FILE, host), _sha(msg, 2, host)
+                bounds.check(name, size, host, "announced")  # before a byte of it is read
+                start = _number(msg, 3, 0, size, host)
                 have = offsets.get(name, 0)
                 if start not in (0, have):
-                    raise ProtocolError(f"{session.host} resumed {name} at byte {start}, not {have}")
+                    raise ProtocolError(f"{host} resumed {name} at byte {start}, not {have}")
                 arriving = incoming(name, start, size)
                 await session.read_exact(size - start, arriving)
                 pulled.transfers.append({"file": name, "offset": start, "bytes": size - start, "how": "stream"})
-                pulled.files[name] = arriving.finish(size, sha, session.host)
+                pulled.files[name] = arriving.finish(size, sha, host)
             else:
-                raise ProtocolError(f"{session.host} sent {msg.verb!r} while sending results")
+                raise ProtocolError(f"{host} sent {msg.verb!r} while sending results")
+    except TooMuch:
+        for each in opened:
+            if not each.fp.closed:
+                each.abandon()
+        for name in FILES:  # nothing from a host that broke the bound is kept, resumable or not
+            for each_name in (name, _part_name(name)):
+                try:
+                    _remove(each_name, dir_fd)
+                except TransferError:
+                    pass  # not a file (someone made a folder there): not ours to delete
+        pulled.files.clear()
+        raise
     finally:
         for each in opened:
             if not each.fp.closed:
                 each.abandon()
         os.close(dir_fd)
     if PERF_SCRIPT not in pulled.files:
-        raise ProtocolError(f"{session.host} finished without sending {PERF_SCRIPT}")
+        raise ProtocolError(f"{host} finished without sending {PERF_SCRIPT}")
     return pulled
 
 

@@ -27,6 +27,7 @@ from .common import (
     QuietOpt,
     RateOpt,
     TargetArg,
+    duration_option,
     err,
     operator_errors,
     out,
@@ -35,13 +36,35 @@ from .common import (
 )
 from .skew_cmds import print_skew_summary
 
+StallOpt = Annotated[
+    float,
+    typer.Option(
+        "--stall-timeout",
+        metavar="S",
+        help=(
+            "Seconds a host may send nothing once its perf has ended (while it symbolizes and sends its results); "
+            "past that it fails, its results stay on it for `fleetflame fetch`, and the other hosts' reports are drawn."
+        ),
+    ),
+]
+
+
+def _stall_timeout(value: float) -> float:
+    from ..capture.runner import check_stall_timeout
+
+    try:
+        return check_stall_timeout(value)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
 @app.command()
 @operator_errors
 def run(
     target: TargetArg,
     inventory: InventoryOpt = [],  # noqa: B006 - Typer needs a literal default
     limit: LimitOpt = None,
-    duration: Annotated[float, typer.Option(help="Seconds to record; Ctrl-C or SIGTERM ends it early on every host.", min=0.1)] = 30.0,
+    duration: Annotated[float, duration_option("How long to record: seconds (30) or with a unit (30s, 2m); Ctrl-C or SIGTERM ends it early on every host.", 0.1)] = 30.0,
     frequency: Annotated[int, typer.Option("--frequency", "-F", help="Samples per second per thread (perf -F).", min=1, max=100000)] = 99,
     call_graph: Annotated[str, typer.Option(help="Stack unwinding: fp (frame pointers, as fdctl), dwarf or lbr.")] = "fp",
     event: Annotated[
@@ -64,7 +87,11 @@ def run(
             "--max-perf-data",
             metavar="MB",
             min=1,
-            help="Stop perf on a host once its perf.data reaches this size (perf record --max-size), so a long capture cannot fill the host's disk.",
+            help=(
+                "Stop perf on a host once its perf.data reaches this size (perf record --max-size), so a long capture cannot fill "
+                "the host's disk. Also bounds what a host may send back: a host sending more perf.data than this (+ 10 % + 16 MB), "
+                "or more than twice this of compressed perf script output, fails and what it sent is deleted."
+            ),
         ),
     ] = 2048,
     forks: ForksOpt = 50,
@@ -74,6 +101,7 @@ def run(
     detach: Annotated[bool, typer.Option("--detach", help="Start perf everywhere, print the capture id and return; `fleetflame fetch` finishes it later.")] = False,
     keep: Annotated[int | None, typer.Option("--keep", min=1, help="After the run, delete all but the N newest completed captures of this TARGET in OUT (pending ones are kept).")] = None,
     rate_limit: RateOpt = None,
+    stall_timeout: StallOpt = 120.0,
     accept_new_host_keys: HostKeysOpt = False,
     connect_timeout: Annotated[float, typer.Option(help="Seconds to wait for each SSH connection.", min=0.1)] = 10.0,
     log_file: LogOpt = None,
@@ -99,6 +127,7 @@ def run(
     from ..archive.lock import ScheduleLock, schedule_key
     from ..host.targets import parse_target
 
+    stall_timeout = _stall_timeout(stall_timeout)
     if call_graph not in ("fp", "dwarf", "lbr"):
         raise InputError(f"--call-graph {call_graph!r}: choose fp, dwarf or lbr")
     try:
@@ -123,6 +152,7 @@ def run(
         keep_perf_data=not no_perf_data,
         detach=detach,
         rate_limit_mb_s=rate_limit,
+        stall_timeout_s=stall_timeout,
         ssh=SshSettings(connect_timeout=connect_timeout, accept_new_host_keys=accept_new_host_keys),
         inventories=sources,
         limit=limit,
@@ -174,6 +204,7 @@ def fetch(
     no_perf_data: NoPerfDataOpt = False,
     forks: ForksOpt = 50,
     rate_limit: RateOpt = None,
+    stall_timeout: StallOpt = 120.0,
     accept_new_host_keys: HostKeysOpt = False,
     log_file: LogOpt = None,
     json_out: JsonOpt = False,
@@ -194,6 +225,7 @@ def fetch(
     from ..connection.settings import SshSettings
     from ..report import parse_formats
 
+    stall_timeout = _stall_timeout(stall_timeout)
     fmts = parse_formats(formats)
     ssh = SshSettings(accept_new_host_keys=accept_new_host_keys)
     plan = plan_fetch(out_dir, capture, latest, inventory, limit, lambda: select_hosts(inventory, limit, announce=False if quiet or json_out else None), ssh, forks)
@@ -210,7 +242,9 @@ def fetch(
     for job in jobs:
         pending = [h.name for h in job.hosts]
         with _reporting(pending, quiet or json_out, log_file) as reporter:
-            outcome = fetch_capture(job.folder, job.manifest, job.hosts, ssh, forks, fmts, reporter, not no_perf_data, rate_limit)
+            outcome = fetch_capture(
+                job.folder, job.manifest, job.hosts, ssh, forks, fmts, reporter, not no_perf_data, rate_limit, stall_timeout_s=stall_timeout
+            )
         hint = _fetch_hint(outcome.manifest.id, out_dir, [str(p) for p in inventory] or outcome.manifest.inventories)
         _show_outcome(outcome, json_out, quiet, log_file, fetch_hint=hint)
         worst = max(worst, outcome.exit_code)

@@ -19,7 +19,7 @@ import hashlib
 import random
 import string
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from fleetflame.capture.scripts import CHUNK_BYTES, LIST, SESSION, Exit
@@ -90,11 +90,15 @@ class FakeHost:
     latency: float = 0.0
     chunk_bytes: int = CHUNK_BYTES
     symbolize_s: float = 0.0
-    fail: dict[str, object] = field(default_factory=dict)  # injection point -> detail (see _maybe_fail)
+    # injection point -> detail (see _maybe_fail); besides those: "stall": None (perf script never
+    # ends) or N (it hangs after N bytes of the stream); "flood": "perf.script.gz" (chunks without
+    # end) or "perf.data" (announces 10^12 bytes and streams until stopped)
+    fail: dict[str, object] = field(default_factory=dict)
     tmpdir: str = "/tmp"
     folders: dict[str, Folder] = field(default_factory=dict)
     log: list[tuple[float, str]] = field(default_factory=list)  # (time, what): channels and commands
     sessions: int = 0
+    flooded: int = 0  # bytes sent by fail={"flood": ...} before the control machine stopped reading
     events: list[str] = field(default_factory=list)  # each `new` session's EVENT argument ("": perf's default)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -163,6 +167,10 @@ class FakeProcess(RunningCommand):
     def say(self, line: str, data: bytes = b"") -> None:
         if not self.closed:
             self._later(self.out.put_nowait, line.encode() + b"\n" + data)
+
+    def send_raw(self, data: bytes) -> None:
+        if not self.closed:
+            self._later(self.out.put_nowait, data)
 
     def lose_link(self) -> None:
         self.closed = True
@@ -346,6 +354,12 @@ async def _finish(host: FakeHost, proc: FakeProcess, folder: Folder, reader: asy
         return
     if _maybe_fail(host, "symbolize", proc):
         return
+    if host.fail.get("stall", False) is None:
+        await _stall(proc)  # perf script never finishes: nothing more until the channel is closed
+        return
+    if host.fail.get("flood") == "perf.script.gz":
+        await _flood(proc, lambda piece: proc.say(f"chunk {len(piece)}", piece))
+        return
     if folder.symbolized is None:
         if script_from:
             proc.say("restart perf.script.gz")
@@ -362,6 +376,10 @@ async def _finish(host: FakeHost, proc: FakeProcess, folder: Folder, reader: asy
                 folder.symbolized = data  # the host's copy completes even if the link drops
                 proc.lose_link()
                 return
+            stall = host.fail.get("stall")
+            if isinstance(stall, int) and sent >= stall:
+                await _stall(proc)  # perf script hangs half-way
+                return
         folder.symbolized = data
         digest = hashlib.sha256(data).hexdigest()
         if "corrupt" in host.fail:
@@ -371,6 +389,10 @@ async def _finish(host: FakeHost, proc: FakeProcess, folder: Folder, reader: asy
         data = folder.symbolized
         start = script_from if script_from <= len(data) else 0
         proc.say(f"file perf.script.gz {len(data)} {hashlib.sha256(data).hexdigest()} {start}", data[start:])
+    if want_data and host.fail.get("flood") == "perf.data":
+        proc.say(f"file perf.data {10**12} {'0' * 64} 0")  # ...and streams until stopped
+        await _flood(proc, proc.send_raw)
+        return
     if want_data:
         start = data_from if data_from <= len(folder.perf_data) else 0
         proc.say(f"file perf.data {len(folder.perf_data)} {hashlib.sha256(folder.perf_data).hexdigest()} {start}", folder.perf_data[start:])
@@ -379,6 +401,24 @@ async def _finish(host: FakeHost, proc: FakeProcess, folder: Folder, reader: asy
         host.folders.pop(folder.path, None)
         proc.say("cleaned")
     proc.exit(0)
+
+
+async def _stall(proc: FakeProcess) -> None:
+    """Send nothing more, without ending, until the control machine closes the channel."""
+    while not proc.closed:
+        await asyncio.sleep(0.01)
+
+
+async def _flood(proc: FakeProcess, send: Callable[[bytes], None]) -> None:
+    """Send 1 MB pieces for as long as the channel is open (a host that never stops)."""
+    piece = bytes(CHUNK_BYTES)
+    while not proc.closed:
+        if proc.out.qsize() > 4:  # as the SSH window would: no further ahead than the reader
+            await asyncio.sleep(0.001)
+            continue
+        send(piece)
+        proc.host.flooded += len(piece)
+        await asyncio.sleep(0)
 
 
 async def _attach(host: FakeHost, proc: FakeProcess, path: str, perf: str, want_data: str, script_from: str, data_from: str, wait_s: str) -> None:
