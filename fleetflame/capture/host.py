@@ -15,6 +15,7 @@ this host only.
 from __future__ import annotations
 
 import asyncio
+import errno
 import time
 import traceback
 from collections.abc import Awaitable
@@ -336,6 +337,11 @@ class HostCapture:
             return str(exc) + (hint if isinstance(exc, transfer.TransferError) else "")
         if isinstance(exc, asyncio.TimeoutError):
             return f"{name} stopped answering while {self.stage.value} (timed out){hint}"
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            where = f" ({exc.filename})" if exc.filename else ""
+            return (f"no space left on this machine for {name}'s results of capture {self.settings.capture_id}{where}: "
+                    f"free space there, then `fleetflame fetch {self.settings.capture_id}` finishes {name}"
+                    + (" (its results stay on it)" if recoverable else ""))
         if isinstance(exc, OSError):
             return f"cannot write {name}'s results on this machine: {exc.strerror or exc}{hint}"
         return f"unexpected error with {name} while {self.stage.value} (a fleetflame bug, please report it): {type(exc).__name__}: {exc}{hint}"

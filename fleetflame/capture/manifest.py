@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import FleetflameError, InputError
 from ..host.tiles import Tile
 from .files import json_by_line, read_text, write_text
 from .ids import CaptureId, host_folder_name
@@ -156,7 +156,21 @@ class Manifest:
         return manifest
 
     def write(self, folder: Path) -> None:
-        write_text(folder / MANIFEST, json_by_line(self.to_json(), "hosts"))
+        try:
+            write_text(folder / MANIFEST, json_by_line(self.to_json(), "hosts"))
+        except OSError as exc:
+            # A full --out (or one gone read-only): say which capture, which hosts, and that the
+            # hosts keep what was not safe here, for `fetch` (one operator line, not a traceback).
+            waiting = [name for name, row in self.hosts.items() if row.status != "ok" or not row.cleaned]
+            kept = f"; {', '.join(waiting[:8])}{' …' if len(waiting) > 8 else ''} keep their results for it" if waiting else ""
+            raise CaptureWriteError(
+                f"cannot write {folder / MANIFEST}: {exc.strerror or exc}: free space in {folder.parent}, then "
+                f"`fleetflame fetch {self.id} --out {folder.parent}` finishes capture {self.id}{kept}"
+            ) from None
+
+
+class CaptureWriteError(FleetflameError):
+    """The capture's record could not be written on this machine (a full or read-only --out)."""
 
 
 class ManifestError(InputError, ValueError):
