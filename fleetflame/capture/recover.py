@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..connection import Connection, ConnectionError_, SshSettings, visit_hosts
-from ..errors import HostError, InputError, NoInventoryError
+from ..errors import FleetflameError, HostError, InputError, NoInventoryError
 from ..inventory import load_inventories, select
 from ..inventory.model import HostRecord
 from ..connection.base import sh
@@ -240,6 +240,17 @@ def plan_fetch(
     return _from_hosts(out, None, find_hosts, ssh, forks, plan)
 
 
+def _nowhere(capture_id: str, out: Path, asked: int, errors: list[str]) -> FleetflameError:
+    """A capture the operator named that is neither in OUT nor on any host that answered: exit 2
+    (a wrong name), or exit 1 when some hosts could not be asked (it may be on them)."""
+    looked = f"capture {capture_id} is not in {out} (--out) nor on any of the {asked - len(errors)} hosts that answered"
+    if errors:
+        error = FleetflameError(f"{looked}; {len(errors)} could not be asked ({errors[0]}{' …' if len(errors) > 1 else ''}): "
+                                "it may be on them; try again when they answer")
+        return error
+    return InputError(f"{looked}: check the id (`fleetflame captures --out {out}` lists this machine's captures)")
+
+
 def _local_job(folder: Path, inventories: list[Path], limit: str | None, plan: FetchPlan) -> FetchJob:
     try:
         manifest = read_manifest(folder)
@@ -266,9 +277,10 @@ def _from_hosts(out: Path, capture_id: str | None, find_hosts: HostsFinder, ssh:
     found, errors = remote_captures(hosts, ssh, forks)
     plan.warnings += errors
     wanted = capture_id if capture_id is not None else max(found, default=None)
+    if capture_id is not None and wanted not in found:
+        raise _nowhere(capture_id, out, len(hosts), errors)
     if wanted is None or wanted not in found:
-        where = f"capture {capture_id}" if capture_id else "unfinished capture"
-        plan.notes.append(f"no {where} left on the {len(hosts)} selected hosts")
+        plan.notes.append(f"no unfinished capture left on the {len(hosts)} selected hosts")
         return plan
     folder, manifest, rebuilt = open_or_rebuild(out, wanted, found[wanted], hosts)
     selected = [h for h in hosts if h.name in manifest.hosts and manifest.hosts[h.name].fetchable]

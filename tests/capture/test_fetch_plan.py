@@ -103,3 +103,26 @@ def test_a_capture_named_by_its_folder_or_its_id(tmp_path: Path) -> None:
     assert by_path.jobs[0].folder.resolve() == by_id.jobs[0].folder.resolve() == folder.resolve()
     with pytest.raises(InputError, match="is not a capture id"):
         plan_fetch(tmp_path / "out", "../../etc", False, [], None, no_hosts, SshSettings())
+
+
+def test_a_named_capture_found_nowhere_is_exit_2_or_1_when_hosts_could_not_be_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16: `fetch 20261207T999999Z-all` said "nothing to fetch" and exited 0, even when the
+    only host was unreachable."""
+    from fleetflame.capture import recover
+    from fleetflame.errors import FleetflameError
+
+    hosts = [HostRecord("val01", "10.0.0.1"), HostRecord("val02", "10.0.0.2")]
+    monkeypatch.setattr(recover, "remote_captures", lambda hosts, ssh, forks: ({}, []))
+    with pytest.raises(InputError) as nowhere:
+        plan_fetch(tmp_path / "out", "20261207T235959Z-all", False, [], None, lambda: hosts, SshSettings())
+    assert str(nowhere.value) == (
+        f"capture 20261207T235959Z-all is not in {tmp_path / 'out'} (--out) nor on any of the 2 hosts that answered: "
+        f"check the id (`fleetflame captures --out {tmp_path / 'out'}` lists this machine's captures)"
+    )
+    monkeypatch.setattr(recover, "remote_captures", lambda hosts, ssh, forks: ({}, ["val02: connection refused"]))
+    with pytest.raises(FleetflameError) as unreachable:
+        plan_fetch(tmp_path / "out", "20261207T235959Z-all", False, [], None, lambda: hosts, SshSettings())
+    assert unreachable.value.exit_code == 1 and not isinstance(unreachable.value, InputError)
+    assert "on any of the 1 hosts that answered; 1 could not be asked (val02: connection refused)" in str(unreachable.value)
