@@ -51,7 +51,7 @@ def demo_inventory(ports: dict[str, int]) -> str:
 
 def run_demo(duration: float, out_dir: Path, out: Console, err: Console) -> int:
     from .analysis.skew import read_skew_json
-    from .capture.runner import run_capture
+    from .api import run_capture
     from .cli.skew_cmds import print_skew_summary
     from .inventory import load_inventories, select
     from .standin import build_standin, run_standin

@@ -20,10 +20,10 @@ from typer.testing import CliRunner
 
 from fleetflame import folded
 from fleetflame.capture import HostResult, Manifest, files, read_manifest, transfer
-from fleetflame.capture.collapse import collapse_results
-from fleetflame.capture.runner import CaptureOptions, RunOutcome, fetch_capture, run_capture
+from fleetflame.capture.stacks import collapse_results
+from fleetflame.api import CaptureOptions, RunOutcome, fetch_capture, run_capture
 from fleetflame.cli import app
-from fleetflame.collapse_host import HostCollapser
+from fleetflame.collapse.hosts import HostCollapser
 from fleetflame.connection.settings import SshSettings
 from fleetflame.errors import InputError
 from fleetflame.host.targets import parse_target

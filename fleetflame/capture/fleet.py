@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..collapse_host import HostCollapser
+from ..collapse.hosts import HostCollapser
 from ..connection import BastionPool, Connection, open_connection
 from ..connection.settings import SshSettings
 from ..inventory.model import HostRecord

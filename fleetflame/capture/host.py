@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from ..collapse_host import HostCollapser
+from ..collapse.hosts import HostCollapser
 from ..connection.base import Connection, LinkLost
 from ..errors import HostError
 from ..inventory.model import HostRecord
 from ..host.targets import Target
 from ..host.tiles import Selection
 from . import record, transfer
-from .collapse import collapse_results
+from .stacks import collapse_results
 from .events import Event, Reporter, Stage
 from .files import private_dir
 from .manifest import AGAVE_THREADS_ROOT, PERF_DATA, PERF_SCRIPT, HostMeta, HostResult

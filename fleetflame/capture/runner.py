@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..collapse_host import HostCollapser
+from ..collapse.hosts import HostCollapser
 from ..connection.settings import SshSettings
 from ..inventory.model import HostRecord
 from ..host.targets import Target
@@ -27,6 +27,11 @@ from .scripts import check_event
 from .session import DEFAULT_STALL_TIMEOUT_S
 
 EXIT_OK, EXIT_HOST_FAILED, EXIT_BAD_INPUT, EXIT_ABANDONED = 0, 1, 2, 130
+
+
+# What draws a capture's reports (fleet.folded, graphs, skew.json) from its folder: report.build_reports,
+# handed in by fleetflame.api so that the capture stage never imports the stages after it.
+DrawReports = Callable[[Path, Manifest, tuple[str, ...]], list[Path]]
 
 
 @dataclass
@@ -146,13 +151,16 @@ def _settle_duration(fleet: Fleet) -> None:
 
 
 def run_capture(
-    hosts: list[HostRecord], options: CaptureOptions, reporter: Reporter | None = None, connector: Connector | None = None
+    hosts: list[HostRecord], options: CaptureOptions, reporter: Reporter | None = None, connector: Connector | None = None,
+    draw: DrawReports | None = None,
 ) -> RunOutcome:
-    """Record TARGET on every host at once, then (unless detached) fetch, merge and report."""
+    """Record TARGET on every host at once, then (unless detached) fetch, merge, and call `draw`
+    for the reports (fleetflame.api passes report.build_reports: the capture stage draws nothing
+    itself)."""
     with private_files():
         folder, manifest = new_capture(hosts, options)
 
-        early = _EarlyReports(folder, options.formats)
+        early = _EarlyReports(folder, options.formats, draw)
 
         def make(collapser: HostCollapser) -> Fleet:
             fleet = Fleet(folder, manifest, hosts, options.ssh, options.forks, collapser, reporter or quiet, options.rate_limit_mb_s)
@@ -184,6 +192,7 @@ def fetch_capture(
     rate_limit_mb_s: float | None = None,
     connector: Connector | None = None,
     stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
+    draw: DrawReports | None = None,
 ) -> RunOutcome:
     """Finish the pending hosts of a capture, then report the whole capture again. What a host
     may send is bounded by the capture's own --max-perf-data (its manifest)."""
@@ -191,7 +200,7 @@ def fetch_capture(
     with private_files():
         private_dir(folder)
 
-        early = _EarlyReports(folder, formats)
+        early = _EarlyReports(folder, formats, draw)
 
         def make(collapser: HostCollapser) -> Fleet:
             fleet = Fleet(folder, manifest, hosts, ssh, forks, collapser, reporter or quiet, rate_limit_mb_s)
@@ -217,23 +226,21 @@ class _EarlyReports:
 
     folder: Path
     formats: tuple[str, ...]
+    drawer: DrawReports | None
     drawn: bool = False
     reports: list[Path] = field(default_factory=list)
 
     def draw(self, fleet: Fleet) -> None:
         _settle_duration(fleet)
-        self.reports = _reports(self.folder, fleet.manifest, self.formats)
+        self.reports = self._reports(fleet.manifest)
         self.drawn = True
 
     def final(self, manifest: Manifest) -> list[Path]:
         """The reports drawn early, or, if the run ended before that, drawn now."""
-        return self.reports if self.drawn else _reports(self.folder, manifest, self.formats)
+        return self.reports if self.drawn else self._reports(manifest)
 
-
-def _reports(folder: Path, manifest: Manifest, formats: tuple[str, ...]) -> list[Path]:
-    """fleet.folded and the graphs, when at least one host has stacks."""
-    from ..report import build_reports
-
-    if not manifest.ok_hosts:
-        return []
-    return build_reports(folder, manifest, formats)
+    def _reports(self, manifest: Manifest) -> list[Path]:
+        """fleet.folded and the graphs, when at least one host has stacks."""
+        if self.drawer is None or not manifest.ok_hosts:
+            return []
+        return self.drawer(self.folder, manifest, self.formats)

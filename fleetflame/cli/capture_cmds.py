@@ -118,7 +118,7 @@ def run(
     limit, OUT) still holds its lock, 130 if abandoned by a second Ctrl-C.
     """
     from ..capture.files import check_out_dir
-    from ..capture.runner import CaptureOptions, run_capture
+    from ..api import CaptureOptions, run_capture
     from ..capture.scripts import check_event
     from ..connection.settings import SshSettings
     from ..archive.history import prune
@@ -221,7 +221,7 @@ def fetch(
     is nothing to do.
     """
     from ..capture.recover import plan_fetch
-    from ..capture.runner import fetch_capture
+    from ..api import fetch_capture
     from ..connection.settings import SshSettings
     from ..report import parse_formats
 

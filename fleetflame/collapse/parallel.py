@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from .hosts import worker_pool
 from .perf import collapse_perf_file
 from .options import CollapseResult, PerfOptions
 
@@ -34,5 +34,5 @@ def collapse_perf_files(
     workers = min(len(paths), processes or os.cpu_count() or 1)
     if workers <= 1:
         return merge_results([collapse_perf_file(p, options) for p in paths])
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with worker_pool(workers) as pool:
         return merge_results(list(pool.map(collapse_perf_file, paths, [options] * len(paths))))

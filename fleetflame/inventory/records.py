@@ -20,7 +20,7 @@ import re
 from typing import Any, Mapping
 
 from fleetflame.errors import InputError
-from fleetflame.inventory import sshargs
+import fleetflame.inventory.sshargs as sshargs
 from fleetflame.inventory.ansiblecfg import NO_SETTINGS, AnsibleSettings, Setting
 from fleetflame.inventory.data import Where
 from fleetflame.inventory.model import DEFAULT_METRICS_URL, HostRecord

@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetflame.render import palette
+import fleetflame.render.palette as palette
 from fleetflame.render.layout import stack_sort_key
 from fleetflame.render.options import FlameGraphOptions
 from fleetflame.render.xml import clean

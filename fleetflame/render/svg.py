@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from fleetflame.errors import InputError
-from fleetflame.render import palette
+import fleetflame.render.palette as palette
 from fleetflame.render.assets import read_asset
 from fleetflame.render.layout import Frame, layout
 from fleetflame.render.options import FlameGraphOptions

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from fleetflame.capture import session as session_module
 from fleetflame.capture.manifest import read_manifest
-from fleetflame.capture.runner import CaptureOptions, fetch_capture
+from fleetflame.api import CaptureOptions, fetch_capture
 from fleetflame.capture.session import ProtocolError, Session, Stalled
 from fleetflame.capture.transfer import MB, Bounds, TooMuch, receive
 from fleetflame.cli import app

@@ -18,10 +18,10 @@ from fleetflame.capture.fleet import Fleet
 from fleetflame.capture.manifest import HostMeta, HostResult, Manifest, read_manifest
 from fleetflame.capture.record import RecordSpec
 from fleetflame.capture.recover import manifest_from_hosts, parse_listing
-from fleetflame.capture.runner import fetch_capture
+from fleetflame.api import fetch_capture
 from fleetflame.capture.scripts import MAX_EVENT, Exit, check_event
 from fleetflame.cli import app
-from fleetflame.collapse_host import HostCollapser
+from fleetflame.collapse.hosts import HostCollapser
 from fleetflame.connection.settings import SshSettings
 from fleetflame.inventory.model import HostRecord
 

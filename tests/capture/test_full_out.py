@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fleetflame.capture.manifest import CaptureWriteError, read_manifest
-from fleetflame.capture.runner import fetch_capture
+from fleetflame.api import fetch_capture
 from fleetflame.connection.settings import SshSettings
 from fleetflame.inventory.model import HostRecord
 

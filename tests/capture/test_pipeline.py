@@ -19,7 +19,7 @@ from fleetflame import folded
 from fleetflame.capture.events import Event, Stage
 from fleetflame.capture.manifest import read_manifest
 from fleetflame.capture.recover import plan_fetch
-from fleetflame.capture.runner import CaptureOptions, RunOutcome, fetch_capture, run_capture
+from fleetflame.api import CaptureOptions, RunOutcome, fetch_capture, run_capture
 from fleetflame.connection.settings import SshSettings
 from fleetflame.inventory.model import HostRecord
 from fleetflame.host.targets import parse_target

@@ -234,7 +234,7 @@ def test_unrecognized_line_warnings_stay_short_and_few() -> None:
 
 def test_a_hosts_hostile_output_through_collapse_host(tmp_path: Path) -> None:
     """The fleet's own entry: a host's gzip'd perf script with everything above in it."""
-    from fleetflame.collapse_host import collapse_host
+    from fleetflame.collapse.hosts import collapse_host
 
     hostile = (
         b"a" * MB + b"\n\n"  # a long line

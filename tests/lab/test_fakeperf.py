@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from fleetflame import folded
-from fleetflame.collapse_host import collapse_host
+from fleetflame.collapse.hosts import collapse_host
 from fleetflame.standin import DEFAULT_TILES, StandinProcess, run_standin
 
 from .fleet import FAKEPERF, LabFleet

@@ -1,11 +1,11 @@
-"""Collapsing one host's results: its perf script output into `stacks.folded`, tiles as roots."""
+"""A host's stacks.folded: its perf script output collapsed (collapse/), tiles as roots, written whole."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..collapse_host import HostCollapser
+from ..collapse.hosts import HostCollapser
 from ..folded import format_folded, load_folded
 from . import files
 from .manifest import PERF_SCRIPT, STACKS_FOLDED
@@ -14,7 +14,6 @@ from .manifest import PERF_SCRIPT, STACKS_FOLDED
 @dataclass(frozen=True)
 class Collapsed:
     samples: int
-    stacks: int  # distinct stacks
 
 
 async def collapse_results(
@@ -34,4 +33,4 @@ async def collapse_results(
             if before > samples:
                 files.warn(f"{local_dir / STACKS_FOLDED}: replaced by a new collapse of {PERF_SCRIPT} with {samples:,} samples; it held {before:,}")
         files.replace_file(STACKS_FOLDED, data, dir_fd=dir_fd)
-    return Collapsed(samples, len(stacks))
+    return Collapsed(samples)

@@ -17,7 +17,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-from .collapse import PerfOptions, collapse_perf
+from .options import PerfOptions
+from .perf import collapse_perf
 
 PROCESS_THRESHOLD = 4 << 20  # compressed bytes; about 40 MB of perf script text
 
@@ -55,6 +56,14 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the control process
 
 
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """The one kind of process pool collapsing uses (a capture's hosts, `collapse` of several
+    files): forkserver workers, started clean of the parent's threads (asyncio's, asyncssh's),
+    that leave Ctrl-C to the control process."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
+                               initializer=_ignore_interrupts)
+
+
 class HostCollapser:
     def __init__(self, max_workers: int | None = None) -> None:
         self.max_workers = max(1, min(max_workers or os.cpu_count() or 1, os.cpu_count() or 1))
@@ -64,11 +73,7 @@ class HostCollapser:
         if os.stat(script, follow_symlinks=False).st_size < PROCESS_THRESHOLD or self.max_workers == 1:
             return await asyncio.to_thread(collapse_host, str(script), roots_by_tid, unknown_tid_root)
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.max_workers,
-                mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_ignore_interrupts,
-            )
+            self._pool = worker_pool(self.max_workers)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, collapse_host, str(script), roots_by_tid, unknown_tid_root)
 
