@@ -61,6 +61,8 @@ def child(mode: str, paths: list[str]) -> None:
     t0, c0 = time.perf_counter(), time.process_time()
     if mode == "single":
         r = collapse_perf_file(paths[0])
+    elif mode == "timed":  # as single, keeping each sample's 20 ms bin (PerfOptions.time_bins)
+        r = collapse_perf_file(paths[0], PerfOptions(time_bins=True))
     else:
         r = collapse_perf_files(paths, PerfOptions(), processes=os.cpu_count())
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -96,6 +98,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="runs of each measurement (best and median shown)")
     ap.add_argument("--parts", type=int, default=4, help="files for the parallel run")
     ap.add_argument("--oracle", help="also time FlameGraph's stackcollapse-perf.pl at this path")
+    ap.add_argument("--timeline", action="store_true", help="only: single without and with time bins, alternated")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -121,6 +124,16 @@ def main() -> None:
               f"peak RSS {rss:.0f} MB{extra}; "
               f"{runs[0]['stacks']:.0f} unique stacks, {runs[0]['samples']:.0f} samples")
 
+    if args.timeline:
+        plain, timed = [], []
+        for _ in range(args.runs):
+            plain.append(run_child("single", [BIG]))
+            timed.append(run_child("timed", [BIG]))
+        report("single", plain)
+        report("single, with time bins", timed)
+        best = [max(r["bytes"] / r["wall"] for r in runs) for runs in (plain, timed)]
+        print(f"time bins cost {100 * (1 - best[1] / best[0]):.1f} % of the best throughput")
+        return
     single = [run_child("single", [BIG]) for _ in range(args.runs)]
     report("single", single)
     once = [run_child("single", [ONCE]) for _ in range(args.runs)]

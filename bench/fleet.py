@@ -88,7 +88,7 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "py
     else sys.executable
 KEX = "curve25519-sha256"
 try:
-    from fleetflame.collapse_host import PROCESS_THRESHOLD as THREAD_COLLAPSE_BELOW  # noqa: E402
+    from fleetflame.collapse.hosts import PROCESS_THRESHOLD as THREAD_COLLAPSE_BELOW  # noqa: E402
 except ImportError:     # older or newer fleetflame: count collapse_s as control CPU
     THREAD_COLLAPSE_BELOW = 0
 GOAL_RATIO, GOAL_SPREAD_S, GOAL_CPU_PER_HOST_S = 1.15, 0.200, 0.060          # loopback, N = 16
@@ -331,7 +331,7 @@ def collapse_cpu_of(hosts: dict[str, dict[str, Any]], folder: Path) -> float:
     """CPU seconds this process takes to collapse those hosts' perf.script.gz as fleetflame did."""
     if not hosts:
         return 0.0
-    from fleetflame.collapse_host import collapse_host
+    from fleetflame.collapse.hosts import collapse_host
     began = time.process_time()
     for name, v in hosts.items():
         roots = {int(tid): root for tid, root in v.get("collapse_roots", {}).items()}
@@ -379,7 +379,7 @@ def run_fleetflame(lab: LabFleet, inventory: Path, duration: float, work: Path, 
                       default=0.0) for s in STAGES}
     # What the control process orphaned (multiprocessing's forkserver and the collapse workers it
     # forked, reaped by the wrapper) is collapsing.  fleetflame collapses small outputs in a
-    # thread of the control process instead (collapse_host.PROCESS_THRESHOLD): that CPU is
+    # thread of the control process instead (collapse.hosts.PROCESS_THRESHOLD): that CPU is
     # measured here afterwards, collapsing the same files the same way in this process (their
     # collapse_s, wall time in a thread shared by hundreds of hosts, overlaps and overstates it).
     # Everything else the control process used, its interpreter exit and the children it reaped

@@ -410,6 +410,9 @@ new)
   fresh started.tmp started perf.data perf.data.old perf.stderr timeout.pid rc.tmp rc recorder.pid || fail 6 "$dir holds files fleetflame did not make: left alone"
   printf '' > started.tmp || nospace started
   exec 3<&0
+  # perf records on the wall clock (-k realtime, Linux 4.1+): sample times are seconds since the
+  # epoch, one clock for every host (collapse/ bins them; README, Timeline). A perf without it exits
+  # 129 with `unknown clockid` on stderr, which fails the host like any option perf refuses.
   # The recorder: its own session, so perf outlives this channel. It creates every file it (and
   # perf) writes afresh, with noclobber; perf's -o names the empty perf.data it just created (perf
   # neither backs up nor follows anything there), and `rc` says how perf ended.
@@ -421,7 +424,7 @@ new)
     done
     printf "" > perf.data && printf "" > perf.stderr || exit 3
     date +%s.%N >> started.tmp && mv started.tmp started || exit 3
-    timeout --preserve-status -s INT -k 10 "$1" "$2" record ${7:+-e} ${7:+"$7"} -F "$3" --call-graph "$4" --max-size "$5"K $6 -o perf.data 2>> perf.stderr < /dev/null &
+    timeout --preserve-status -s INT -k 10 "$1" "$2" record -k realtime ${7:+-e} ${7:+"$7"} -F "$3" --call-graph "$4" --max-size "$5"K $6 -o perf.data 2>> perf.stderr < /dev/null &
     t=$!
     echo $t > timeout.pid
     while :; do wait $t; s=$?; kill -0 $t 2>/dev/null || break; done

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import analysis_cmds, capture_cmds, fleet_cmds, history_cmds, skew_cmds, tool_cmds  # noqa: F401  (register commands)
+from . import analysis_cmds, capture_cmds, fleet_cmds, history_cmds, skew_cmds, timeline_cmds, tool_cmds  # noqa: F401  (register commands)
 from .app import app
 
 __all__ = ["app", "main"]

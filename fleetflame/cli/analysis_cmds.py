@@ -36,6 +36,14 @@ def report(
             show_default=False,
         ),
     ] = None,
+    from_: Annotated[
+        str | None,
+        typer.Option("--from", metavar="A", help="Start of a window: seconds from the start of the recording (12.4) or a UTC time of day (12:03:41.200). With --until.", show_default=False),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", metavar="B", help="End of the window, written the same ways. The window goes to CAPTURE/windows/FROM-UNTIL/.", show_default=False),
+    ] = None,
 ) -> None:
     """Redraw a capture's graphs from its folder alone (offline, no host needed).
 
@@ -45,6 +53,10 @@ def report(
     (--host-svgs: every host). Prints one line: how many files, their sizes, and the folder (to
     a pipe, the path of each file first, one a line). Replacing fleet.folded with fewer samples
     is a warning; it is never replaced by nothing.
+
+    With --from and --until, only the samples of that window (from hosts/HOST/timeline.json.gz)
+    go into CAPTURE/windows/FROM-UNTIL/ (fleet.folded and the graphs), whose path is printed;
+    the capture's own files are left as they are.
     """
     from ..capture import FLEET_FOLDED, STACKS_FOLDED
     from ..report import GROUPINGS, build_reports, parse_formats, written_summary
@@ -54,6 +66,14 @@ def report(
         raise InputError(f"--group-by {group_by!r}: choose auto, host, kind, tile or none")
     fmts = parse_formats(formats)
     folder, manifest = open_capture(capture, out_dir)
+    if from_ is not None or until is not None:
+        from ..timeline.window import build_window
+
+        if from_ is None or until is None:
+            raise InputError("a window needs both --from and --until")
+        window, _ = build_window(folder, manifest, from_, until, fmts, group_by)
+        print_line(out, str(window))
+        return
     if not (folder / FLEET_FOLDED).is_file() and not any((folder / "hosts").glob(f"*/{STACKS_FOLDED}")):
         raise InputError(
             f"{folder} has neither {FLEET_FOLDED} nor any hosts/*/{STACKS_FOLDED}: nothing to draw from; "

@@ -60,7 +60,7 @@ class HelpfulGroup(TyperGroup):
 
 
 # `fleetflame --help` order; a command not named here (a new one) comes after these.
-COMMAND_ORDER = ("hosts", "check", "tiles", "run", "fetch", "captures", "report", "diff", "skew", "flamegraph", "collapse", "demo")
+COMMAND_ORDER = ("hosts", "check", "tiles", "run", "fetch", "captures", "report", "diff", "skew", "timeline", "flamegraph", "collapse", "demo")
 
 
 class RootGroup(HelpfulGroup):

@@ -25,7 +25,9 @@ from .rules import (
     Header,
     fold_line,
     fold_lines,
+    hundredths_bin,
     is_java,
+    line_bin,
     long_period,
     period_weight,
     process_name,
@@ -76,6 +78,7 @@ class Collapser(Machine):
         self.memos = shared_memos(opts)
         self.block_memo, self.line_memo = self.memos.blocks, self.memos.lines
         self.plain_roots = self.roots is None and not self.opts.include_pid and not self.opts.include_tid
+        self.bin_memo: dict[bytes, int] = {}  # b"SECONDS.HH" -> its bin (time_bins)
 
     def feed_records(self, recs: list[bytes]) -> None:
         """Whole records (the text between blank lines), each as if a blank line followed it."""
@@ -92,7 +95,7 @@ class Collapser(Machine):
             i += 1
         if i == n:
             return
-        no_blank, blanks = usual_event_lines(self.event, not self.plain_roots)  # type: ignore[arg-type]
+        no_blank, blanks = usual_event_lines(self.event, not self.plain_roots, self.timed)  # type: ignore[arg-type]
         matches = list(map(no_blank.match, heads))
         if None in matches:
             for k in [k for k, m in enumerate(matches) if m is None]:
@@ -127,6 +130,12 @@ class Collapser(Machine):
                     folded[k] = self.fold_block(blocks[k], False)
         if NOT_STACK in folded:  # a line that is no stack line: stop before it
             n = folded.index(NOT_STACK)
+        if self.timed:  # each sample's bin, kept by raw key (C-level calls only): Machine.timed_counts
+            bins = self.bins(groups[-2][:n])
+            if self.plain_roots:
+                self.raw_plain_bins.update(zip(comms[:n], folded[:n], bins))
+            else:
+                self.raw_bins.update(zip(comms[:n], groups[1][:n], groups[2][:n], folded[:n], bins))
         if self.plain_roots:
             counts, by_period = self.counts, self.by_period
             # (a period of 20 digits or more may be above u64: then look at each; it never is)
@@ -141,8 +150,20 @@ class Collapser(Machine):
             keys = zip(comms[:n], groups[1][:n], groups[2][:n], periods[:n], folded[:n])
             for (comm, pid, tid, period, frames), times in Counter(keys).items():
                 h = header(comm, pid, tid, period, self.event)  # type: ignore[arg-type]
-                self.count(h, process_name(h, self.opts), frames, times)
+                self.count(h, process_name(h, self.opts), frames, times, binned=True)
         return n
+
+    def bins(self, times: tuple[bytes, ...]) -> list[int]:
+        """The 20 ms bin of each `SECONDS.HH` time (a run's share a few hundred distinct ones)."""
+        memo = self.bin_memo
+        bins = list(map(memo.get, times))
+        if None in bins:
+            if len(memo) > 1_000_000:
+                memo.clear()
+            for k, b in enumerate(bins):
+                if b is None:
+                    bins[k] = memo[times[k]] = hundredths_bin(times[k])
+        return bins  # type: ignore[return-value]
 
     def feed_one(self, rec: bytes, head: bytes, block: bytes) -> None:
         """One record: the usual shape where EVENT_LINE must confirm the comm, or the literal loop."""
@@ -154,6 +175,8 @@ class Collapser(Machine):
                 if not self.accept_event(event):
                     return  # its stack lines are skipped with it
                 h = header(comm, pid, tid, period, event)
+                if self.timed:
+                    h.bin = line_bin(head)
                 self.count(h, process_name(h, self.opts), folded)  # type: ignore[arg-type]
                 return
         self.feed_lines(rec.split(b"\n") + [b""])

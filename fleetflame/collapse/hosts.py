@@ -15,25 +15,55 @@ import signal
 import stat
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from .options import PerfOptions
 from .perf import collapse_perf
 
+T = TypeVar("T", int, dict[int, int])
+
 PROCESS_THRESHOLD = 4 << 20  # compressed bytes; about 40 MB of perf script text
 
 
-def collapse_host(script_path: str, roots_by_tid: dict[int, str], unknown_tid_root: str | None) -> dict[str, int]:
-    """Folded stacks `tile;frame;...;leaf` weighted by number of samples, from a perf script file."""
-    options = PerfOptions(weight="samples", roots_by_tid=roots_by_tid, unknown_tid_root=unknown_tid_root)
+def collapse_host(
+    script_path: str, roots_by_tid: dict[int, str], unknown_tid_root: str | None, timeline_dir: str | None = None
+) -> dict[str, int]:
+    """Folded stacks `tile;frame;...;leaf` weighted by number of samples, from a perf script file.
+
+    With `timeline_dir`, the samples' times are binned in the same pass and written there as
+    timeline.json.gz (fleetflame.timeline). The timeline is written here, in the collapse itself,
+    rather than by its caller (capture/stacks.py) or by `report`: it costs no second reading of
+    the output, needs no change to the capture's code, and a worker process writes it without
+    sending the bins back to the control process.
+    """
+    options = PerfOptions(weight="samples", roots_by_tid=roots_by_tid, unknown_tid_root=unknown_tid_root,
+                          time_bins=timeline_dir is not None)
     with open_script(script_path) as fp:
         collapsed = collapse_perf(fp, options)  # (any input: see collapse/)
-    stacks: dict[str, int] = {}
-    for stack, count in collapsed.stacks.items():
-        # Symbol bytes that are not UTF-8 become U+FFFD: capture files and graphs are UTF-8 text.
+    if timeline_dir is not None:
+        from ..timeline.store import from_bins, write_timeline
+
+        write_timeline(timeline_dir, from_bins(utf8_keys(collapsed.bins or {}), collapsed.unbinned))
+    return utf8_keys(collapsed.stacks)
+
+
+def utf8_keys(by_stack: dict[str, T]) -> dict[str, T]:
+    """Symbol bytes that are not UTF-8 become U+FFFD: capture files and graphs are UTF-8 text."""
+    out: dict[str, T] = {}
+    for stack, value in by_stack.items():
         key = stack.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        stacks[key] = stacks.get(key, 0) + count
-    return stacks
+        if key in out:  # two byte strings that became the same text
+            old = out[key]
+            if isinstance(value, dict):
+                merged = dict(old)  # type: ignore[call-overload]
+                for b, n in value.items():
+                    merged[b] = merged.get(b, 0) + n
+                out[key] = merged  # type: ignore[assignment]
+            else:
+                out[key] = old + value  # type: ignore[operator]
+        else:
+            out[key] = value
+    return out
 
 
 def open_script(path: str) -> BinaryIO:
@@ -71,11 +101,11 @@ class HostCollapser:
 
     async def collapse(self, script: Path, roots_by_tid: dict[int, str], unknown_tid_root: str | None) -> dict[str, int]:
         if os.stat(script, follow_symlinks=False).st_size < PROCESS_THRESHOLD or self.max_workers == 1:
-            return await asyncio.to_thread(collapse_host, str(script), roots_by_tid, unknown_tid_root)
+            return await asyncio.to_thread(collapse_host, str(script), roots_by_tid, unknown_tid_root, str(script.parent))
         if self._pool is None:
             self._pool = worker_pool(self.max_workers)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, collapse_host, str(script), roots_by_tid, unknown_tid_root)
+        return await loop.run_in_executor(self._pool, collapse_host, str(script), roots_by_tid, unknown_tid_root, str(script.parent))
 
     def close(self) -> None:
         if self._pool is not None:

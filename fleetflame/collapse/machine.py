@@ -7,17 +7,24 @@ comments inside a record, --srcline) does exactly what the script does; the fast
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from .inline import Addr2Line
 from .options import CollapseResult, PerfOptions
-from .rules import Header, is_java, parse_header, process_name, stack_frames, stack_line_parts
+from .rules import Header, is_java, line_bin, parse_header, process_name, stack_frames, stack_line_parts
 
 MAX_WARNINGS = 20
 WARNING_LINE_CHARS = 200  # of an unrecognized line, in its warning: a host's 4 MB line is not a message
 MAX_DROPPED_TYPES = 100  # event types counted one by one; the others together (a host can name millions)
 OTHER_TYPES = "(other event types)"
 AGAVE_ROOT = "agave;{comm}"  # the one unknown_tid_root: `agave;` and the thread's comm
+
+
+def header_of(comm: bytes, pid: bytes, tid: bytes | None) -> Header:
+    if tid is None or tid == b"0":  # perl `if (not $tid)`: a lone number is the TID
+        pid, tid = b"?", pid
+    return Header(comm, pid, tid, None, None)
 
 
 def quoted(text: bytes) -> str:
@@ -55,6 +62,13 @@ class Machine:
         self.stack: list[list[bytes]] = []
         self.header: Header | None = None
         self.addr2line = Addr2Line(opts.context) if opts.inline else None
+        # time_bins: (root, b";frame;frame", bin) -> samples, and the fast path's raw keys
+        # (comm, [pid, tid,] frames, bin), resolved to roots once at the end (timed_counts)
+        self.timed = opts.time_bins
+        self.binned: dict[tuple[bytes, bytes, int], int] = {}
+        self.raw_bins: Counter[tuple[object, ...]] = Counter()  # (comm, pid, tid, frames, bin)
+        self.raw_plain_bins: Counter[tuple[bytes, bytes, int]] = Counter()
+        self.unbinned = 0
 
     @property
     def clean(self) -> bool:
@@ -84,12 +98,19 @@ class Machine:
             return None
         return b"agave;" + h.comm.replace(b" ", b"_")
 
-    def count(self, h: Header, pname: bytes, folded: bytes, times: int = 1) -> None:
+    def count(self, h: Header, pname: bytes, folded: bytes, times: int = 1, binned: bool = False) -> None:
+        """`binned`: the caller keeps these samples' bins itself (the fast path's raw keys)."""
         root = self.root(h, pname)
         if root is None:
             return
         key = (root, folded)
         self.counts[key] = self.counts.get(key, 0) + times * (h.period if self.by_period else 1)
+        if self.timed and not binned:
+            if h.bin is None:
+                self.unbinned += times
+            else:
+                tkey = (root, folded, h.bin)
+                self.binned[tkey] = self.binned.get(tkey, 0) + times
         self.samples += times
         if h.long_period:
             self.long_periods += times
@@ -115,6 +136,8 @@ class Machine:
             if h is not None:
                 if self.accept_event(h.event):
                     self.header, self.pname = h, process_name(h, self.opts)
+                    if self.timed:
+                        h.bin = line_bin(line)
                 continue
             parts = stack_line_parts(line)
             if parts is not None:
@@ -156,4 +179,48 @@ class Machine:
             more = f" and {len(self.dropped) - 5} more types" if len(self.dropped) > 5 else ""
             kept = quoted(self.event) if self.event is not None else ""
             warnings.insert(0, f"Filtering for events of type: {kept}; skipped {', '.join(shown)}{more}")
-        return CollapseResult(stacks, warnings, event, self.samples, dropped)
+        result = CollapseResult(stacks, warnings, event, self.samples, dropped)
+        if self.timed:
+            result.bins, result.unbinned = self.timed_counts(), self.unbinned
+        return result
+
+    def timed_counts(self) -> dict[str, dict[int, int]]:
+        """stack -> {bin: samples}, the fast path's raw keys given their roots as `count` does."""
+        by_key: dict[tuple[bytes, bytes], dict[int, int]] = {}  # (root, frames) -> {bin: samples}
+        for (root, frames, b), n in self.binned.items():
+            series = by_key.get((root, frames))
+            if series is None:
+                series = by_key[(root, frames)] = {}
+            series[b] = series.get(b, 0) + n
+        for (comm, frames, b), n in self.raw_plain_bins.items():
+            key = (comm.replace(b" ", b"_"), frames)
+            series = by_key.get(key)
+            if series is None:
+                series = by_key[key] = {}
+            series[b] = series.get(b, 0) + n
+        roots: dict[tuple[object, ...], bytes | None] = {}
+        for raw, n in self.raw_bins.items():
+            rcomm, pid, tid, raw_frames, raw_bin = raw
+            ids = (rcomm, pid, tid)
+            if ids not in roots:
+                h = header_of(rcomm, pid, tid)  # type: ignore[arg-type]
+                roots[ids] = self.root(h, process_name(h, self.opts))
+            rroot = roots[ids]
+            if rroot is not None:
+                rkey = (rroot, raw_frames)
+                series = by_key.get(rkey)  # type: ignore[arg-type]
+                if series is None:
+                    series = by_key[rkey] = {}  # type: ignore[index]
+                series[raw_bin] = series.get(raw_bin, 0) + n  # type: ignore[index, call-overload]
+        self.binned.clear()
+        self.raw_plain_bins.clear()
+        self.raw_bins.clear()
+        out: dict[str, dict[int, int]] = {}
+        for (root, frames), series in by_key.items():  # decoded once per stack
+            stack = (root + frames).decode("utf-8", "surrogateescape")
+            if stack in out:  # (two roots' bytes never join into one stack; kept exact all the same)
+                for b, n in series.items():
+                    out[stack][b] = out[stack].get(b, 0) + n
+            else:
+                out[stack] = series
+        return out

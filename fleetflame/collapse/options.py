@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+TIME_BIN_MS = 20  # a bin holds the samples of 20 ms: 50 bins a second
+BINS_PER_S = 1000 // TIME_BIN_MS
+
 
 @dataclass
 class PerfOptions:
@@ -26,6 +29,9 @@ class PerfOptions:
     # with roots_by_tid, the root of other tids: None drops the sample; "agave;{comm}" (the only
     # other value: no template is filled in) roots it at `agave;` + its comm, blanks as `_`
     unknown_tid_root: str | None = None
+    # keep each sample's time too, in TIME_BIN_MS bins (CollapseResult.bins): perf's timestamp of
+    # the event line, seconds since the epoch when perf recorded with `-k realtime`
+    time_bins: bool = False
 
     def __post_init__(self) -> None:
         if self.unknown_tid_root not in (None, "agave;{comm}"):
@@ -39,3 +45,7 @@ class CollapseResult:
     event: str | None = None  # the event type kept
     samples: int = 0  # samples counted into `stacks`
     dropped_events: dict[str, int] = field(default_factory=dict)  # event -> samples filtered out
+    # with time_bins: folded stack -> {bin: samples}, bin = floor(time / TIME_BIN_MS ms); the
+    # samples of `unbinned` (an event line without a time stamp) are in `stacks` only
+    bins: dict[str, dict[int, int]] | None = None
+    unbinned: int = 0

@@ -130,14 +130,14 @@ def record_once(tmpdir: Path, perf: Path, event: str) -> tuple[list[str], str]:
 @pytest.mark.parametrize("event", ["task-clock", "sched:sched_switch"])
 def test_the_event_is_one_argument_of_perf_record(tmp_path: Path, fake_perf: Path, event: str) -> None:
     args, _ = record_once(tmp_path, fake_perf, event)
-    assert args[:3] == ["record", "-e", event]
-    assert args[3:5] == ["-F", "99"] and args[-2:] == ["-o", "perf.data"]
+    assert args[:5] == ["record", "-k", "realtime", "-e", event]
+    assert args[5:7] == ["-F", "99"] and args[-2:] == ["-o", "perf.data"]
 
 
 def test_no_event_is_no_e(tmp_path: Path, fake_perf: Path) -> None:
     args, _ = record_once(tmp_path, fake_perf, "")
     assert "-e" not in args and "" not in args
-    assert args[:3] == ["record", "-F", "99"]
+    assert args[:5] == ["record", "-k", "realtime", "-F", "99"]
 
 
 @pytest.mark.parametrize("event", ["cycles;touch${IFS}owned", "cycles instructions", "-e", "Cycles", "$(touch owned)", "a" * 65, "cycles,instructions", "*"])
@@ -151,7 +151,7 @@ def test_the_script_refuses_a_bad_event_itself(tmp_path: Path, fake_perf: Path, 
 
 def test_the_script_takes_64_characters_of_event(tmp_path: Path, fake_perf: Path) -> None:
     args, _ = record_once(tmp_path, fake_perf, "a" * 64)
-    assert args[1:3] == ["-e", "a" * 64]
+    assert args[3:5] == ["-e", "a" * 64]
 
 
 @pytest.mark.root

@@ -1,0 +1,149 @@
+"""hosts/HOST/timeline.json.gz: one host's samples per folded stack and 20 ms bin.
+
+    {"format": "fleetflame-timeline", "version": 1, "bin_ms": 20, "clock": "realtime",
+     "first_bin": 89830857207, "bins": 1500, "samples": 41580, "unbinned": 0,
+     "stacks": ["verify:0;main;fd_verify", ...],          # as in stacks.folded, sorted
+     "series": [[0, 3, 1, 2, 4, 1], ...]}                  # per stack: gap, count, gap, count...
+
+A bin is `floor(time / 20 ms)` with time in seconds since the epoch (the host's clock); bin
+`first_bin` starts at `first_bin * 0.02` s. Each stack's series lists its non-empty bins as pairs:
+the gap from the previous bin (the first from `first_bin`) and its samples. `clock` is
+`realtime` when the times are wall-clock (after 2001), else `other` (perf's default clock, from a
+capture made before fleetflame recorded with `-k realtime`). Gzipped, the gaps and counts, mostly
+one digit each, cost about 1 byte a sample at worst (docs/BENCHMARKS.md, "Timeline").
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..capture import files
+from ..collapse.options import TIME_BIN_MS
+
+TIMELINE = "timeline.json.gz"
+FORMAT = "fleetflame-timeline"
+VERSION = 1
+WALL_CLOCK_AFTER = 1e9  # seconds since the epoch (2001): a time before is another clock's
+MAX_JSON = 1 << 30  # a timeline decompressing to more than this is refused (a damaged or planted file)
+
+
+class TimelineError(ValueError):
+    pass
+
+
+@dataclass
+class Timeline:
+    """stack -> {bin: samples}, bins absolute (floor(epoch seconds / bin_s))."""
+
+    series: dict[str, dict[int, int]]
+    bin_ms: int = TIME_BIN_MS
+    unbinned: int = 0
+
+    @property
+    def bin_s(self) -> float:
+        return self.bin_ms / 1000
+
+    @property
+    def wall_clock(self) -> bool:
+        first = self.first_bin
+        return first is None or first * self.bin_s >= WALL_CLOCK_AFTER
+
+    @property
+    def first_bin(self) -> int | None:
+        return min((min(s) for s in self.series.values() if s), default=None)
+
+    @property
+    def last_bin(self) -> int | None:
+        return max((max(s) for s in self.series.values() if s), default=None)
+
+    def window(self, lo: int, hi: int) -> dict[str, int]:
+        """Samples per stack in bins lo <= bin < hi."""
+        out: dict[str, int] = {}
+        for stack, series in self.series.items():
+            n = sum(c for b, c in series.items() if lo <= b < hi)
+            if n:
+                out[stack] = n
+        return out
+
+    def to_json(self) -> dict[str, object]:
+        first = self.first_bin or 0
+        last = self.last_bin
+        stacks = sorted(s for s, series in self.series.items() if series)
+        rows = []
+        for stack in stacks:
+            row: list[int] = []
+            prev = first
+            for b in sorted(self.series[stack]):
+                row += (b - prev, self.series[stack][b])
+                prev = b
+            rows.append(row)
+        return {
+            "format": FORMAT, "version": VERSION, "bin_ms": self.bin_ms,
+            "clock": "realtime" if self.wall_clock else "other",
+            "first_bin": first, "bins": 0 if last is None else last - first + 1,
+            "samples": sum(sum(s.values()) for s in self.series.values()), "unbinned": self.unbinned,
+            "stacks": stacks, "series": rows,
+        }
+
+    def encode(self) -> bytes:
+        text = json.dumps(self.to_json(), separators=(",", ":"), ensure_ascii=False)
+        return gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0)
+
+    @classmethod
+    def from_json(cls, data: object) -> Timeline:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise TimelineError("not a fleetflame timeline")
+        if data.get("version") != VERSION:
+            raise TimelineError(f"timeline version {data.get('version')!r}; this fleetflame reads version {VERSION}")
+        stacks, rows, first, bin_ms = data.get("stacks"), data.get("series"), data.get("first_bin"), data.get("bin_ms")
+        if not (isinstance(stacks, list) and isinstance(rows, list) and len(stacks) == len(rows)
+                and isinstance(first, int) and isinstance(bin_ms, int) and bin_ms > 0):
+            raise TimelineError("damaged timeline (stacks, series, first_bin, bin_ms)")
+        series: dict[str, dict[int, int]] = {}
+        for stack, row in zip(stacks, rows):
+            if not isinstance(stack, str) or not isinstance(row, list) or len(row) % 2:
+                raise TimelineError("damaged timeline (a series)")
+            b = first
+            bins: dict[int, int] = {}
+            for gap, count in zip(row[::2], row[1::2]):
+                if not (isinstance(gap, int) and isinstance(count, int) and gap >= 0 and count > 0):
+                    raise TimelineError("damaged timeline (a gap or count)")
+                b += gap
+                bins[b] = bins.get(b, 0) + count
+            series[stack] = bins
+        unbinned = data.get("unbinned", 0)
+        return cls(series, bin_ms, unbinned if isinstance(unbinned, int) else 0)
+
+
+def write_timeline(folder: str | os.PathLike[str], timeline: Timeline) -> None:
+    """FOLDER/timeline.json.gz, whole, 0600, never through a link (capture.files)."""
+    with files.opened_dir(folder) as fd:
+        files.replace_file(TIMELINE, timeline.encode(), dir_fd=fd)
+
+
+def read_timeline(folder: Path, *, dir_fd: int | None = None) -> Timeline | None:
+    """FOLDER/timeline.json.gz (with dir_fd: by name in that opened folder); None if there is none.
+    TimelineError (naming the file) if it is damaged."""
+    name = TIMELINE if dir_fd is not None else folder / TIMELINE
+    try:
+        raw = files.read_bytes(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+            text = gz.read(MAX_JSON + 1)
+        if len(text) > MAX_JSON:
+            raise TimelineError(f"more than {MAX_JSON >> 20} MB of JSON")
+        return Timeline.from_json(json.loads(text))
+    except (OSError, EOFError, ValueError) as exc:
+        raise TimelineError(f"{folder / TIMELINE}: {exc}") from None
+
+
+def from_bins(bins: Mapping[str, dict[int, int]], unbinned: int = 0) -> Timeline:
+    return Timeline({k: dict(v) for k, v in bins.items()}, TIME_BIN_MS, unbinned)

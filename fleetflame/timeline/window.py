@@ -1,0 +1,141 @@
+"""Windows of a capture in time: `--from/--until` parsing, the fleet stacks of a window, and
+`report --from/--until`, written into CAPTURE/windows/FROM-UNTIL/."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import folded
+from ..capture import FLEET_FOLDED, Manifest, files
+from ..errors import InputError
+from ..report import CaptureFolder
+from .store import Timeline, TimelineError, read_timeline
+
+WINDOWS_DIR = "windows"
+TIME_OF_DAY = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?")
+
+
+def capture_start(manifest: Manifest) -> float:
+    """The start of the recording, seconds since the epoch: the earliest host's perf start (its
+    clock), else the manifest's started_at (the control machine's)."""
+    started = [h.perf_started_at for h in manifest.hosts.values() if h.status == "ok" and h.perf_started_at]
+    if started:
+        return min(started)  # type: ignore[type-var]
+    return datetime.fromisoformat(manifest.started_at.replace("Z", "+00:00")).timestamp()
+
+
+def parse_moment(text: str, start: float, option: str = "--from") -> float:
+    """`12.4` (seconds from the start of the recording) or `12:03:41.200` (UTC time of day on the
+    day the capture started; a time before the start on that day is taken on the next day) ->
+    seconds since the epoch."""
+    text = text.strip()
+    m = TIME_OF_DAY.fullmatch(text)
+    if m is not None:
+        hours, minutes, seconds = int(m.group(1)), int(m.group(2)), float(m.group(3) or 0)
+        if hours > 23 or minutes > 59 or seconds >= 60:
+            raise InputError(f"{option} {text!r}: not a time of day (HH:MM:SS.fff, UTC)")
+        day = datetime.fromtimestamp(start, timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        moment = day.timestamp() + hours * 3600 + minutes * 60 + seconds
+        if moment < start - 12 * 3600:  # a capture across midnight UTC
+            moment += 86400
+        return moment
+    try:
+        offset = float(text)
+    except ValueError:
+        offset = math.nan
+    if not math.isfinite(offset) or offset < 0:
+        raise InputError(
+            f"{option} {text!r}: give seconds from the start of the recording (12.4) or a UTC time of day (12:03:41.200)"
+        )
+    return start + offset
+
+
+def window_name(lo: float, hi: float, start: float) -> str:
+    """The window's folder: its bounds in seconds from the start, to the millisecond."""
+    return f"{lo - start:.3f}-{hi - start:.3f}"
+
+
+def load_timelines(folder: CaptureFolder, manifest: Manifest) -> dict[str, Timeline]:
+    """Each completed host's timeline; InputError (one line) if no host has one, or one is not
+    on the wall clock."""
+    timelines: dict[str, Timeline] = {}
+    for name in manifest.ok_hosts:
+        with folder.host_dir(name) as fd:
+            if fd is None:
+                continue
+            try:
+                timeline = read_timeline(folder.host_path(name), dir_fd=fd)
+            except TimelineError as exc:
+                raise InputError(str(exc)) from None
+        if timeline is not None:
+            if not timeline.wall_clock:
+                raise InputError(
+                    f"{folder.host_path(name)}: its sample times are not wall-clock (recorded before fleetflame used "
+                    "perf record -k realtime): no window or timeline for this capture"
+                )
+            timelines[name] = timeline
+    if not timelines:
+        raise InputError(
+            f"{folder.path} has no sample times (hosts/HOST/timeline.json.gz): captured before fleetflame kept "
+            "them; `report` (without --from/--until), `skew` and `diff` work as before"
+        )
+    return timelines
+
+
+def window_stacks(timelines: dict[str, Timeline], lo: float, hi: float) -> folded.Stacks:
+    """`host;tile;...` samples with lo <= time < hi (whole bins: a bin counts if it starts in the window)."""
+    per_host = []
+    for name, timeline in timelines.items():
+        b0, b1 = math.ceil(lo / timeline.bin_s - 1e-9), math.ceil(hi / timeline.bin_s - 1e-9)
+        per_host.append(folded.with_prefix(timeline.window(b0, b1), name))
+    return folded.merge(per_host)
+
+
+def build_window(
+    capture: Path, manifest: Manifest, from_text: str, until_text: str, formats: tuple[str, ...], group_by: str
+) -> tuple[Path, list[Path]]:
+    """Write CAPTURE/windows/FROM-UNTIL/ (fleet.folded and the graphs); the capture's own files
+    are not touched. Returns the window's folder and the files written."""
+    from ..report import EXPORT_FORMATS, HOST_THRESHOLD, VIEWER_VIEWS, _title, regroup, resolve_grouping, write_outputs
+    from ..render import html
+    from ..render.model import FleetContext
+
+    start = capture_start(manifest)
+    lo, hi = parse_moment(from_text, start, "--from"), parse_moment(until_text, start, "--until")
+    if hi <= lo:
+        raise InputError(f"--until {until_text} is not after --from {from_text}")
+    opened = CaptureFolder(capture)
+    try:
+        timelines = load_timelines(opened, manifest)
+    finally:
+        opened.close()
+    stacks = window_stacks(timelines, lo, hi)
+    if not stacks:
+        raise InputError(f"no sample between {from_text} and {until_text} (the recording covers {_covered(timelines, start)})")
+    out = files.private_dir(capture / WINDOWS_DIR / window_name(lo, hi, start))
+    written = []
+    with files.opened_dir(out) as fd:
+        files.replace_file(FLEET_FOLDED, folded.format_folded(stacks).encode("utf-8"), dir_fd=fd)
+        written.append(out / FLEET_FOLDED)
+        grouping = resolve_grouping(group_by, len(timelines))
+        options = _title(manifest, f"fleet, {lo - start:.3f} s to {hi - start:.3f} s")
+        fleet_formats = [f for f in formats if f not in ("folded", "html", *EXPORT_FORMATS)]
+        written += write_outputs(regroup(stacks, grouping), out, "flamegraph", fleet_formats, options, dir_fd=fd)
+        exports = [f for f in formats if f in EXPORT_FORMATS]
+        written += write_outputs(stacks, out, "flamegraph", exports, options, dir_fd=fd)
+        if "html" in formats:
+            context = FleetContext(default_view=VIEWER_VIEWS.get(grouping, "kind"), host_threshold=HOST_THRESHOLD)
+            files.replace_file(f"flamegraph{html.EXTENSION}", html.render_fleet(stacks, options, context), dir_fd=fd)
+            written.append(out / f"flamegraph{html.EXTENSION}")
+    return out, written
+
+
+def _covered(timelines: dict[str, Timeline], start: float) -> str:
+    firsts = [t.first_bin * t.bin_s for t in timelines.values() if t.first_bin is not None]
+    lasts = [(t.last_bin + 1) * t.bin_s for t in timelines.values() if t.last_bin is not None]
+    if not firsts:
+        return "no sample"
+    return f"{min(firsts) - start:.2f} s to {max(lasts) - start:.2f} s from its start"

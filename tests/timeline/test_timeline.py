@@ -1,0 +1,171 @@
+"""Sample times: binning while collapsing, the timeline file, windows and the terminal view."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fleetflame import folded
+from fleetflame.capture import HostResult, Manifest
+from fleetflame.cli import app
+from fleetflame.collapse import PerfOptions, collapse_perf
+from fleetflame.collapse.hosts import collapse_host
+from fleetflame.errors import InputError
+from fleetflame.timeline import TIMELINE, read_timeline
+from fleetflame.timeline.store import Timeline
+from fleetflame.timeline.view import activity_rows
+from fleetflame.timeline.window import parse_moment
+
+START = 1796617140.0  # 2026-12-07T04:19:00Z, the recording's start in these tests
+runner = CliRunner()
+
+
+def record(tid: int, t: float, frames: tuple[str, ...]) -> str:
+    lines = [f"fd_tile {100}/{tid} [001] {t:.6f}: 1 cpu-clock:ppp: "]
+    lines += [f"\t{0x1000 + i:x} {f}+0x1 (/opt/fd)" for i, f in enumerate(reversed(frames))]
+    return "\n".join(lines) + "\n\n"
+
+
+def script(seconds: float = 4.0, hz: int = 100) -> str:
+    """verify:0 (tid 201) always in `work`; from 1 s to 2 s after START also in `slow`.
+    net:0 (tid 202) polls. A sample every 1/hz s for each."""
+    out = []
+    for i in range(int(seconds * hz)):
+        t = START + i / hz + 0.0001
+        slow = 1.0 <= t - START < 2.0
+        out.append(record(201, t, ("main", "work", "slow") if slow else ("main", "work")))
+        out.append(record(202, t, ("main", "poll")))
+    return "".join(out)
+
+
+ROOTS = {201: "verify:0", 202: "net:0"}
+
+
+def test_bins_are_20_ms_of_the_wall_clock() -> None:
+    text = record(201, 1000.0005, ("main", "a")) + record(201, 1000.0199, ("main", "a")) + record(201, 1000.02, ("main", "a"))
+    text += record(202, 1000.999999, ("main", "b"))
+    for opts in (PerfOptions(time_bins=True), PerfOptions(time_bins=True, weight="samples", roots_by_tid=ROOTS)):
+        r = collapse_perf([text.encode()], opts)
+        assert r.bins is not None and r.unbinned == 0
+        by_leaf = {k.rsplit(";", 1)[1]: v for k, v in r.bins.items()}
+        assert by_leaf == {"a": {50000: 2, 50001: 1}, "b": {50049: 1}}
+        assert sum(map(sum, (v.values() for v in r.bins.values()))) == sum(r.stacks.values())
+
+
+def test_the_literal_loop_bins_too() -> None:
+    """A record the fast path leaves to the line-by-line loop (a one-decimal time) is binned the same."""
+    text = record(201, 1000.5, ("main", "a")).replace("1000.500000", "1000.5") + record(201, 1000.51, ("main", "a"))
+    r = collapse_perf([text.encode()], PerfOptions(time_bins=True, weight="samples", roots_by_tid=ROOTS))
+    assert r.bins == {"verify:0;main;a": {50025: 2}}
+
+
+def test_without_time_bins_nothing_changes() -> None:
+    text = script(1.0).encode()
+    plain = collapse_perf([text], PerfOptions(weight="samples", roots_by_tid=ROOTS))
+    timed = collapse_perf([text], PerfOptions(weight="samples", roots_by_tid=ROOTS, time_bins=True))
+    assert plain.bins is None and plain.stacks == timed.stacks
+
+
+def test_collapse_host_writes_the_timeline(tmp_path: Path) -> None:
+    path = tmp_path / "perf.script.gz"
+    path.write_bytes(gzip.compress(script().encode()))
+    stacks = collapse_host(str(path), ROOTS, None, str(tmp_path))
+    assert stacks == collapse_host(str(path), ROOTS, None)  # the stacks are as without it
+    data = json.loads(gzip.decompress((tmp_path / TIMELINE).read_bytes()))
+    assert data["format"] == "fleetflame-timeline" and data["bin_ms"] == 20 and data["clock"] == "realtime"
+    assert data["samples"] == sum(stacks.values()) == 800
+    timeline = read_timeline(tmp_path)
+    assert timeline is not None and timeline.wall_clock
+    assert {k: sum(v.values()) for k, v in timeline.series.items()} == stacks
+    b0 = int(START / 0.02)
+    assert timeline.window(b0 + 50, b0 + 100) == {"verify:0;main;work;slow": 100, "net:0;main;poll": 100}
+    assert Timeline.from_json(timeline.to_json()).series == timeline.series
+
+
+def test_parse_moment() -> None:
+    assert parse_moment("12.4", START) == pytest.approx(START + 12.4)
+    assert parse_moment("0", START) == START
+    assert parse_moment("04:19:01.250", START) == pytest.approx(START + 1.25)
+    assert parse_moment("4:19", START) == pytest.approx(START)
+    assert parse_moment("00:00:10", START) == pytest.approx(START - 4 * 3600 - 19 * 60 + 10)  # same day, before
+    for bad in ("-1", "abc", "nan", "25:00", "12:61:00", "inf"):
+        with pytest.raises(InputError):
+            parse_moment(bad, START)
+
+
+def make_capture(out: Path, with_timeline: bool = True) -> Path:
+    folder = out / "20261207T041900Z-all"
+    rows = {}
+    for host in ("val01", "val02"):
+        host_dir = folder / "hosts" / host
+        host_dir.mkdir(parents=True)
+        (host_dir / "perf.script.gz").write_bytes(gzip.compress(script().encode()))
+        stacks = collapse_host(str(host_dir / "perf.script.gz"), ROOTS, None, str(host_dir) if with_timeline else None)
+        folded.write_folded(stacks, host_dir / "stacks.folded")
+        rows[host] = HostResult(status="ok", samples=sum(stacks.values()), perf_started_at=START)
+    Manifest(id=folder.name, target="all", started_at="2026-12-07T04:19:00Z", duration_s=4, hosts=rows).write(folder)
+    return folder
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_report_window(tmp_path: Path) -> None:
+    folder = make_capture(tmp_path)
+    code, out, err = invoke("report", str(folder), "--from", "1", "--until", "2")
+    assert code == 0, err
+    window = folder / "windows" / "1.000-2.000"
+    assert out.strip() == str(window)
+    fleet = folded.read_folded(window / "fleet.folded")
+    assert fleet == {f"{h};{k}": 100 for h in ("val01", "val02") for k in ("verify:0;main;work;slow", "net:0;main;poll")}
+    assert (window / "flamegraph.svg").is_file() and (window / "flamegraph.html").is_file()
+    assert not (folder / "fleet.folded").exists()  # the capture's own files are left alone
+    code, _, err = invoke("report", str(folder), "--from", "04:19:02.5", "--until", "04:19:03")
+    fleet = folded.read_folded(folder / "windows" / "2.500-3.000" / "fleet.folded")
+    assert code == 0 and not any("slow" in k for k in fleet) and sum(fleet.values()) == 200
+
+
+def test_report_window_errors(tmp_path: Path) -> None:
+    folder = make_capture(tmp_path, with_timeline=False)
+    code, _, err = invoke("report", str(folder), "--from", "1", "--until", "2")
+    assert code == 2 and err.startswith("error:") and "no sample times" in err and len(err.strip().splitlines()) == 1
+    code, _, err = invoke("timeline", str(folder))
+    assert code == 2 and "no sample times" in err
+    code, _, err = invoke("report", str(folder))  # without a window: as before
+    assert code == 0, err
+    code, _, err = invoke("report", str(folder), "--from", "2", "--until", "1")
+    assert code == 2 and "not after" in err
+    code, _, err = invoke("report", str(folder), "--from", "1")
+    assert code == 2 and "both" in err
+
+
+def test_timeline_at_80_columns(tmp_path: Path) -> None:
+    folder = make_capture(tmp_path)
+    code, out, err = invoke("timeline", str(folder))
+    assert code == 0, err
+    lines = out.rstrip("\n").split("\n")
+    assert all(len(line) <= 80 for line in lines), lines
+    rows = [line for line in lines if line.startswith("val0")]
+    assert len(rows) == 2 and all(len(row) == 80 for row in rows)
+    code, out, _ = invoke("timeline", str(folder), "--tile", "verify", "--fn", "slow$", "--host", "val01")
+    rows = [line for line in out.split("\n") if line.startswith("val01")]
+    assert code == 0 and len(rows) == 1
+    bar = rows[0][6:]
+    quarter = len(bar) // 4  # 4 s: the second quarter is slow, the others not
+    assert set(bar[quarter + 1 : 2 * quarter - 1]) == {"█"}
+    assert set(bar[: quarter - 1]) <= {" "} and set(bar[2 * quarter + 1 :]) <= {" "}
+    code, _, err = invoke("timeline", str(folder), "--fn", "(")
+    assert code == 2 and "--fn" in err
+
+
+def test_activity_rows_fit_any_width() -> None:
+    t = Timeline({"verify:0;main;work": {int(START / 0.02) + i: 1 + i % 3 for i in range(200)}})
+    for width in (40, 80, 132):
+        lines = activity_rows({"a-very-long-host-name-indeed.example.com": t, "b": t}, START, width=width)
+        assert all(len(line) <= width for line in lines)
