@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .capture import defaults
 from .capture.events import Reporter
 from .capture.fleet import Connector
 from .capture.manifest import Manifest
@@ -42,7 +43,7 @@ def fetch_capture(
     manifest: Manifest,
     hosts: list[HostRecord],
     ssh: SshSettings,
-    forks: int = 50,
+    forks: int = defaults.FORKS,
     formats: tuple[str, ...] = ("svg", "html"),
     reporter: Reporter | None = None,
     keep_perf_data: bool = True,

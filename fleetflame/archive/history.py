@@ -164,7 +164,7 @@ def prune(
     keep: int,
     dry_run: bool = False,
     *,
-    target: Target | str | None = None,
+    target: Target | None = None,
     include_pending: bool = False,
 ) -> list[Path]:
     """Delete all but the `keep` newest completed captures in OUT; returns the folders deleted
@@ -172,7 +172,7 @@ def prune(
 
     target: only captures of this TARGET are counted and pruned, so schedules of different
     targets can share OUT. Targets are compared by meaning (`Target.key`): `verify` and
-    `verify:0`, `a,b` and `b,a` are the same target. A str is parsed with `parse_target`.
+    `verify:0`, `a,b` and `b,a` are the same target (the caller parsed it once).
     include_pending: treat captures with pending hosts like completed ones (they are otherwise
     never touched).
     """
@@ -180,7 +180,7 @@ def prune(
         raise InputError(
             f"--keep {keep}: keep at least 1 capture; to remove every capture, delete the folders yourself"
         )
-    key = (parse_target(target) if isinstance(target, str) else target).key if target is not None else None
+    key = target.key if target is not None else None
     history = read_history(out)
     candidates = [
         c

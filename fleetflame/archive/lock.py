@@ -26,17 +26,17 @@ from types import TracebackType
 from typing import IO, Any
 
 from ..errors import FleetflameError
-from ..host.targets import parse_target
+from ..host.targets import Target
 
 EXIT_BUSY = 75  # EX_TEMPFAIL (sysexits.h): try again later
 
 
-def schedule_key(target: str, inventories: Sequence[str | Path], limit: str | None) -> str:
+def schedule_key(target: Target, inventories: Sequence[str | Path], limit: str | None) -> str:
     """A short stable key for (target, inventories, limit), insensitive to spelling that doesn't
-    change what is recorded: `verify` = `verify:0`, word order, relative or absolute inventory
-    paths, no --limit = `all`. Raises InputError for a bad target, like `run` would."""
+    change what is recorded: `verify` = `verify:0` and word order (the Target, parsed once by the
+    CLI, compares by `key`), relative or absolute inventory paths, no --limit = `all`."""
     identity = {
-        "target": parse_target(target).key,
+        "target": target.key,
         "inventories": sorted({str(Path(p).expanduser().resolve()) for p in inventories}),
         "limit": (limit or "").strip() or "all",
     }

@@ -1,7 +1,7 @@
 """A capture across the fleet: every host prepares, then all start perf on one signal.
 
-Each host runs its stages (host.py) in its own task; a host's failure is recorded in its row and
-never reaches the others. `--forks` bounds how many hosts connect, transfer and collapse at once;
+Each host runs its driver (host_run.py, or host_fetch.py for `fetch`) in its own task; a host's
+failure is reported to the capture's record (recorder.py) and never reaches the others. `--forks` bounds how many hosts connect, transfer and collapse at once;
 the start barrier is global: once every host is ready (or failed), the start signal goes to every
 ready host in one synchronous loop, so hosts start within milliseconds of each other whatever
 `--forks` is.
@@ -12,36 +12,38 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TypeVar
 
 from ..collapse.hosts import HostCollapser
 from ..connection import BastionPool, Connection, open_connection
 from ..connection.settings import SshSettings
 from ..inventory.model import HostRecord
-from ..host.targets import parse_target
 from .events import Reporter, quiet
 from .host import CaptureSettings, HostCapture
-from .manifest import Manifest, host_dir, iso, utc_now
-from .record import RecordSpec
-from .session import DEFAULT_STALL_TIMEOUT_S
+from .host_fetch import FetchCapture
+from .host_run import RunCapture
+from .manifest import Manifest, host_dir
+from .recorder import CaptureRecord
 
 
 Connector = Callable[[HostRecord, SshSettings, BastionPool], Connection]
+D = TypeVar("D", bound=HostCapture)
 
 
 class StartBarrier:
     """Released once every host is either ready to start perf or has failed; on release, `go` is
     sent to every ready host (or, if the run was stopped meanwhile, `abort`)."""
 
-    def __init__(self, parties: int, stop: asyncio.Event) -> None:
+    def __init__(self, parties: int, stop: asyncio.Event, record: CaptureRecord) -> None:
         self.waiting = parties
-        self.ready: list[HostCapture] = []
+        self.ready: list[RunCapture] = []
         self.stop = stop
+        self.record = record
         self.released = asyncio.Event()
         if parties == 0:
             self.released.set()
 
-    def arrive(self, capture: HostCapture | None) -> None:
+    def arrive(self, capture: RunCapture | None) -> None:
         if capture is not None:
             if self.released.is_set():  # the run was stopped before this host was ready
                 capture.abort()
@@ -60,6 +62,8 @@ class StartBarrier:
         else:
             for capture in self.ready:  # one tight loop: no await between hosts
                 capture.go()
+        # the checkpoint: written once perf has started (or failed) on every host that was told to go
+        self.record.awaiting_start([c.host.name for c in self.ready if c.went])
         self.released.set()
 
     async def wait(self) -> None:
@@ -74,36 +78,27 @@ class StartBarrier:
 
 @dataclass
 class Fleet:
-    """What the hosts of one run share: the folder, the manifest, the stop signal, the pools."""
+    """What the hosts of one run share: the record, the settings, the stop signal, the pools."""
 
-    folder: Path
-    manifest: Manifest
+    record: CaptureRecord
     hosts: list[HostRecord]
+    settings: CaptureSettings
     ssh: SshSettings
     forks: int
     collapser: HostCollapser
     reporter: Reporter = quiet
     rate_limit_mb_s: float | None = None
-    stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S  # a host silent this long after perf ended fails
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     connector: Connector = open_connection  # tests give hosts of their own (a FakeConnection)
     # Called once every host's results are safe locally (or it failed), before the hosts'
     # answers that they cleaned up have arrived: the runner draws the reports here.
     results_ready: Callable[[], None] | None = None
 
-    def settings(self, keep_perf_data: bool, detach: bool = False) -> CaptureSettings:
-        m = self.manifest
-        return CaptureSettings(
-            capture_id=m.id,
-            spec=RecordSpec(m.requested_duration_s, m.frequency_hz, m.call_graph, m.max_perf_data_mb or DEFAULT_MAX_PERF_DATA_MB, m.event),
-            target=parse_target(m.target),
-            started_at=m.started_at,
-            keep_perf_data=keep_perf_data,
-            detach=detach,
-            stall_timeout_s=self.stall_timeout_s,
-        )
+    @property
+    def manifest(self) -> Manifest:
+        return self.record.manifest
 
-    def captures(self, settings: CaptureSettings, bastions: BastionPool) -> list[HostCapture]:
+    def captures(self, driver: type[D], bastions: BastionPool) -> list[D]:
         gate = asyncio.Semaphore(max(1, self.forks))
         made = []
         for host in self.hosts:
@@ -111,12 +106,12 @@ class Fleet:
             if self.rate_limit_mb_s:
                 conn.rate.rate = self.rate_limit_mb_s * 1e6
             made.append(
-                HostCapture(
+                driver(
                     host=host,
                     conn=conn,
-                    row=self.manifest.hosts[host.name],
-                    settings=settings,
-                    local_dir=host_dir(self.folder, host.name),
+                    record=self.record,
+                    settings=self.settings,
+                    local_dir=host_dir(self.record.folder, host.name),
                     forks=gate,
                     collapser=self.collapser,
                     report=self.reporter,
@@ -125,9 +120,7 @@ class Fleet:
             )
         return made
 
-    async def run_hosts(
-        self, captures: list[HostCapture], work: Callable[[HostCapture], Awaitable[None]], bastions: BastionPool, detach: bool = False
-    ) -> None:
+    async def run_hosts(self, captures: list[D], work: Callable[[D], Awaitable[None]], bastions: BastionPool) -> None:
         try:
             await asyncio.gather(*(work(c) for c in captures))
             if self.results_ready is not None:
@@ -138,25 +131,20 @@ class Fleet:
                 if capture.cleaning is not None and not capture.cleaning.done():
                     capture.cleaning.cancel()  # abandoned: `done` was sent, the host cleans anyway
             for capture in captures:
-                if capture.row.status == "pending" and not (detach and capture.went):
-                    what = "recovers what perf recorded" if capture.row.fetchable else "cannot help: nothing was recorded"
-                    capture.row.fail(f"abandoned: the run was interrupted before {capture.host.name} finished (`fleetflame fetch` {what})")
+                if capture.result.status == "pending" and not (self.settings.detach and capture.went):
+                    self.record.abandoned(capture.host.name)
             await asyncio.gather(*(c.close() for c in captures), return_exceptions=True)
             await bastions.close()
-            self.manifest.ended_at = iso(utc_now())
-            self.manifest.write(self.folder)
+            self.record.finish(stopped=self.stop.is_set())
 
 
-DEFAULT_MAX_PERF_DATA_MB = 2048
-
-
-async def run_fleet(fleet: Fleet, keep_perf_data: bool, detach: bool) -> Manifest:
+async def run_fleet(fleet: Fleet) -> Manifest:
     """Record on every host at once; then finish each (or, detached, leave perf running)."""
     bastions = BastionPool(fleet.ssh)
-    captures = fleet.captures(fleet.settings(keep_perf_data, detach), bastions)
-    barrier = StartBarrier(len(captures), fleet.stop)
+    captures = fleet.captures(RunCapture, bastions)
+    barrier = StartBarrier(len(captures), fleet.stop, fleet.record)
 
-    async def one(capture: HostCapture) -> None:
+    async def one(capture: RunCapture) -> None:
         ready = False
         try:
             ready = await capture.prepare()
@@ -165,29 +153,15 @@ async def run_fleet(fleet: Fleet, keep_perf_data: bool, detach: bool) -> Manifes
         await barrier.wait()
         await capture.after_go()
 
-    checkpoint = asyncio.ensure_future(_checkpoint_when_started(fleet, barrier, captures))
-    try:
-        await fleet.run_hosts(captures, one, bastions, detach)
-    finally:
-        checkpoint.cancel()
+    await fleet.run_hosts(captures, one, bastions)
     return fleet.manifest
 
 
-async def _checkpoint_when_started(fleet: Fleet, barrier: StartBarrier, captures: list[HostCapture]) -> None:
-    """Save the manifest once perf runs everywhere, so `fetch` can recover a run that dies later."""
-    await barrier.released.wait()
-    for _ in range(600):
-        if all(not c.went or c.row.perf_started_at is not None or c.row.status != "pending" for c in captures):
-            break
-        await asyncio.sleep(0.05)
-    fleet.manifest.write(fleet.folder)
-
-
-async def fetch_fleet(fleet: Fleet, keep_perf_data: bool = True) -> Manifest:
+async def fetch_fleet(fleet: Fleet) -> Manifest:
     """Finish every host of an earlier capture whose results have not all arrived."""
     bastions = BastionPool(fleet.ssh)
     pending = set(fleet.manifest.pending_hosts)
     fleet.hosts = [h for h in fleet.hosts if h.name in pending]
-    captures = fleet.captures(fleet.settings(keep_perf_data), bastions)
+    captures = fleet.captures(FetchCapture, bastions)
     await fleet.run_hosts(captures, lambda c: c.fetch(), bastions)
     return fleet.manifest

@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import FleetflameError, InputError
-from ..host.tiles import Tile
+from . import defaults
 from .files import json_by_line, read_text, write_text
 from .ids import CaptureId, host_folder_name
 from .scripts import check_event
@@ -44,7 +44,8 @@ MAX_HOST_NAME = 255
 
 @dataclass
 class HostResult:
-    """One host's part of a capture, as written in manifest.json."""
+    """One host's part of a capture, as written in manifest.json. Changed only by the capture's
+    record (recorder.CaptureRecord), from the facts the drivers report."""
 
     status: str = "pending"  # "ok" | "failed" (pending while running, or until fetched)
     error: str | None = None
@@ -80,19 +81,6 @@ class HostResult:
         """Recording started on the host and its results have not all arrived yet."""
         return self.status != "ok" and self.remote_dir is not None and not self.cleaned
 
-    def set_tiles(self, tiles: list[Tile], agave_pid: int | None = None) -> None:
-        self.tiles = [t.to_json() for t in tiles]
-        if agave_pid is not None:
-            self.tiles.append({"name": "agave", "kind": "agave", "kind_id": None, "pid": agave_pid, "tid": None})
-
-    def fail(self, error: str) -> None:
-        self.status = "failed"
-        self.error = error
-
-    def succeed(self) -> None:
-        self.status = "ok"
-        self.error = None
-
 
 @dataclass
 class Manifest:
@@ -100,11 +88,11 @@ class Manifest:
     target: str
     started_at: str
     ended_at: str | None = None
-    duration_s: float = 30.0  # what was recorded (the longest host), once known
-    requested_duration_s: float = 30.0
+    duration_s: float = defaults.DURATION_S  # what was recorded (the longest host), once known
+    requested_duration_s: float = defaults.DURATION_S
     stopped_early: bool = False
-    frequency_hz: int = 99
-    call_graph: str = "fp"
+    frequency_hz: int = defaults.FREQUENCY_HZ
+    call_graph: str = defaults.CALL_GRAPH
     event: str | None = None  # perf record -e; None (and manifests without the key): perf's default event
     max_perf_data_mb: int | None = None
     inventories: list[str] = field(default_factory=list)  # absolute paths, as run was given them

@@ -24,6 +24,7 @@ from ..connection.base import sh
 from .files import private_dir
 from .ids import CaptureId, inside, is_capture_id
 from .manifest import MANIFEST, HostMeta, HostResult, Manifest, check_host_name, read_manifest
+from .recorder import CaptureRecord
 from .scripts import LIST
 
 HostsFinder = Callable[[], list[HostRecord]]
@@ -156,7 +157,8 @@ def remote_captures(hosts: list[HostRecord], ssh: SshSettings, forks: int = 50) 
 
 
 def manifest_from_hosts(capture_id: str, found: dict[str, RemoteCapture], hosts: list[HostRecord]) -> Manifest:
-    """Rebuild a capture's manifest from what each host kept in its meta.json."""
+    """Rebuild a capture's manifest from what each host kept in its meta.json (a new value: the
+    capture's record, recorder.CaptureRecord, writes it or merges it into the local one)."""
     CaptureId.parse(capture_id)
     first = next(iter(found.values())).meta
     manifest = Manifest(
@@ -185,17 +187,16 @@ def manifest_from_hosts(capture_id: str, found: dict[str, RemoteCapture], hosts:
 
 
 def open_or_rebuild(out: Path, capture_id: str, found: dict[str, RemoteCapture], hosts: list[HostRecord]) -> tuple[Path, Manifest, bool]:
-    """The local folder for this id (inside OUT), created from the hosts' records if needed."""
+    """The local folder for this id (inside OUT), created from the hosts' records if needed; a
+    local record gains the hosts' rows it lacks (written only if it gained some)."""
     folder = inside(out, out / CaptureId.parse(capture_id).text)
     rebuilt = manifest_from_hosts(capture_id, found, hosts)
     if (folder / MANIFEST).is_file():
-        manifest = read_manifest(folder)
-        for name, host in rebuilt.hosts.items():
-            if name not in manifest.hosts or not manifest.hosts[name].remote_dir:
-                manifest.hosts[name] = host
-        return folder, manifest, False
+        record = CaptureRecord(folder, read_manifest(folder))
+        record.found(rebuilt.hosts)
+        return folder, record.manifest, False
     private_dir(folder)
-    rebuilt.write(folder)
+    CaptureRecord.create(folder, rebuilt)
     return folder, rebuilt, True
 
 

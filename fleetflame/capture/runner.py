@@ -1,5 +1,19 @@
 """Run a fleet capture (or a fetch) to the end: the capture folder, signals, and its reports.
 
+One capture, from `run` to the written manifest:
+
+    cli `run`      TARGET parsed once into a Target -> CaptureOptions -> run_capture
+    run_capture    new_capture: the folder and its CaptureRecord (recorder.py, manifest.json written)
+                   CaptureSettings from the options (not read back from the manifest) -> Fleet
+    run_fleet      a RunCapture per host (host_run.py): prepare | StartBarrier: go | perf_started
+                   (the record's checkpoint write) | perf's end, the results (host.py)
+    run_hosts      once every host's results are safe, the reports (_EarlyReports; not when
+                   detached); then pending hosts are abandoned, and record.finish: ended_at,
+                   the recorded duration, manifest.json written (once)
+
+`fetch` is the same from `fetch_capture`, with CaptureSettings from the manifest and a
+FetchCapture (host_fetch.py) per pending host.
+
 The first Ctrl-C (or SIGTERM) stops recording on every host at once and the run goes on to fetch
 and report; a second one abandons what is still in flight, keeps what already arrived, and the
 run exits 130. Everything written is private to the operator (files.private_files).
@@ -17,12 +31,16 @@ from pathlib import Path
 from ..collapse.hosts import HostCollapser
 from ..connection.settings import SshSettings
 from ..inventory.model import HostRecord
-from ..host.targets import Target
+from ..host.targets import Target, parse_target
+from . import defaults
 from .events import Reporter, quiet
 from .files import private_dir, private_files
-from .fleet import DEFAULT_MAX_PERF_DATA_MB, Connector, Fleet, fetch_fleet, run_fleet
+from .fleet import Connector, Fleet, fetch_fleet, run_fleet
+from .host import CaptureSettings
 from .ids import CaptureId
 from .manifest import HostResult, Manifest, iso, utc_now
+from .record import RecordSpec
+from .recorder import CaptureRecord
 from .scripts import check_event
 from .session import DEFAULT_STALL_TIMEOUT_S
 
@@ -37,12 +55,12 @@ DrawReports = Callable[[Path, Manifest, tuple[str, ...]], list[Path]]
 @dataclass
 class CaptureOptions:
     target: Target
-    duration: float = 30.0
-    frequency: int = 99
-    call_graph: str = "fp"
+    duration: float = defaults.DURATION_S
+    frequency: int = defaults.FREQUENCY_HZ
+    call_graph: str = defaults.CALL_GRAPH
     event: str | None = None  # perf record -e EVENT (e.g. task-clock); None: perf's default event
-    max_perf_data_mb: int = DEFAULT_MAX_PERF_DATA_MB
-    forks: int = 50
+    max_perf_data_mb: int = defaults.MAX_PERF_DATA_MB
+    forks: int = defaults.FORKS
     out: Path = Path("captures")
     formats: tuple[str, ...] = ("svg", "html")
     keep_perf_data: bool = True
@@ -55,6 +73,19 @@ class CaptureOptions:
 
     def __post_init__(self) -> None:
         self.stall_timeout_s = check_stall_timeout(self.stall_timeout_s)
+        self.event = check_event(self.event)
+
+    def settings(self, capture_id: str, started_at: str) -> CaptureSettings:
+        """What every host of this run shares: the options as given, never read back from the manifest."""
+        return CaptureSettings(
+            capture_id=capture_id,
+            spec=RecordSpec(self.duration, self.frequency, self.call_graph, self.max_perf_data_mb, self.event),
+            target=self.target,
+            started_at=started_at,
+            keep_perf_data=self.keep_perf_data,
+            detach=self.detach,
+            stall_timeout_s=self.stall_timeout_s,
+        )
 
 
 def check_stall_timeout(value: object) -> float:
@@ -79,8 +110,8 @@ class RunOutcome:
         return EXIT_HOST_FAILED if self.manifest.failed_hosts else EXIT_OK
 
 
-def new_capture(hosts: list[HostRecord], options: CaptureOptions) -> tuple[Path, Manifest]:
-    """Create the capture folder (0700) and its manifest, every host pending."""
+def new_capture(hosts: list[HostRecord], options: CaptureOptions) -> CaptureRecord:
+    """Create the capture folder (0700) and its record (written), every host pending."""
     started = utc_now()
     private_dir(options.out)
     capture_id = CaptureId.new(options.target.slug, started, options.out)
@@ -94,14 +125,13 @@ def new_capture(hosts: list[HostRecord], options: CaptureOptions) -> tuple[Path,
         requested_duration_s=options.duration,
         frequency_hz=options.frequency,
         call_graph=options.call_graph,
-        event=check_event(options.event),
+        event=options.event,
         max_perf_data_mb=options.max_perf_data_mb,
         inventories=list(options.inventories),
         limit=options.limit,
         hosts={h.name: HostResult(address=h.address) for h in hosts},
     )
-    manifest.write(folder)
-    return folder, manifest
+    return CaptureRecord.create(folder, manifest)
 
 
 async def _interruptible(fleet: Fleet, work: Awaitable[Manifest]) -> bool:
@@ -141,15 +171,6 @@ async def _with_fleet(make: Callable[[HostCollapser], Fleet], work: Callable[[Fl
     return fleet, abandoned
 
 
-def _settle_duration(fleet: Fleet) -> None:
-    """duration_s is what was recorded (the longest host); the request stays requested_duration_s."""
-    manifest = fleet.manifest
-    recorded = [h.recorded_s for h in manifest.hosts.values() if h.recorded_s is not None]
-    if recorded:
-        manifest.duration_s = round(max(recorded), 3)
-    manifest.stopped_early = fleet.stop.is_set() and manifest.duration_s < manifest.requested_duration_s - 0.5
-
-
 def run_capture(
     hosts: list[HostRecord], options: CaptureOptions, reporter: Reporter | None = None, connector: Connector | None = None,
     draw: DrawReports | None = None,
@@ -158,22 +179,21 @@ def run_capture(
     for the reports (fleetflame.api passes report.build_reports: the capture stage draws nothing
     itself)."""
     with private_files():
-        folder, manifest = new_capture(hosts, options)
+        record = new_capture(hosts, options)
+        folder, manifest = record.folder, record.manifest
+        settings = options.settings(manifest.id, manifest.started_at)
 
         early = _EarlyReports(folder, options.formats, draw)
 
         def make(collapser: HostCollapser) -> Fleet:
-            fleet = Fleet(folder, manifest, hosts, options.ssh, options.forks, collapser, reporter or quiet, options.rate_limit_mb_s)
-            fleet.stall_timeout_s = options.stall_timeout_s
+            fleet = Fleet(record, hosts, settings, options.ssh, options.forks, collapser, reporter or quiet, options.rate_limit_mb_s)
             if connector is not None:
                 fleet.connector = connector
             if not options.detach:
                 fleet.results_ready = lambda: early.draw(fleet)
             return fleet
 
-        fleet, abandoned = asyncio.run(_with_fleet(make, lambda f: run_fleet(f, options.keep_perf_data, options.detach)))
-        _settle_duration(fleet)
-        manifest.write(folder)
+        fleet, abandoned = asyncio.run(_with_fleet(make, run_fleet))
         outcome = RunOutcome(folder, manifest, abandoned, options.detach)
         if not options.detach:
             outcome.reports = early.final(manifest)
@@ -185,7 +205,7 @@ def fetch_capture(
     manifest: Manifest,
     hosts: list[HostRecord],
     ssh: SshSettings,
-    forks: int = 50,
+    forks: int = defaults.FORKS,
     formats: tuple[str, ...] = ("svg", "html"),
     reporter: Reporter | None = None,
     keep_perf_data: bool = True,
@@ -197,22 +217,22 @@ def fetch_capture(
     """Finish the pending hosts of a capture, then report the whole capture again. What a host
     may send is bounded by the capture's own --max-perf-data (its manifest)."""
     stall_timeout_s = check_stall_timeout(stall_timeout_s)
+    # the capture's TARGET, parsed once: the manifest is the only place it is kept
+    settings = CaptureSettings.of_manifest(manifest, parse_target(manifest.target), keep_perf_data, stall_timeout_s)
     with private_files():
         private_dir(folder)
+        record = CaptureRecord(folder, manifest)
 
         early = _EarlyReports(folder, formats, draw)
 
         def make(collapser: HostCollapser) -> Fleet:
-            fleet = Fleet(folder, manifest, hosts, ssh, forks, collapser, reporter or quiet, rate_limit_mb_s)
-            fleet.stall_timeout_s = stall_timeout_s
+            fleet = Fleet(record, hosts, settings, ssh, forks, collapser, reporter or quiet, rate_limit_mb_s)
             if connector is not None:
                 fleet.connector = connector
             fleet.results_ready = lambda: early.draw(fleet)
             return fleet
 
-        fleet, abandoned = asyncio.run(_with_fleet(make, lambda f: fetch_fleet(f, keep_perf_data)))
-        _settle_duration(fleet)
-        manifest.write(folder)
+        fleet, abandoned = asyncio.run(_with_fleet(make, fetch_fleet))
         outcome = RunOutcome(folder, manifest, abandoned)
         outcome.reports = early.final(manifest)
     return outcome
@@ -231,7 +251,7 @@ class _EarlyReports:
     reports: list[Path] = field(default_factory=list)
 
     def draw(self, fleet: Fleet) -> None:
-        _settle_duration(fleet)
+        fleet.record.settle(fleet.stop.is_set())
         self.reports = self._reports(fleet.manifest)
         self.drawn = True
 

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from ..capture import defaults
 from ..capture.events import Reporter
 from ..errors import InputError
 from ..inventory.model import HostRecord
@@ -64,9 +65,9 @@ def run(
     target: TargetArg,
     inventory: InventoryOpt = [],  # noqa: B006 - Typer needs a literal default
     limit: LimitOpt = None,
-    duration: Annotated[float, duration_option("How long to record: seconds (30) or with a unit (30s, 2m); Ctrl-C or SIGTERM ends it early on every host.", 0.1)] = 30.0,
-    frequency: Annotated[int, typer.Option("--frequency", "-F", help="Samples per second per thread (perf -F).", min=1, max=100000)] = 99,
-    call_graph: Annotated[str, typer.Option(help="Stack unwinding: fp (frame pointers, as fdctl), dwarf or lbr.")] = "fp",
+    duration: Annotated[float, duration_option("How long to record: seconds (30) or with a unit (30s, 2m); Ctrl-C or SIGTERM ends it early on every host.", 0.1)] = defaults.DURATION_S,
+    frequency: Annotated[int, typer.Option("--frequency", "-F", help="Samples per second per thread (perf -F).", min=1, max=100000)] = defaults.FREQUENCY_HZ,
+    call_graph: Annotated[str, typer.Option(help="Stack unwinding: fp (frame pointers, as fdctl), dwarf or lbr.")] = defaults.CALL_GRAPH,
     event: Annotated[
         str | None,
         typer.Option(
@@ -93,8 +94,8 @@ def run(
                 "or more than twice this of compressed perf script output, fails and what it sent is deleted."
             ),
         ),
-    ] = 2048,
-    forks: ForksOpt = 50,
+    ] = defaults.MAX_PERF_DATA_MB,
+    forks: ForksOpt = defaults.FORKS,
     out_dir: OutOpt = Path("captures"),
     formats: FormatOpt = "svg,html",
     no_perf_data: NoPerfDataOpt = False,
@@ -158,10 +159,10 @@ def run(
         limit=limit,
     )
     check_out_dir(out_dir)  # before the lock file: nothing is created in a folder someone else can swap
-    with ScheduleLock(out_dir, schedule_key(target, sources, limit)):
+    with ScheduleLock(out_dir, schedule_key(parsed, sources, limit)):
         with _reporting([h.name for h in hosts], quiet or json_out, log_file) as reporter:
             outcome = run_capture(hosts, options, reporter)
-        pruned = prune(out_dir, keep, target=outcome.manifest.target) if keep and not outcome.abandoned else []
+        pruned = prune(out_dir, keep, target=parsed) if keep and not outcome.abandoned else []
     _show_outcome(outcome, json_out, quiet, log_file, [p.name for p in pruned], fetch_hint=_fetch_hint(outcome.manifest.id, out_dir, outcome.manifest.inventories))
     raise typer.Exit(outcome.exit_code)
 
@@ -202,7 +203,7 @@ def fetch(
     out_dir: OutOpt = Path("captures"),
     formats: FormatOpt = "svg,html",
     no_perf_data: NoPerfDataOpt = False,
-    forks: ForksOpt = 50,
+    forks: ForksOpt = defaults.FORKS,
     rate_limit: RateOpt = None,
     stall_timeout: StallOpt = 120.0,
     accept_new_host_keys: HostKeysOpt = False,

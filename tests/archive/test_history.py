@@ -133,7 +133,7 @@ def test_pending_captures_are_kept_and_not_counted(tmp_path: Path) -> None:
 def test_prune_by_target_leaves_other_schedules_alone(tmp_path: Path) -> None:
     alls = hourly(tmp_path, 3, target="all")
     verifies = hourly(tmp_path, 2, target="verify")
-    assert prune(tmp_path, keep=1, target="all") == alls[:2]
+    assert prune(tmp_path, keep=1, target=parse_target("all")) == alls[:2]
     assert all(v.is_dir() for v in verifies)
 
 
@@ -152,9 +152,9 @@ def test_prune_compares_targets_by_meaning(tmp_path: Path) -> None:
         make_capture(tmp_path, "20261125T051500Z-verify-1", {"a": "ok"}, target="verify:1"),
         make_capture(tmp_path, "20261125T061500Z-odd", {"a": "ok"}, target="not a target"),  # hand-edited
     ]
-    assert prune(tmp_path, keep=1, target="verify:0", dry_run=True) == verify[:2]
+    assert prune(tmp_path, keep=1, target=parse_target("verify:0"), dry_run=True) == verify[:2]
     assert prune(tmp_path, keep=1, target=parse_target("verify")) == verify[:2]
-    assert prune(tmp_path, keep=1, target="verify:0,quic") == pair[:1]
+    assert prune(tmp_path, keep=1, target=parse_target("verify:0,quic")) == pair[:1]
     assert [c.path for c in list_captures(tmp_path)] == [verify[2], pair[1], *others]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from fleetflame.errors import InputError
+from fleetflame.host.targets import parse_target
 from fleetflame.archive.lock import EXIT_BUSY, ScheduleBusy, ScheduleLock, lock_path, read_holder, schedule_key
 
 # A stand-in for `fleetflame run` under cron: take the lock, say so, hold it until stdin closes,
@@ -33,7 +34,7 @@ except FleetflameError as exc:
     sys.exit(exc.exit_code)
 """
 
-KEY = schedule_key("all", ["inv.yml"], None)
+KEY = schedule_key(parse_target("all"), ["inv.yml"], None)
 
 
 def start_holder(out: Path, key: str = KEY) -> subprocess.Popen[str]:
@@ -90,7 +91,7 @@ def test_overlapping_run_of_the_same_schedule_exits_at_once(tmp_path: Path, hold
 
 def test_different_schedules_do_not_block_each_other(tmp_path: Path, holders: list) -> None:
     holders.append(start_holder(tmp_path))
-    other = schedule_key("verify:*", ["inv.yml"], None)
+    other = schedule_key(parse_target("verify:*"), ["inv.yml"], None)
     done, _ = run_once(tmp_path, other)
     assert done.returncode == 0, done.stderr
 
@@ -143,20 +144,20 @@ def test_busy_before_details_are_written(tmp_path: Path) -> None:
 
 def test_schedule_key_identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    base = schedule_key("verify:*,quic", ["inv.yml", "more.ini"], None)
+    base = schedule_key(parse_target("verify:*,quic"), ["inv.yml", "more.ini"], None)
     assert len(base) == 16
-    assert schedule_key("quic:0,verify:*", [str(tmp_path / "more.ini"), "./inv.yml"], "all") == base
-    assert schedule_key("verify:*,quic", ["inv.yml", "more.ini"], "  ") == base
-    assert schedule_key("verify", ["i"], None) == schedule_key("verify:0", ["i"], None)
-    assert schedule_key("verify:*,quic", ["inv.yml"], None) != base
-    assert schedule_key("verify:*,quic", ["inv.yml", "more.ini"], "mainnet") != base
-    assert schedule_key("verify:*", ["inv.yml", "more.ini"], None) != base
-    assert schedule_key("all", ["i"], None) != schedule_key("agave", ["i"], None)
+    assert schedule_key(parse_target("quic:0,verify:*"), [str(tmp_path / "more.ini"), "./inv.yml"], "all") == base
+    assert schedule_key(parse_target("verify:*,quic"), ["inv.yml", "more.ini"], "  ") == base
+    assert schedule_key(parse_target("verify"), ["i"], None) == schedule_key(parse_target("verify:0"), ["i"], None)
+    assert schedule_key(parse_target("verify:*,quic"), ["inv.yml"], None) != base
+    assert schedule_key(parse_target("verify:*,quic"), ["inv.yml", "more.ini"], "mainnet") != base
+    assert schedule_key(parse_target("verify:*"), ["inv.yml", "more.ini"], None) != base
+    assert schedule_key(parse_target("all"), ["i"], None) != schedule_key(parse_target("agave"), ["i"], None)
 
 
 def test_schedule_key_refuses_a_bad_target() -> None:
     with pytest.raises(InputError):
-        schedule_key("verfy:*", ["inv.yml"], None)
+        schedule_key(parse_target("verfy:*"), ["inv.yml"], None)
 
 
 def test_a_symlink_planted_as_the_lock_file_is_refused_not_followed(tmp_path: Path) -> None:

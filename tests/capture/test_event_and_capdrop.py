@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from fleetflame.capture.fleet import Fleet
+from fleetflame.capture.host import CaptureSettings
 from fleetflame.capture.manifest import HostMeta, HostResult, Manifest, read_manifest
 from fleetflame.capture.record import RecordSpec
 from fleetflame.capture.recover import manifest_from_hosts, parse_listing
 from fleetflame.api import fetch_capture
 from fleetflame.capture.scripts import MAX_EVENT, Exit, check_event
 from fleetflame.cli import app
-from fleetflame.collapse.hosts import HostCollapser
+from fleetflame.host.targets import parse_target
 from fleetflame.connection.settings import SshSettings
 from fleetflame.inventory.model import HostRecord
 
@@ -148,11 +148,7 @@ def test_meta_json_with_a_bad_event_is_refused(event: object) -> None:
 
 
 def _spec(folder: Path, manifest: Manifest) -> RecordSpec:
-    collapser = HostCollapser()
-    try:
-        return Fleet(folder, manifest, [], SshSettings(), 1, collapser).settings(True).spec
-    finally:
-        collapser.close()
+    return CaptureSettings.of_manifest(manifest, parse_target(manifest.target)).spec
 
 
 # ---- through the pipeline ------------------------------------------------------------------------
