@@ -20,7 +20,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import FleetflameError, InputError
-from . import defaults
+import fleetflame.capture.defaults as defaults
 from .files import json_by_line, read_text, write_text
 from .ids import CaptureId, host_folder_name
 from .scripts import check_event

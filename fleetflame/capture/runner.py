@@ -32,7 +32,7 @@ from ..collapse.hosts import HostCollapser
 from ..connection.settings import SshSettings
 from ..inventory.model import HostRecord
 from ..host.targets import Target, parse_target
-from . import defaults
+import fleetflame.capture.defaults as defaults
 from .events import Reporter, quiet
 from .files import private_dir, private_files
 from .fleet import Connector, Fleet, fetch_fleet, run_fleet

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ..capture import defaults
+import fleetflame.capture.defaults as defaults
 from ..capture.events import Reporter
 from ..errors import InputError
 from ..inventory.model import HostRecord
