@@ -61,8 +61,9 @@ def check(
     limit: LimitOpt = None,
     accept_new_host_keys: HostKeysOpt = False,
 ) -> None:
-    """Preflight every host: SSH, perf and its version, root or sudo -n, perf_event_paranoid,
-    the metrics endpoint, tiles found, free space in fleetflame_tmpdir.
+    """Preflight every host: SSH, perf and its version, root or sudo -n (sandboxed tiles need
+    root), setpriv or capsh (so perf script keeps the tiles' symbols), perf_event_paranoid, the
+    metrics endpoint, tiles found (and those `all` would skip), free space in fleetflame_tmpdir.
 
     One line per problem, saying what to do; exit code 1 if any host has a problem.
     """
