@@ -336,7 +336,8 @@ def test_legacy_names(binary: Path) -> None:
 def test_bad_arguments(binary: Path) -> None:
     for args in (["--tiles", "nosuch:1"], ["--dead-tile", "verify:9"], ["--layout", "x"],
                  ["--exit-tile", "verify:9"], ["--booting-tile", "nosuch:0"],
-                 ["--exit-tile", "net:0", "--booting-tile", "net:0"]):
+                 ["--exit-tile", "net:0", "--booting-tile", "net:0"],
+                 ["--busy", "verify"], ["--busy", "nosuch:5"], ["--busy", "verify:150"]):
         res = subprocess.run([str(binary), "--no-metrics", *args], capture_output=True,
                              text=True, timeout=10)
         assert res.returncode == 2 and res.stderr.startswith("standin:"), res

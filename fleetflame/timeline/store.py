@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..capture import files
+from ..errors import InputError
 from ..collapse.options import TIME_BIN_MS
 
 TIMELINE = "timeline.json.gz"
@@ -33,8 +34,8 @@ WALL_CLOCK_AFTER = 1e9  # seconds since the epoch (2001): a time before is anoth
 MAX_JSON = 1 << 30  # a timeline decompressing to more than this is refused (a damaged or planted file)
 
 
-class TimelineError(ValueError):
-    pass
+class TimelineError(InputError, ValueError):
+    """A timeline.json.gz that cannot be read: one operator line (exit 2) naming the file."""
 
 
 @dataclass
@@ -132,7 +133,7 @@ def read_timeline(folder: Path, *, dir_fd: int | None = None) -> Timeline | None
     TimelineError (naming the file) if it is damaged."""
     name = TIMELINE if dir_fd is not None else folder / TIMELINE
     try:
-        raw = files.read_bytes(name, dir_fd=dir_fd)
+        raw = files.read_bytes(name, dir_fd=dir_fd, limit=MAX_JSON)
     except FileNotFoundError:
         return None
     try:

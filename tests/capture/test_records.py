@@ -176,3 +176,20 @@ def test_fuzzed_manifests_are_read_or_refused(tmp_path: Path) -> None:
             continue
         for name in manifest.hosts:
             inside(folder, host_dir(folder, name))
+
+
+@pytest.mark.parametrize("skipped", [
+    "snapld:0",
+    [{"tile": "snapld:0"}],
+    [{"tile": "snapld:0", "reason": "shut down", "extra": 1}],
+    [{"tile": "", "reason": "shut down"}],
+    [{"tile": "x" * 65, "reason": "shut down"}],
+    [{"tile": "snapld:0", "reason": 2}],
+])
+def test_a_manifests_skipped_tiles_that_do_not_fit_are_refused(skipped: object) -> None:
+    good = {"id": "20261207T120000Z-all", "target": "all", "started_at": "2026-12-07T12:00:00Z",
+            "hosts": {"a": {"status": "ok", "skipped_tiles": [{"tile": "snapld:0", "reason": "shut down"}]}}}
+    assert Manifest.from_json(good).hosts["a"].skipped_tiles == [{"tile": "snapld:0", "reason": "shut down"}]
+    bad = {**good, "hosts": {"a": {"status": "ok", "skipped_tiles": skipped}}}
+    with pytest.raises(ValueError):
+        Manifest.from_json(bad)

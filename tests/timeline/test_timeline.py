@@ -169,3 +169,20 @@ def test_activity_rows_fit_any_width() -> None:
     for width in (40, 80, 132):
         lines = activity_rows({"a-very-long-host-name-indeed.example.com": t, "b": t}, START, width=width)
         assert all(len(line) <= width for line in lines)
+
+
+@pytest.mark.parametrize("damage", [
+    b"not gzip at all",
+    gzip.compress(b"{not json"),
+    gzip.compress(b'{"format": "something-else"}'),
+    gzip.compress(b'{"format": "fleetflame-timeline", "version": 1, "bin_ms": 20, "first_bin": 0, "stacks": ["a"], "series": [[1, -5]]}'),
+    gzip.compress(b"[1, 2, 3]"),
+])
+def test_a_damaged_timeline_is_one_error_line_naming_it(tmp_path: Path, damage: bytes) -> None:
+    folder = make_capture(tmp_path)
+    (folder / "hosts" / "val02" / "timeline.json.gz").write_bytes(damage)
+    for args in (["timeline", str(folder)], ["report", str(folder), "--from", "1", "--until", "2"]):
+        code, _, err = invoke(*args)
+        assert code == 2, err
+        (line,) = err.strip().splitlines()
+        assert line.startswith("error:") and "timeline.json.gz" in line and "Traceback" not in err
