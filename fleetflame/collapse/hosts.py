@@ -15,12 +15,10 @@ import signal
 import stat
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO
 
 from .options import PerfOptions
 from .perf import collapse_perf
-
-T = TypeVar("T", int, dict[int, int])
 
 PROCESS_THRESHOLD = 4 << 20  # compressed bytes; about 40 MB of perf script text
 
@@ -43,26 +41,31 @@ def collapse_host(
     if timeline_dir is not None:
         from ..timeline.store import from_bins, write_timeline
 
-        write_timeline(timeline_dir, from_bins(utf8_keys(collapsed.bins or {}), collapsed.unbinned))
-    return utf8_keys(collapsed.stacks)
+        write_timeline(timeline_dir, from_bins(utf8_bins(collapsed.bins or {}), collapsed.unbinned))
+    return utf8_stacks(collapsed.stacks)
 
 
-def utf8_keys(by_stack: dict[str, T]) -> dict[str, T]:
+def _utf8(stack: str) -> str:
     """Symbol bytes that are not UTF-8 become U+FFFD: capture files and graphs are UTF-8 text."""
-    out: dict[str, T] = {}
-    for stack, value in by_stack.items():
-        key = stack.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        if key in out:  # two byte strings that became the same text
-            old = out[key]
-            if isinstance(value, dict):
-                merged = dict(old)  # type: ignore[call-overload]
-                for b, n in value.items():
-                    merged[b] = merged.get(b, 0) + n
-                out[key] = merged  # type: ignore[assignment]
-            else:
-                out[key] = old + value  # type: ignore[operator]
-        else:
-            out[key] = value
+    return stack.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def utf8_stacks(stacks: dict[str, int]) -> dict[str, int]:
+    """The stacks as UTF-8 text; two byte strings that became the same text add up."""
+    out: dict[str, int] = {}
+    for stack, count in stacks.items():
+        key = _utf8(stack)
+        out[key] = out.get(key, 0) + count
+    return out
+
+
+def utf8_bins(bins: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
+    """The same for each stack's time bins."""
+    out: dict[str, dict[int, int]] = {}
+    for stack, series in bins.items():
+        merged = out.setdefault(_utf8(stack), {})
+        for b, n in series.items():
+            merged[b] = merged.get(b, 0) + n
     return out
 
 
