@@ -67,7 +67,7 @@ from __future__ import annotations
 import enum
 import re
 
-from ..host.scripts import THREAD_LINES
+from ..host.scripts import CAPDROP, THREAD_LINES
 
 
 class Exit(enum.IntEnum):
@@ -225,36 +225,9 @@ fresh() {  # NAME...: true if no NAME exists in any form (file, folder, link, da
 # mount namespace (an empty folder after pivot_root) to read the binary, finds nothing, and every
 # frame of every stack of that binary is [unknown]. `fdctl flame` drops it from the bounding set
 # before it execs perf script; so do we, with setpriv (util-linux) or else capsh (libcap).
-sys_admin_in() {  # SET: is CAP_SYS_ADMIN (bit 21) in capability SET (CapBnd...) of the status on stdin? (unknown: yes)
-  v=
-  while read -r k rest; do [ "$k" = "$1:" ] && v=$rest; done
-  case $v in *[!0-9a-fA-F]*|''|?|??|???|????|?????) return 0 ;; esac
-  v=${v#"${v%??????}"}
-  [ $(( (0x$v >> 21) & 1 )) = 1 ]
-}
-symbolizer() {  # CMD...: run CMD without CAP_SYS_ADMIN in its bounding set, as check_capdrop chose
-  case ${capdrop:-} in
-    setpriv) setpriv --bounding-set -sys_admin -- "$@" ;;
-    capsh) capsh --drop=cap_sys_admin -- -c 'exec "$@"' fleetflame-symbolize "$@" ;;
-    plain) "$@" ;;
-    *) echo "fleetflame: perf script not started: the capability check did not run" >&2; return 1 ;;  # (a bug)
-  esac
-}
+@CAPDROP@
 check_capdrop() {  # choose how perf script runs (capdrop), or fail before anything is recorded or lost
-  capdrop=plain
-  sys_admin_in CapBnd < /proc/$$/status || return 0   # perf script cannot gain it at all
-  # an unprivileged user's perf script has no CAP_SYS_ADMIN (root's regains its bounding set at exec)
-  [ "$me" = 0 ] || sys_admin_in CapPrm < /proc/$$/status || return 0
-  for capdrop in setpriv capsh; do
-    command -v "$capdrop" > /dev/null 2>&1 || continue
-    # the tool must work here (it needs CAP_SETPCAP) and what it runs must really lack CAP_SYS_ADMIN
-    st=$(symbolizer cat /proc/self/status < /dev/null 2> /dev/null) || continue
-    printf '%s\n' "$st" | sys_admin_in CapBnd && continue
-    printf '%s\n' "$st" | sys_admin_in CapEff && continue
-    return 0
-  done
-  capdrop=
-  fail 15 "perf script would run with CAP_SYS_ADMIN and lose the symbols of sandboxed Firedancer tiles (every frame [unknown]), and neither setpriv nor capsh can drop it here: install setpriv (Debian/Ubuntu package util-linux) or capsh (libcap2-bin)"
+  choose_capdrop || fail 15 "perf script would run with CAP_SYS_ADMIN and lose the symbols of sandboxed Firedancer tiles (every frame [unknown]), and neither setpriv nor capsh can drop it here: install setpriv (Debian/Ubuntu package util-linux) or capsh (libcap2-bin)"
 }
 
 # The part common to both modes, once perf has ended: report, symbolize, send, clean.
@@ -524,7 +497,7 @@ attach)
   fail 2 "usage: new ... | attach ..."
   ;;
 esac
-""".replace("  @THREAD_LINES@\n", THREAD_LINES)  # the one thread listing (host/scripts.py)
+""".replace("  @THREAD_LINES@\n", THREAD_LINES).replace("@CAPDROP@\n", CAPDROP)  # the one thread listing (host/scripts.py)
 
 # Every capture folder of ours on the host: the path, a tab, the first line of its meta.json.
 # Folders that are not real, private folders of the user we run as are not listed.
