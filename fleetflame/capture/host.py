@@ -85,6 +85,7 @@ class HostCapture:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     stage: Stage = field(default=Stage.CONNECTING, init=False)
     went: bool = field(default=False, init=False)  # the start signal went out (a run's host)
+    go_sent_at: float = field(default=0.0, init=False)  # this machine's clock just before it went
     cleaning: asyncio.Future[None] | None = field(default=None, init=False)
 
     @property

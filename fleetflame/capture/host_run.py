@@ -88,7 +88,8 @@ class RunCapture(HostCapture):
         assert self.prepared is not None and self.selection is not None
         how = "detach" if self.settings.detach else ("run" if self.settings.keep_perf_data else "nodata")
         try:
-            self.record.start_signal_sent(self.host.name, record.send_go(self.prepared, self.selection, how))
+            self.go_sent_at = record.send_go(self.prepared, self.selection, how)
+            self.record.start_signal_sent(self.host.name, self.go_sent_at)
         except HostError:
             pass  # the session has ended already; after_go reads why (e.g. no space for meta.json)
         self.went = True
@@ -105,9 +106,9 @@ class RunCapture(HostCapture):
             return
         prepared = self.prepared
         try:
-            started = await record.started(prepared)
+            started = await record.started(prepared, self.go_sent_at)
             duration = self.settings.spec.duration
-            self.record.perf_started(self.host.name, started.at, started.at + duration)
+            self.record.perf_started(self.host.name, started.at, started.at + duration, started.clock)
             until = time.time() + duration
             if self.settings.detach:
                 self._event(Stage.DETACHED, "perf records until " + time.strftime("%H:%M:%S", time.localtime(until)), until=until)

@@ -64,6 +64,9 @@ class HostResult:
     bytes_pulled: int = 0
     start_signal_at: float | None = None  # control clock: when the start signal was sent
     perf_started_at: float | None = None  # host clock, seconds since the epoch
+    # host clock minus control clock, and how well it is known (timeline.clock); None: not measured
+    clock_offset_s: float | None = None
+    clock_uncertainty_s: float | None = None
     perf_ended_at: float | None = None  # host clock
     recorded_s: float | None = None  # perf_ended_at - perf_started_at
     perf_exit_status: int | None = None
@@ -278,6 +281,9 @@ def check_host_result(row: HostResult, name: str) -> None:
     check_tiles(row.tiles)
     check_skipped(row.skipped_tiles)
     check_roots(row.collapse_roots, row.unknown_tid_root)
+    for attr in ("clock_offset_s", "clock_uncertainty_s"):  # a planted 1e308 would shift a timeline off any axis
+        if getattr(row, attr) is not None:
+            _finite(getattr(row, attr), f"hosts[{name!r}].{attr}", -1e9, 1e9)
     for attr in ("samples", "perf_data_bytes", "script_bytes", "bytes_pulled"):
         value = getattr(row, attr)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:

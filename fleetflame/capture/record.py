@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from ..connection.base import Connection
 from ..errors import HostError
 from ..inventory.model import HostRecord
+from ..timeline.clock import ClockReading
 from ..host.tiles import HostThread, Selection
 from .manifest import HostMeta
 from .scripts import check_event
@@ -56,6 +57,7 @@ class Prepared:
 @dataclass(frozen=True)
 class PerfStarted:
     at: float  # host clock
+    clock: ClockReading  # the host's clock against ours, as it read `go`
 
 
 @dataclass(frozen=True)
@@ -111,10 +113,12 @@ def send_meta(prepared: Prepared, meta: HostMeta) -> None:
 
 
 def send_go(prepared: Prepared, selection: Selection, how: str) -> float:
-    """The start signal (`how`: run, nodata or detach); returns when it was sent (this clock)."""
+    """The start signal (`how`: run, nodata or detach); returns when it was sent (this clock,
+    read just before sending: the earliest the host can have read it, for timeline.clock)."""
     kind, ids = selection.perf_target_args()
+    sent_at = time.time()
     prepared.session.send(f"go {kind.lstrip('-')} {ids} {how}")
-    return time.time()
+    return sent_at
 
 
 async def abort_session(session: Session, timeout: float = ABORT_TIMEOUT_S) -> None:
@@ -140,16 +144,19 @@ async def abort_session(session: Session, timeout: float = ABORT_TIMEOUT_S) -> N
         session.close()
 
 
-async def started(prepared: Prepared) -> PerfStarted:
-    await prepared.session.expect("ready", timeout=START_TIMEOUT_S)
-    msg = await prepared.session.expect("started", timeout=START_TIMEOUT_S)
+async def started(prepared: Prepared, go_sent_at: float) -> PerfStarted:
+    session = prepared.session
+    await session.expect("ready", timeout=START_TIMEOUT_S)
+    clock = await session.expect("clock", timeout=START_TIMEOUT_S)
+    received_at = session.filled_at  # the clock line came with the last data read
+    msg = await session.expect("started", timeout=START_TIMEOUT_S)
     try:
-        at = msg.float_arg(0)
+        host_at, at = clock.float_arg(0), msg.float_arg(0)
     except ValueError as exc:
-        raise ProtocolError(f"{prepared.session.host}: {exc}") from None
-    if at is None:
-        raise ProtocolError(f"{prepared.session.host} did not say when perf started")
-    return PerfStarted(at)
+        raise ProtocolError(f"{session.host}: {exc}") from None
+    if at is None or host_at is None:
+        raise ProtocolError(f"{session.host} did not say when perf started")
+    return PerfStarted(at, ClockReading(go_sent_at, host_at, max(received_at, go_sent_at)))
 
 
 async def wait_end(

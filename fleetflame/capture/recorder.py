@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..host.resolve import Resolved
 from .manifest import AGAVE_THREADS_ROOT, PERF_DATA, PERF_SCRIPT, HostResult, Manifest, iso, utc_now
+from ..timeline.clock import ClockReading, clock_warnings
 from .record import PerfEnd
 from .transfer import Pulled
 
@@ -86,10 +87,13 @@ class CaptureRecord:
         self._awaiting = set(hosts)
         self._checkpoint(None)
 
-    def perf_started(self, host: str, started_at: float, expected_end: float) -> None:
+    def perf_started(self, host: str, started_at: float, expected_end: float, clock: ClockReading | None = None) -> None:
         row = self._change(host)
         row.perf_started_at = started_at
         row.expected_end = expected_end
+        if clock is not None:
+            row.clock_offset_s, row.clock_uncertainty_s = round(clock.offset, 6), round(clock.uncertainty, 6)
+            row.warnings += clock_warnings(host, clock.offset, clock.uncertainty)
         self._checkpoint(host)
 
     def _checkpoint(self, host: str | None) -> None:

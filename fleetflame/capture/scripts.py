@@ -43,6 +43,9 @@ line that gives its exact length:
     thread PID TID COMM              the host's threads, one line each (new mode)
     threads-end                      end of that list
     ready                            meta.json written; waiting for `go`
+    clock EPOCH                      the host's clock as it read `go` (the control machine, which
+                                     knows when it sent `go` and when this line came, measures the
+                                     host's clock offset from it)
     started EPOCH                    perf started at EPOCH (host clock)
     ended RC EPOCH                   perf ended with status RC (`-` if unknown)
     perf-stderr N  + N bytes         the end of perf's messages (if perf failed, `cleaned` or `error` follows)
@@ -376,6 +379,7 @@ new)
   IFS= read -r go || fail 14 "the control machine went away before the start"
   set -f; set -- $go; set +f
   [ "${1:-}" = go ] || fail 14 "stopped before recording started"
+  say "clock $(date +%s.%N)"   # at once: the control machine measures this host's clock offset
   case ${2:-} in t|p) ;; *) fail 8 "bad go line" ;; esac
   case ${3:-} in ''|*[!0-9,]*) fail 8 "bad thread ids" ;; esac
   case ${4:-} in run|nodata|detach) ;; *) fail 8 "bad go mode" ;; esac

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -97,6 +98,7 @@ class Session:
         # (recording has its own limit, and so has the answer to `done`).
         self.stall_timeout: float | None = None
         self.watching = False
+        self.filled_at = 0.0  # this machine's clock when the last data arrived (the clock line's arrival)
 
     async def message(self, timeout: float | None = None) -> Message:
         """The next line; SessionFailed for `error`, ProtocolError for garbage, LinkLost if the
@@ -145,6 +147,7 @@ class Session:
         else:
             chunk = await self.proc.read(READ_SIZE)
         if chunk:
+            self.filled_at = time.time()
             self._buffer += chunk
         else:
             self._eof = True

@@ -12,7 +12,7 @@ import typer
 
 from ..errors import InputError
 from .app import app
-from .common import CaptureArg, OutOpt, emit, open_capture, operator_errors, out, resolve_capture, warn
+from .common import CaptureArg, FromOpt, OutOpt, UntilOpt, emit, open_capture, operator_errors, out, resolve_capture, warn, window_option
 from .skew_cmds import print_skew_summary
 
 
@@ -36,14 +36,8 @@ def report(
             show_default=False,
         ),
     ] = None,
-    from_: Annotated[
-        str | None,
-        typer.Option("--from", metavar="A", help="Start of a window: seconds from the start of the recording (12.4) or a UTC time of day (12:03:41.200). With --until.", show_default=False),
-    ] = None,
-    until: Annotated[
-        str | None,
-        typer.Option("--until", metavar="B", help="End of the window, written the same ways. The window goes to CAPTURE/windows/FROM-UNTIL/.", show_default=False),
-    ] = None,
+    from_: FromOpt = None,
+    until: UntilOpt = None,
 ) -> None:
     """Redraw a capture's graphs from its folder alone (offline, no host needed).
 
@@ -65,13 +59,12 @@ def report(
     if group_by not in GROUPINGS:
         raise InputError(f"--group-by {group_by!r}: choose auto, host, kind, tile or none")
     fmts = parse_formats(formats)
+    window_bounds = window_option(from_, until)
     folder, manifest = open_capture(capture, out_dir)
-    if from_ is not None or until is not None:
+    if window_bounds is not None:
         from ..timeline.window import build_window
 
-        if from_ is None or until is None:
-            raise InputError("a window needs both --from and --until")
-        window, _ = build_window(folder, manifest, from_, until, fmts, group_by)
+        window, _ = build_window(folder, manifest, *window_bounds, fmts, group_by)
         print_line(out, str(window))
         return
     if not (folder / FLEET_FOLDED).is_file() and not any((folder / "hosts").glob(f"*/{STACKS_FOLDED}")):
@@ -95,6 +88,8 @@ def diff(
     output: Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="SVG to write (default: stdout).", show_default=False)] = None,
     # Not OutOpt: -o is the SVG here, as in `flamegraph`.
     out_dir: Annotated[Path, typer.Option("--out", help="Folder holding capture folders OUT/CAPTURE_ID/.")] = Path("captures"),
+    from_: FromOpt = None,
+    until: UntilOpt = None,
 ) -> None:
     """Differential flamegraph of two captures or folded files: widths from AFTER, red where it
     grew, blue where it shrank.
@@ -102,17 +97,36 @@ def diff(
     A capture is compared by its fleet.folded (host;tile;frame;...). BEFORE's counts are scaled to
     AFTER's total first, so captures of different lengths compare. Either side without stacks is
     an error.
+
+    With --from and --until (captures only), each capture is compared over that window of its own
+    recording: `--from 5 --until 10` is the sixth to tenth second of each; a UTC time of day is
+    taken on each capture's own day.
     """
     from ..diff import diff_stacks, read_side, render_diff_svg
 
+    bounds = window_option(from_, until)
     if out_dir.suffix.lower() == ".svg" or out_dir.is_file():
         raise InputError(f"--out {out_dir} is the folder of captures; write the SVG with -o/--output {out_dir}")
     paths = [_side(name, out_dir) for name in (before, after)]
-    sides = [read_side(path) for path in paths]
+    if bounds is not None and not all(path.is_dir() for path in paths):
+        raise InputError("--from/--until compare windows of captures; a folded file has no sample times")
+    sides = [read_side(path) if bounds is None else _window_side(path, bounds) for path in paths]
     sides = _common_tiles(paths, sides, out_dir)
     rows = diff_stacks(sides[0], sides[1])
-    svg = render_diff_svg(rows, title=f"{paths[0].name} → {paths[1].name}")
+    window = "" if bounds is None else f" ({bounds[0]} to {bounds[1]})"
+    svg = render_diff_svg(rows, title=f"{paths[0].name} → {paths[1].name}{window}")
     emit(svg, output)
+
+
+def _window_side(path: Path, bounds: tuple[str, str]) -> dict[str, int]:
+    from ..capture.manifest import read_manifest
+    from ..timeline.window import capture_window
+
+    try:
+        manifest = read_manifest(path)
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError(f"{path}: its manifest.json is unreadable ({exc})") from None
+    return dict(capture_window(path, manifest, *bounds).stacks)
 
 
 def _common_tiles(paths: list[Path], sides: list[dict[str, int]], out_dir: Path) -> list[dict[str, int]]:

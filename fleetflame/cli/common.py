@@ -96,6 +96,11 @@ CaptureArg = Annotated[
         show_default=False,
     ),
 ]
+FromOpt = Annotated[
+    str | None,
+    typer.Option("--from", metavar="A", help="Start of a window: seconds from the start of the recording (12.4) or a UTC time of day (12:03:41.200). With --until.", show_default=False),
+]
+UntilOpt = Annotated[str | None, typer.Option("--until", metavar="B", help="End of the window, written the same ways.", show_default=False)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no table (for cron); errors still go to stderr.")]
 FormatOpt = Annotated[str, typer.Option("--format", help="Fleet outputs, comma separated: svg,html,folded,speedscope,pprof.")]
 HostKeysOpt = Annotated[
@@ -208,3 +213,12 @@ def duration_option(help_text: str, minimum: float) -> typer.models.OptionInfo:
         return seconds
 
     return typer.Option("--duration", help=help_text, parser=parse, metavar="DURATION")
+
+
+def window_option(from_text: str | None, until_text: str | None) -> tuple[str, str] | None:
+    """--from/--until as given: both or neither (timeline/window.py reads them)."""
+    if from_text is None and until_text is None:
+        return None
+    if from_text is None or until_text is None:
+        raise InputError("a window needs both --from and --until")
+    return from_text, until_text

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from .app import app
-from .common import CaptureArg, JsonOpt, OutOpt, open_capture, operator_errors, out
+from .common import CaptureArg, FromOpt, JsonOpt, OutOpt, UntilOpt, open_capture, operator_errors, out, window_option
 
 # analysis.skew.DEFAULT_MIN_SAMPLES and DEFAULT_MIN_DIFFERENCE, repeated so that every command does
 # not import the analysis at start-up; tests/test_skew.py checks they agree.
@@ -36,12 +36,17 @@ def skew(
     ] = DEFAULT_MIN_DIFFERENCE,
     top: Annotated[int | None, typer.Option("--top", metavar="N", min=1, help="Show only the N largest findings (the JSON has them all).", show_default=False)] = None,
     links: Annotated[bool, typer.Option("--links", help="Add each finding's viewer link (flamegraph.html#view=host-vs-rest&...), however wide the table gets.")] = False,
+    from_: FromOpt = None,
+    until: UntilOpt = None,
 ) -> None:
     """Compare every host's tiles with the rest of the fleet, function by function (self and
     inclusive share of the tile's samples), and list the differences that are both large (at
     least --min-difference points) and not sampling noise (Fisher's exact test,
     Benjamini–Hochberg corrected, false discovery rate 1 %). Largest first, each with the viewer
-    step that shows it."""
+    step that shows it.
+
+    With --from and --until, only the samples of that time window are compared (from
+    hosts/HOST/timeline.json.gz; captures made before fleetflame kept sample times have none)."""
     import json
 
     from ..analysis.skew import analyse_capture
@@ -51,8 +56,16 @@ def skew(
     from ..terminal import print_table, safe_line
 
     tiles = parse_tile_filter(tile, "--tile") if tile is not None else None
-    folder, _ = open_capture(capture, out_dir)
-    report = analyse_capture(folder, tiles=tiles, min_samples=min_samples, min_difference=min_difference / 100)
+    bounds = window_option(from_, until)
+    folder, manifest = open_capture(capture, out_dir)
+    if bounds is None:
+        report = analyse_capture(folder, tiles=tiles, min_samples=min_samples, min_difference=min_difference / 100)
+    else:
+        from ..analysis.skew import analyse
+        from ..timeline.window import capture_window, resolved_tiles
+
+        window = capture_window(folder, manifest, *bounds)
+        report = analyse(window.stacks, tiles=tiles, min_samples=min_samples, min_difference=min_difference / 100, resolved=resolved_tiles(manifest))
     if tiles is not None and not report.tiles:
         recorded = ", ".join(safe_line(t) for t in report.seen_tiles[:12]) or "none"
         raise InputError(f"--tile {safe_line(tile or '')}: no such tile in {folder}; tiles recorded there: {recorded}")

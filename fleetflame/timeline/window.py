@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import folded
 from ..capture import FLEET_FOLDED, Manifest, files
+from ..capture.manifest import HostResult
 from ..errors import InputError
 from ..report import CaptureFolder
+from . import clock
 from .store import Timeline, TimelineError, read_timeline
 
 WINDOWS_DIR = "windows"
@@ -19,12 +23,28 @@ TIME_OF_DAY = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?")
 
 
 def capture_start(manifest: Manifest) -> float:
-    """The start of the recording, seconds since the epoch: the earliest host's perf start (its
-    clock), else the manifest's started_at (the control machine's)."""
-    started = [h.perf_started_at for h in manifest.hosts.values() if h.status == "ok" and h.perf_started_at]
+    """The start of the recording, seconds since the epoch on the control machine's clock: the
+    earliest host's perf start (its clock, corrected by its measured offset), else the manifest's
+    started_at (the control machine's)."""
+    started = [
+        h.perf_started_at - clock.correction(h.clock_offset_s, h.clock_uncertainty_s)
+        for h in manifest.hosts.values()
+        if h.status == "ok" and h.perf_started_at
+    ]
     if started:
-        return min(started)  # type: ignore[type-var]
+        return min(started)
     return datetime.fromisoformat(manifest.started_at.replace("Z", "+00:00")).timestamp()
+
+
+def on_control_clock(timeline: Timeline, host: HostResult) -> Timeline:
+    """The host's timeline with its bins moved by its clock's measured offset (timeline.clock), so
+    that every host's bins are on one clock; as it is when the offset is within its uncertainty
+    or was not measured (a capture made before fleetflame measured it)."""
+    shift = round(clock.correction(host.clock_offset_s, host.clock_uncertainty_s) / timeline.bin_s)
+    if not shift:
+        return timeline
+    series = {stack: {b - shift: n for b, n in bins.items()} for stack, bins in timeline.series.items()}
+    return Timeline(series, timeline.bin_ms, timeline.unbinned)
 
 
 def parse_moment(text: str, start: float, option: str = "--from") -> float:
@@ -59,8 +79,8 @@ def window_name(lo: float, hi: float, start: float) -> str:
 
 
 def load_timelines(folder: CaptureFolder, manifest: Manifest) -> dict[str, Timeline]:
-    """Each completed host's timeline; InputError (one line) if no host has one, or one is not
-    on the wall clock."""
+    """Each completed host's timeline, on the control machine's clock (on_control_clock);
+    InputError (one line) if no host has one, or one is not on the wall clock."""
     timelines: dict[str, Timeline] = {}
     for name in manifest.ok_hosts:
         with folder.host_dir(name) as fd:
@@ -76,7 +96,7 @@ def load_timelines(folder: CaptureFolder, manifest: Manifest) -> dict[str, Timel
                     f"{folder.host_path(name)}: its sample times are not wall-clock (recorded before fleetflame used "
                     "perf record -k realtime): no window or timeline for this capture"
                 )
-            timelines[name] = timeline
+            timelines[name] = on_control_clock(timeline, manifest.hosts[name])
     if not timelines:
         raise InputError(
             f"{folder.path} has no sample times (hosts/HOST/timeline.json.gz): captured before fleetflame kept "
@@ -94,15 +114,28 @@ def window_stacks(timelines: dict[str, Timeline], lo: float, hi: float) -> folde
     return folded.merge(per_host)
 
 
-def build_window(
-    capture: Path, manifest: Manifest, from_text: str, until_text: str, formats: tuple[str, ...], group_by: str
-) -> tuple[Path, list[Path]]:
-    """Write CAPTURE/windows/FROM-UNTIL/ (fleet.folded and the graphs); the capture's own files
-    are not touched. Returns the window's folder and the files written."""
-    from ..report import EXPORT_FORMATS, HOST_THRESHOLD, VIEWER_VIEWS, _title, regroup, resolve_grouping, write_outputs
-    from ..render import html
-    from ..render.model import FleetContext
+@dataclass(frozen=True)
+class Window:
+    """The fleet stacks (`host;tile;...`) of a time window of a capture, on the control clock."""
 
+    lo: float  # seconds since the epoch
+    hi: float
+    start: float  # the recording's start (capture_start)
+    stacks: folded.Stacks
+    hosts: int  # hosts with a timeline
+
+    @property
+    def name(self) -> str:
+        return window_name(self.lo, self.hi, self.start)
+
+    @property
+    def label(self) -> str:
+        return f"{self.lo - self.start:.3f} s to {self.hi - self.start:.3f} s"
+
+
+def capture_window(capture: Path, manifest: Manifest, from_text: str, until_text: str) -> Window:
+    """The window `--from FROM --until UNTIL` of a capture (report, skew and diff read it);
+    InputError if the bounds are bad, the capture has no timelines, or no sample is inside."""
     start = capture_start(manifest)
     lo, hi = parse_moment(from_text, start, "--from"), parse_moment(until_text, start, "--until")
     if hi <= lo:
@@ -114,20 +147,52 @@ def build_window(
         opened.close()
     stacks = window_stacks(timelines, lo, hi)
     if not stacks:
-        raise InputError(f"no sample between {from_text} and {until_text} (the recording covers {_covered(timelines, start)})")
-    out = files.private_dir(capture / WINDOWS_DIR / window_name(lo, hi, start))
+        raise InputError(f"{capture}: no sample between {from_text} and {until_text} (the recording covers {_covered(timelines, start)})")
+    return Window(lo, hi, start, stacks, len(timelines))
+
+
+def resolved_tiles(manifest: Manifest) -> dict[str, list[str]]:
+    """host -> the tiles it recorded (for skew: a tile without a sample in the window is listed too)."""
+    return {
+        name: [str(t.get("name")) for t in host.tiles if isinstance(t, dict)]
+        for name, host in manifest.hosts.items()
+        if host.status == "ok"
+    }
+
+
+def build_window(
+    capture: Path, manifest: Manifest, from_text: str, until_text: str, formats: tuple[str, ...], group_by: str
+) -> tuple[Path, list[Path]]:
+    """Write CAPTURE/windows/FROM-UNTIL/ (fleet.folded, skew.json and the graphs); the capture's
+    own files are not touched. Returns the window's folder and the files written."""
+    from ..analysis.skew import analyse, write_skew_json
+    from ..report import EXPORT_FORMATS, HOST_THRESHOLD, VIEWER_VIEWS, _title, idle_tiles, regroup, resolve_grouping, write_outputs
+    from ..render import html
+    from ..render.model import FleetContext
+
+    window = capture_window(capture, manifest, from_text, until_text)
+    stacks = window.stacks
+    out = files.private_dir(capture / WINDOWS_DIR / window.name)
     written = []
     with files.opened_dir(out) as fd:
         files.replace_file(FLEET_FOLDED, folded.format_folded(stacks).encode("utf-8"), dir_fd=fd)
         written.append(out / FLEET_FOLDED)
-        grouping = resolve_grouping(group_by, len(timelines))
-        options = _title(manifest, f"fleet, {lo - start:.3f} s to {hi - start:.3f} s")
+        skew = analyse(stacks, resolved=resolved_tiles(manifest))
+        write_skew_json(out, skew, dir_fd=fd)
+        written.append(out / "skew.json")
+        grouping = resolve_grouping(group_by, window.hosts)
+        options = _title(manifest, f"fleet, {window.label}")
         fleet_formats = [f for f in formats if f not in ("folded", "html", *EXPORT_FORMATS)]
         written += write_outputs(regroup(stacks, grouping), out, "flamegraph", fleet_formats, options, dir_fd=fd)
         exports = [f for f in formats if f in EXPORT_FORMATS]
         written += write_outputs(stacks, out, "flamegraph", exports, options, dir_fd=fd)
         if "html" in formats:
-            context = FleetContext(default_view=VIEWER_VIEWS.get(grouping, "kind"), host_threshold=HOST_THRESHOLD)
+            context = FleetContext(
+                default_view=VIEWER_VIEWS.get(grouping, "kind"),
+                host_threshold=HOST_THRESHOLD,
+                skew=json.loads(json.dumps(skew.to_json())),
+                idle_tiles=idle_tiles(stacks, manifest),
+            )
             files.replace_file(f"flamegraph{html.EXTENSION}", html.render_fleet(stacks, options, context), dir_fd=fd)
             written.append(out / f"flamegraph{html.EXTENSION}")
     return out, written

@@ -30,10 +30,11 @@ from fleetflame.inventory.model import HostRecord
 PERF_OK = b"[ perf record: Woken up 1 times to write data ]\n[ perf record: Captured and wrote 0.010 MB perf.data (%d samples) ]\n"
 
 
-def perf_script_text(samples: dict[int, list[tuple[str, int]]], comm: str = "fdctl", pid: int = 100) -> bytes:
-    """`perf script` text: for each tid, (leaf-first frames joined by ';', count) samples."""
+def perf_script_text(samples: dict[int, list[tuple[str, int]]], comm: str = "fdctl", pid: int = 100, start: float = 1000.0) -> bytes:
+    """`perf script` text: for each tid, (leaf-first frames joined by ';', count) samples, 10 ms
+    apart from `start` (seconds; perf's default clock unless a test gives a wall-clock time)."""
     out = []
-    t = 1000.0
+    t = start
     for tid, stacks in samples.items():
         for frames, count in stacks:
             for _ in range(count):
@@ -95,6 +96,7 @@ class FakeHost:
     # end) or "perf.data" (announces 10^12 bytes and streams until stopped)
     fail: dict[str, object] = field(default_factory=dict)
     tmpdir: str = "/tmp"
+    clock_offset: float = 0.0  # this host's clock minus the real one (what it says in clock/started/ended)
     folders: dict[str, Folder] = field(default_factory=dict)
     log: list[tuple[float, str]] = field(default_factory=list)  # (time, what): channels and commands
     sessions: int = 0
@@ -314,11 +316,12 @@ async def _new(
         return
     how = go.split()[3]
     host.note(f"go {go}")
+    proc.say(f"clock {time.time() + host.clock_offset:.6f}")
     folder.started_at = time.time()
     folder.planned_end = folder.started_at + float(duration)
     folder.end_status = host.perf_status
     folder.perf_data = host.perf_data
-    proc.say(f"started {folder.started_at:.6f}")
+    proc.say(f"started {folder.started_at + host.clock_offset:.6f}")
     if how == "detach":
         proc.exit(0)
         return
@@ -345,7 +348,7 @@ async def _finish(host: FakeHost, proc: FakeProcess, folder: Folder, reader: asy
     assert folder.ended is not None
     status, ended = folder.ended
     stderr = host.perf_stderr if host.perf_stderr is not None else PERF_OK % host.samples_reported
-    proc.say(f"ended {status} {ended:.6f}")
+    proc.say(f"ended {status} {ended + host.clock_offset:.6f}")
     proc.say(f"perf-stderr {len(stderr)}", stderr)
     if status not in (0, 130) or b"Captured and wrote" not in stderr:
         del host.folders[folder.path]

@@ -325,9 +325,11 @@ def test_files_planted_in_the_capture_folder_are_never_written_through(tmp_path:
         script.send('meta {"stand-in": true}')
         script.until("ready")
         script.send(f"go t {os.getpid()} run")
+        clock, _ = script.message()  # the host's clock, said as it reads `go`
         verb, args = script.message()
     finally:
         status = script.end()
+    assert clock == "clock"
     assert (verb, args[0]) == ("error", str(int(Exit.WRITE))) and "perf did not start" in " ".join(args), (verb, args)
     assert status == Exit.WRITE
     assert captures(tmpdir) == [], "a host whose perf did not start keeps nothing"

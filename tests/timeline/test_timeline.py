@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -97,13 +98,15 @@ def test_parse_moment() -> None:
             parse_moment(bad, START)
 
 
-def make_capture(out: Path, with_timeline: bool = True) -> Path:
+def make_capture(out: Path, with_timeline: bool = True, hosts: tuple[str, ...] = ("val01", "val02"), quiet: tuple[str, ...] = ()) -> Path:
+    """A capture of `hosts` recording script(); the `quiet` hosts never take the slow path."""
     folder = out / "20261207T041900Z-all"
     rows = {}
-    for host in ("val01", "val02"):
+    for host in hosts:
         host_dir = folder / "hosts" / host
         host_dir.mkdir(parents=True)
-        (host_dir / "perf.script.gz").write_bytes(gzip.compress(script().encode()))
+        text = re.sub(r"\t\w+ slow\+0x1 \(/opt/fd\)\n", "", script()) if host in quiet else script()
+        (host_dir / "perf.script.gz").write_bytes(gzip.compress(text.encode()))
         stacks = collapse_host(str(host_dir / "perf.script.gz"), ROOTS, None, str(host_dir) if with_timeline else None)
         folded.write_folded(stacks, host_dir / "stacks.folded")
         rows[host] = HostResult(status="ok", samples=sum(stacks.values()), perf_started_at=START)
@@ -129,6 +132,40 @@ def test_report_window(tmp_path: Path) -> None:
     code, _, err = invoke("report", str(folder), "--from", "04:19:02.5", "--until", "04:19:03")
     fleet = folded.read_folded(folder / "windows" / "2.500-3.000" / "fleet.folded")
     assert code == 0 and not any("slow" in k for k in fleet) and sum(fleet.values()) == 200
+
+
+def test_a_window_holds_its_own_skew_json(tmp_path: Path) -> None:
+    folder = make_capture(tmp_path)
+    code, _, err = invoke("report", str(folder), "--from", "0.5", "--until", "2.5")
+    assert code == 0, err
+    skew = json.loads((folder / "windows" / "0.500-2.500" / "skew.json").read_text())
+    assert skew["findings"] == [] and not (folder / "skew.json").exists()
+
+
+def test_skew_of_a_window_compares_only_that_window(tmp_path: Path) -> None:
+    # val03 takes the slow path from 1 s to 2 s; val01 and val02 never do
+    folder = make_capture(tmp_path, hosts=("val01", "val02", "val03"), quiet=("val01", "val02"))
+    code, out, err = invoke("skew", str(folder), "--json", "--min-samples", "50", "--from", "1", "--until", "2")
+    assert code == 0, err
+    findings = json.loads(out)["findings"]
+    assert ("val03", "verify:0", "slow") in {(f["host"], f["tile"], f["function"]) for f in findings}, findings
+    code, out, err = invoke("skew", str(folder), "--json", "--min-samples", "50", "--from", "2.5", "--until", "3.5")
+    assert code == 0 and json.loads(out)["findings"] == [], "outside the window every host ran the same code"
+    code, _, err = invoke("skew", str(folder), "--until", "3")
+    assert code == 2 and "both --from and --until" in err
+
+
+def test_diff_of_a_window(tmp_path: Path) -> None:
+    before = make_capture(tmp_path / "a")
+    after = make_capture(tmp_path / "b")
+    code, svg, err = invoke("diff", str(before), str(after), "--from", "1", "--until", "2")
+    assert code == 0, err
+    assert "slow" in svg and "(1 to 2)" in svg
+    code, svg, err = invoke("diff", str(before), str(after), "--from", "2.5", "--until", "3")
+    assert code == 0 and "slow" not in svg, "the window after the slow second has none of it"
+    folded.write_folded({"a;b": 1}, tmp_path / "x.folded")
+    code, _, err = invoke("diff", str(tmp_path / "x.folded"), str(after), "--from", "1", "--until", "2")
+    assert code == 2 and "a folded file has no sample times" in err
 
 
 def test_report_window_errors(tmp_path: Path) -> None:
