@@ -88,6 +88,8 @@ def test_capture_puts_each_tiles_functions_under_that_tile(standin_binary: Path,
     manifest = json.loads((folder / "manifest.json").read_text())
     host = manifest["hosts"]["localhost"]
     assert host["status"] == "ok" and host["error"] is None
+    # one clock on both sides: the measured offset is within its own uncertainty (a real shell's `date`)
+    assert abs(host["clock_offset_s"]) <= host["clock_uncertainty_s"] + 1e-6 < 0.5, host
     assert {t["name"] for t in host["tiles"]} >= {"net:0", "quic:0", "verify:0", "verify:1", "verify:2", "bank:0", "bank:1"}
     if layout == "processes":
         assert all(t["pid"] == t["tid"] for t in host["tiles"] if t["kind"] not in AGAVE_KINDS)
