@@ -28,12 +28,15 @@ def timeline(
     block character per column, taller for more samples (with --fn: for a larger share of
     samples whose stack matches REGEX).
 
+    Every row is on this machine's clock: a host whose clock was off is moved by the offset
+    measured when recording started, and named under the rows.
+
     Reads hosts/HOST/timeline.json.gz (captures made since fleetflame keeps sample times); a
     capture without it is an error, exit 2. `report --from A --until B` draws the graphs of a window.
     """
     from ..report import CaptureFolder
     from ..terminal import print_line
-    from ..timeline.view import activity_rows
+    from ..timeline.view import activity_rows, clock_notes
     from ..timeline.window import capture_start, load_timelines
 
     folder, manifest = open_capture(capture, out_dir)
@@ -43,4 +46,7 @@ def timeline(
     finally:
         opened.close()
     for line in activity_rows(timelines, capture_start(manifest), width=width, tile=tile, host=host, fn=fn):
+        print_line(out, line)
+    clocks = {name: (manifest.hosts[name].clock_offset_s, manifest.hosts[name].clock_uncertainty_s) for name in timelines}
+    for line in clock_notes(clocks, width):
         print_line(out, line)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from ..errors import InputError
 from ..render.model import tile_kind
+from .clock import CLOCK_WARN_S, correction
 from .store import Timeline
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -82,3 +84,17 @@ def _level(value: int, top: int) -> int:
     if value <= 0:
         return 0
     return max(1, min(8, round(8 * value / top)))
+
+
+def clock_notes(clocks: Mapping[str, tuple[float | None, float | None]], width: int = 80) -> list[str]:
+    """Lines under the rows for hosts whose clock was off: (offset, uncertainty) per host, from
+    the manifest. A host moved onto this machine's clock, or placed only roughly, is named."""
+    lines = []
+    for name in sorted(clocks):
+        offset, uncertainty = clocks[name]
+        moved = correction(offset, uncertainty)
+        if moved and abs(moved) > CLOCK_WARN_S:
+            lines.append(f"clock: {name} moved {-moved:+.3f} s onto this machine's clock")
+        if uncertainty is not None and uncertainty > CLOCK_WARN_S:
+            lines.append(f"clock: {name} placed only to ±{uncertainty * 1000:.0f} ms (slow start signal)")
+    return [line if len(line) <= width else line[: width - 1] + "…" for line in lines]

@@ -7,13 +7,16 @@ import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from fleetflame.api import CaptureOptions, RunOutcome, run_capture
+from fleetflame.cli import app
 from fleetflame.capture.manifest import read_manifest
 from fleetflame.host.targets import parse_target
 from fleetflame.inventory.model import HostRecord
 from fleetflame.report import CaptureFolder
 from fleetflame.timeline.clock import CLOCK_WARN_S, ClockReading, clock_warnings, correction
+from fleetflame.timeline.view import clock_notes
 from fleetflame.timeline.window import capture_start, load_timelines
 
 from ..capture.fakehost import FakeHost, fake_connector, perf_script_text
@@ -83,6 +86,25 @@ def test_two_hosts_whose_clocks_differ_line_up_on_one_clock(tmp_path: Path) -> N
     # the recording's start is on this machine's clock too: not the host's that reads 2.5 s earlier
     assert rows["synced"].perf_started_at is not None
     assert capture_start(outcome.manifest) == pytest.approx(rows["synced"].perf_started_at, abs=0.05)
+
+
+def test_timeline_names_the_hosts_it_moved(tmp_path: Path) -> None:
+    start = time.time()
+    outcome = capture(tmp_path, {"synced": host_with_burst("synced", start), "behind": host_with_burst("behind", start, clock_offset=-2.5)})
+    result = CliRunner().invoke(app, ["timeline", str(outcome.folder), "--fn", "fd_burst"])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1].startswith("clock: behind moved +2.5") and "onto this machine's clock" in lines[-1]
+    assert all(len(line) <= 80 for line in lines)
+    rows = {line.split()[0]: line for line in lines if line.startswith(("synced", "behind"))}
+    # the burst is in the same columns on both rows once the clock is corrected
+    burst = [i for i, c in enumerate(rows["synced"]) if c == "█"]
+    assert burst and burst == [i for i, c in enumerate(rows["behind"]) if c == "█"], rows
+
+
+def test_clock_notes() -> None:
+    notes = clock_notes({"a": (0.001, 0.002), "b": (-2.5, 0.001), "c": (None, None), "d": (0.0, 0.2)}, width=60)
+    assert notes == ["clock: b moved +2.500 s onto this machine's clock", "clock: d placed only to ±200 ms (slow start signal)"]
 
 
 def test_a_slow_link_flags_a_clock_it_cannot_place(tmp_path: Path) -> None:
