@@ -343,6 +343,29 @@ def test_bad_arguments(binary: Path) -> None:
         assert res.returncode == 2 and res.stderr.startswith("standin:"), res
 
 
+def test_extra_path_window_is_validated(binary: Path) -> None:
+    """--extra-path-window MOD:LO:HI: whole seconds, 1 <= MOD <= 86400, 0 <= LO <= HI < MOD, and
+    only beside --extra-path; anything else is one line naming the option, exit 2."""
+    argv = standin_argv(Path("/x/standin"), extra_path="verify", extra_path_window="10:3:4")
+    assert argv[-4:] == ["--extra-path", "verify", "--extra-path-window", "10:3:4"]
+    assert "--extra-path-window" not in standin_argv(Path("/x/standin"), extra_path="verify")
+    run = ["--no-metrics", "--layout", "threads", "--tiles", "verify:1", "--load", "1"]
+    for window in ("10:3", "10:3:4:5", "10:4:3", "10:3:10", "0:0:0", "86401:0:0", "10:-1:3", "10:+3:4",
+                   "10:3:4x", " 10:3:4", "10:3.5:4", "x:1:2", "", "::", "1000000000:0:0"):
+        res = subprocess.run([str(binary), *run, "--extra-path", "verify", "--extra-path-window", window],
+                             capture_output=True, text=True, timeout=10)
+        assert res.returncode == 2, (window, res)
+        assert res.stderr.startswith(f"standin: --extra-path-window {window}: want MOD:LO:HI"), res.stderr
+    res = subprocess.run([str(binary), *run, "--extra-path-window", "10:3:4"], capture_output=True, text=True, timeout=10)
+    assert res.returncode == 2 and res.stderr == "standin: --extra-path-window needs --extra-path KIND\n", res
+    res = subprocess.run([str(binary), "--help"], capture_output=True, text=True, timeout=10)
+    assert res.returncode == 2 and "--extra-path-window MOD:LO:HI" in res.stderr
+    for window in ("10:3:4", "1:0:0", "86400:0:86399", "60:59:59"):
+        res = subprocess.run([str(binary), *run, "--extra-path", "verify", "--extra-path-window", window,
+                              "--duration", "0.05"], capture_output=True, text=True, timeout=10)
+        assert res.returncode == 0, (window, res)
+
+
 def gone(pids: list[int], timeout: float = 5.0) -> bool:
     deadline = time.monotonic() + timeout
     while any(running(p) for p in pids):

@@ -108,13 +108,16 @@ def standin_argv(binary: Path, *, layout: str = "processes", metrics: str | None
                  tiles: dict[str, int] | str | None = None, load: float | None = None,
                  dead_tiles: Sequence[str] = (), no_metrics: bool = False,
                  pidfile: Path | None = None, extra_path: str | None = None,
-                 sandbox: bool = True, legacy_names: bool = False,
+                 extra_path_window: str | None = None, sandbox: bool = True,
+                 legacy_names: bool = False,
                  exit_tiles: Sequence[str] = (), booting_tiles: Sequence[str] = (),
                  extra_args: Sequence[str] = ()) -> list[str]:
     """The stand-in's command line.
 
     `extra_path` (a tile kind) makes that kind's tiles also spend a third of their time in
-    `fd_slow_path_retry`, a function no other tile runs. `sandbox=False` runs the processes
+    `fd_slow_path_retry`, a function no other tile runs; `extra_path_window` ("MOD:LO:HI", with
+    `extra_path`) only while the wall-clock second (CLOCK_REALTIME) modulo MOD is in LO..HI:
+    "10:3:4" from second 3.000 to 4.999 of every ten. `sandbox=False` runs the processes
     layout's tiles unsandboxed. `legacy_names` uses resolv, poh and gui for resolh, pohh and
     guih (in `tiles` too) and the older metric names. `dead_tiles` ("verify:1") are advertised,
     then gone; `exit_tiles` run about a second, then shut down (tile_status 2, stale pid/tid);
@@ -141,6 +144,8 @@ def standin_argv(binary: Path, *, layout: str = "processes", metrics: str | None
         argv += ["--pidfile", str(pidfile)]
     if extra_path is not None:
         argv += ["--extra-path", extra_path]
+    if extra_path_window is not None:
+        argv += ["--extra-path-window", extra_path_window]
     return argv + list(extra_args)
 
 
@@ -276,8 +281,8 @@ def _wait_ready(proc: StandinProcess, timeout: float) -> None:
 def run_standin(binary: Path, *, layout: str = "processes", metrics: str | None = None,
                 tiles: dict[str, int] | str | None = None, load: float | None = None,
                 dead_tiles: Sequence[str] = (), no_metrics: bool = False,
-                extra_path: str | None = None, sandbox: bool = True,
-                legacy_names: bool = False, exit_tiles: Sequence[str] = (),
+                extra_path: str | None = None, extra_path_window: str | None = None,
+                sandbox: bool = True, legacy_names: bool = False, exit_tiles: Sequence[str] = (),
                 booting_tiles: Sequence[str] = (), extra_args: Sequence[str] = (),
                 ready_timeout: float = 10.0) -> Iterator[StandinProcess]:
     """Run the stand-in until the block ends; ready means tiles started and metrics listening.
@@ -292,9 +297,9 @@ def run_standin(binary: Path, *, layout: str = "processes", metrics: str | None 
         log_path = Path(tmp) / "standin.log"
         argv = standin_argv(binary, layout=layout, metrics=metrics, tiles=tiles, load=load,
                             dead_tiles=dead_tiles, no_metrics=no_metrics, pidfile=pidfile,
-                            extra_path=extra_path, sandbox=sandbox, legacy_names=legacy_names,
-                            exit_tiles=exit_tiles, booting_tiles=booting_tiles,
-                            extra_args=extra_args)
+                            extra_path=extra_path, extra_path_window=extra_path_window,
+                            sandbox=sandbox, legacy_names=legacy_names, exit_tiles=exit_tiles,
+                            booting_tiles=booting_tiles, extra_args=extra_args)
         with open(log_path, "wb") as log:
             popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         url = None if no_metrics else f"http://{metrics}/metrics"

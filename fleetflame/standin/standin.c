@@ -23,6 +23,10 @@
  * Agave threads in sol_rpc_service -> sol_thread_loop -> sol_rpc_handle_request -> ...
  * --extra-path KIND: that kind's tiles also spend about a third of their time in
  * fd_slow_path_retry (called from fd_stem_run), as a host whose tile took a slow path would.
+ * --extra-path-window MOD:LO:HI (with --extra-path): only while the wall-clock second
+ *   (CLOCK_REALTIME, the clock of perf record -k realtime) modulo MOD is in LO..HI, both
+ *   included: 10:3:4 takes the slow path from second 3.000 to 4.999 of every ten, and never
+ *   outside (checked before each batch, so the edges are sharp to a few microseconds).
  * --busy KIND:PCT: that kind's tiles burn PCT percent instead of --load (a validator's verify
  * tiles are its busiest).
  *
@@ -46,6 +50,7 @@
  *                [--legacy-names] [--load PCT] [--period MS] [--metrics ADDR:PORT | --no-metrics]
  *                [--dead-tile KIND:IDX]... [--exit-tile KIND:IDX]... [--booting-tile KIND:IDX]...
  *                [--pidfile PATH] [--duration SECONDS] [--extra-path KIND]
+ *                [--extra-path-window MOD:LO:HI] [--busy KIND:PCT]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -127,6 +132,8 @@ static char g_busy_kind[16];       /* --busy KIND:PCT: that kind's tiles burn PC
 static double g_busy_load;
 static uint64_t g_boot_ns;         /* wallclock at start, metric_boot_timestamp_nanos */
 static double g_edge_ns[HIST_BUCKETS + 1]; /* histogram left edges, as fd_histf_new */
+static long g_window_mod;          /* --extra-path-window MOD:LO:HI, 0 for always */
+static long g_window_lo, g_window_hi;
 static __thread int t_extra_path;  /* this thread is a tile of that kind */
 static __thread tile_t *t_tile;    /* this thread's tile (NULL for agave's own threads) */
 
@@ -147,6 +154,15 @@ static void sleep_until(double t) {
   ts.tv_sec = (time_t)t;
   ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
   while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+}
+
+/* --extra-path-window: the wall-clock second modulo MOD is in LO..HI (always without it). */
+INLINE int extra_path_now(void) {
+  if (!g_window_mod) return 1;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  long second = (long)(ts.tv_sec % g_window_mod);
+  return second >= g_window_lo && second <= g_window_hi;
 }
 
 /* ---- work ---- */
@@ -214,7 +230,7 @@ INLINE void duty_cycle(uint64_t (*work)(uint64_t), tile_t *t, double stop_at) {
     for (; credit >= 1; credit -= 1, n++) {
       acc += fd_stem_poll(acc);
       acc += work(acc);
-      if (t_extra_path) acc += fd_slow_path_retry(acc);
+      if (t_extra_path && extra_path_now()) acc += fd_slow_path_retry(acc);
     }
     g_sink = acc;
     double now = now_s();
@@ -1045,6 +1061,37 @@ static void parse_tiles(const char *spec) {
   free(copy);
 }
 
+/* A whole decimal number in [lo, hi], nothing else (no sign, no spaces, no trailing text). */
+static int parse_count(const char *text, size_t len, long lo, long hi, long *out) {
+  if (!len || len > 9) return 0;
+  long v = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (text[i] < '0' || text[i] > '9') return 0;
+    v = v * 10 + (text[i] - '0');
+  }
+  if (v < lo || v > hi) return 0;
+  *out = v;
+  return 1;
+}
+
+/* --extra-path-window MOD:LO:HI: 1 <= MOD <= 86400 seconds, 0 <= LO <= HI < MOD. */
+#define WINDOW_MAX_MOD 86400
+static void parse_window(const char *spec) {
+  const char *a = strchr(spec, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+  long mod, lo, hi;
+  if (!b || !parse_count(spec, (size_t)(a - spec), 1, WINDOW_MAX_MOD, &mod) ||
+      !parse_count(a + 1, (size_t)(b - a - 1), 0, mod - 1, &lo) ||
+      !parse_count(b + 1, strlen(b + 1), lo, mod - 1, &hi)) {
+    fprintf(stderr, "standin: --extra-path-window %s: want MOD:LO:HI, whole seconds with "
+            "1 <= MOD <= %d and 0 <= LO <= HI < MOD (10:3:4: seconds 3 and 4 of every ten)\n",
+            spec, WINDOW_MAX_MOD);
+    exit(2);
+  }
+  g_window_mod = mod;
+  g_window_lo = lo;
+  g_window_hi = hi;
+}
+
 /* --dead-tile / --exit-tile / --booting-tile KIND:IDX */
 static void mark_tile(const char *option, const char *spec, int which) {
   char want[40];
@@ -1078,7 +1125,12 @@ static void usage(void) {
           "               [--legacy-names] [--load PCT] [--period MS]\n"
           "               [--metrics ADDR:PORT | --no-metrics] [--dead-tile KIND:IDX]...\n"
           "               [--exit-tile KIND:IDX]... [--booting-tile KIND:IDX]...\n"
-          "               [--pidfile PATH] [--duration SECONDS] [--extra-path KIND] [--busy KIND:PCT]\n");
+          "               [--pidfile PATH] [--duration SECONDS] [--extra-path KIND]\n"
+          "               [--extra-path-window MOD:LO:HI] [--busy KIND:PCT]\n"
+          "--extra-path KIND: that kind's tiles also run fd_slow_path_retry (a third of their time)\n"
+          "--extra-path-window MOD:LO:HI: only while the wall-clock second %% MOD is in LO..HI\n"
+          "               (CLOCK_REALTIME; 10:3:4 = seconds 3 and 4 of every ten)\n"
+          "--busy KIND:PCT: that kind's tiles burn PCT percent instead of --load\n");
   exit(2);
 }
 
@@ -1116,6 +1168,7 @@ int main(int argc, char **argv) {
       }
       snprintf(g_extra_kind, sizeof g_extra_kind, "%s", kind);
     }
+    else if (!strcmp(a, "--extra-path-window")) parse_window(argv[++i]);
     else if (!strcmp(a, "--busy")) {
       char kind[16];
       if (sscanf(argv[++i], "%15[a-z]:%lf", kind, &g_busy_load) != 2 || kind_index(kind) < 0 ||
@@ -1130,6 +1183,7 @@ int main(int argc, char **argv) {
   int processes = !strcmp(layout, "processes");
   if (!processes && strcmp(layout, "threads")) die("--layout is processes or threads");
   if (g_load < 0 || g_load > 100 || g_period_ms <= 0) die("--load is 0..100, --period > 0");
+  if (g_window_mod && !g_extra_kind[0]) die("--extra-path-window needs --extra-path KIND");
   if (g_legacy && g_extra_kind[0]) snprintf(g_extra_kind, sizeof g_extra_kind, "%s", legacy_kind(g_extra_kind));
 
   g_shared = mmap(NULL, sizeof(shared_t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

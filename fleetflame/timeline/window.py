@@ -50,8 +50,8 @@ def on_control_clock(timeline: Timeline, host: HostResult) -> Timeline:
 
 def parse_moment(text: str, start: float, option: str = "--from") -> float:
     """`12.4` (seconds from the start of the recording) or `12:03:41.200` (UTC time of day on the
-    day the capture started; a time before the start on that day is taken on the next day) ->
-    seconds since the epoch."""
+    day the capture started; a time more than 12 hours before the start on that day is taken on
+    the next day, for a capture across midnight) -> seconds since the epoch."""
     text = text.strip()
     m = TIME_OF_DAY.fullmatch(text)
     if m is not None:
