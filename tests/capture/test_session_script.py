@@ -34,6 +34,9 @@ esac
 TOOLS = ("timeout", "setsid", "gzip", "sha256sum", "stat", "mktemp", "dd", "tail", "nice", "df", "cat", "awk", "rm")
 
 
+WATCHDOG_S = 120  # a session stuck this long is killed (the test fails saying so)
+
+
 class Script:
     """SESSION as a subprocess, read message by message (data after `chunk`, `file`, `perf-stderr`)."""
 
@@ -42,8 +45,13 @@ class Script:
             ["/bin/sh", "-c", SESSION, "fleetflame-session", *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
         )  # fmt: skip
-        self.watchdog = threading.Timer(60, self.proc.kill)
+        self.watchdog = threading.Timer(WATCHDOG_S, self._kill)
         self.watchdog.start()
+        self.killed = False
+
+    def _kill(self) -> None:
+        self.killed = True  # (said in the assertion: a loaded machine, not the script, ended it)
+        self.proc.kill()
 
     def send(self, line: str) -> None:
         assert self.proc.stdin is not None
@@ -53,7 +61,7 @@ class Script:
     def message(self) -> tuple[str, list[str]]:
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
-        assert line, f"the session ended: {self.stderr()}"
+        assert line, f"the session ended: {self.stderr()}" + (f" (killed by the test's {WATCHDOG_S} s watchdog)" if self.killed else "")
         verb, *args = line.decode().rstrip("\n").split(" ")
         if verb in ("chunk", "perf-stderr"):
             self.proc.stdout.read(int(args[0]))
