@@ -1,5 +1,10 @@
 """The viewer part of bench/render.py: a 500-host capture rendered and opened in Chromium.
 
+With `timeline` (bench/render.py --timeline) it also builds the 500-host capture for 30 s at 99 Hz
+with each host's timeline (bench/synthetic_fleet.synthetic_timelines) and measures the page with
+and without its Timeline data: size, first paint (in turns), opening the Timeline tab, a range
+selection (≤ 200 ms) and colouring by a function's share.
+
 Prints each figure beside its goal: render time (Python: what `fleetflame report` adds for the
 page and the default SVG), HTML size (≤ 30 MB), first paint (≤ 1.5 s from navigation start, the
 browser's own start-up not counted) and interaction times (≤ 100 ms: zoom, search, view switches,
@@ -261,3 +266,126 @@ def _interactions(browser: Any, path: Path, repeat: int) -> None:
     print(f"interactions: slowest median {worst_wall:.1f} ms wall ({_verdict(worst_wall <= GOAL_INTERACTION_MS)}), "
           f"{worst_cpu:.1f} ms main-thread CPU ({_verdict(worst_cpu <= GOAL_INTERACTION_MS)})"
           f"{'; SCRIPT ERRORS in the page' if errors else ''}")  # fmt: skip
+
+
+# --- the timeline (issue 18) ---------------------------------------------------------------------
+GOAL_RANGE_MS = 200
+TIMELINE_SECONDS = 30.0  # at 99 Hz: 2,970 samples a busy tile
+# until the Timeline tab has drawn what the call asked for (body[data-ff-timeline] changes), then a frame
+TIMELINE_TIMED = """async (code) => {
+  const before = document.body.getAttribute('data-ff-timeline');
+  const t0 = performance.now();
+  new Function(code)();
+  while (document.body.getAttribute('data-ff-timeline') === before && performance.now() - t0 < 20000) {
+    await new Promise((done) => setTimeout(done, 0));
+  }
+  await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
+  return performance.now() - t0;
+}"""
+RANGES = [
+    ("range: the 0.8 s burst", "fleetflame.setRange(12.4, 13.2)"),
+    ("range: 5 s", "fleetflame.setRange(5, 10)"),
+    ("range: the whole 30 s", "fleetflame.setRange(0, 30)"),
+    ("clear the range", "fleetflame.setRange(null)"),
+]
+SHARES = [
+    ("colour by share: one function", f"fleetflame.search('^{SKEW_FUNCTION}$', false)"),
+    ("colour by share: a regex", "fleetflame.search('fd_verify_.*sig', false)"),
+    ("back to samples", "fleetflame.search('', false)"),
+]
+
+
+def timeline_pages(hosts: int) -> tuple[Path, Path, dict[str, float]]:
+    """The 30 s capture's page without and with its timelines (bench/data/fleet-HOSTS-30s*.html)."""
+    from bench.synthetic_fleet import START, synthetic_timelines
+
+    plain, timed = DATA / f"fleet-{hosts}-30s.html", DATA / f"fleet-{hosts}-30s-timeline.html"
+    t0 = time.perf_counter()
+    stacks = synthetic_fleet(hosts, samples_per_tile=round(99 * TIMELINE_SECONDS), skew_share=0.02)
+    t_stacks = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    timelines = synthetic_timelines(stacks, seconds=TIMELINE_SECONDS)
+    t_timelines = time.perf_counter() - t0
+    options = FlameGraphOptions(title=f"fleetflame: {hosts} hosts, {TIMELINE_SECONDS:.0f} s")
+    t0 = time.perf_counter()
+    plain.write_text(html.render_fleet(stacks, options, FleetContext(default_view="kind")), encoding="utf-8")
+    t_plain = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    page = html.render_fleet(stacks, options, FleetContext(default_view="kind", timelines=timelines, recording_start=START))
+    t_timed = time.perf_counter() - t0
+    timed.write_text(page, encoding="utf-8")
+    samples = sum(stacks.values())
+    entries = sum(len(s) for t in timelines.values() for s in t.series.values())
+    print(f"\ntimeline   {hosts} hosts × 14 tiles × {TIMELINE_SECONDS:.0f} s at 99 Hz: {len(stacks):,} distinct stacks, {samples:,} samples, "
+          f"{entries:,} (stack, 20 ms bin) entries (made in {t_stacks:.1f} + {t_timelines:.1f} s)")  # fmt: skip
+    meta = json.loads(page.split('id="ff-data">', 1)[1].split("</script>", 1)[0])["time"]
+    time_mb = len(page.split('id="ff-time">', 1)[1].split("<", 1)[0]) / 1e6
+    print(f"  time section: per-leaf bins {meta['binMs']} ms ({meta['events']:,} events), per-host totals {meta['fineMs']} ms "
+          f"({meta['hostEvents']:,} events), {time_mb:.2f} MB of text")  # fmt: skip
+    print(f"  render (Python) html without timeline {t_plain:.2f} s, with {t_timed:.2f} s")
+    return plain, timed, {"plain_mb": plain.stat().st_size / 1e6, "timed_mb": timed.stat().st_size / 1e6}
+
+
+def timeline_bench(hosts: int, repeat: int) -> None:
+    plain, timed, sizes = timeline_pages(hosts)
+    print(f"html size  without timeline {sizes['plain_mb']:.2f} MB, with {sizes['timed_mb']:.2f} MB   goal ≤ {GOAL_HTML_MB} MB: "
+          f"{_verdict(sizes['timed_mb'] <= GOAL_HTML_MB)}")  # fmt: skip
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        print("chromium   skipped: no chromium (apt-get install chromium)")
+        return
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            runs: dict[Path, list[float]] = {plain: [], timed: []}
+            for i in range(max(repeat, 3)):
+                for path in (plain, timed) if i % 2 == 0 else (timed, plain):
+                    runs[path].append(_paint_ms(browser, path))
+            a, b = sorted(runs[plain]), sorted(runs[timed])
+            mb = statistics.median(b)
+            print(f"first paint in turns over {len(a)} loads each: without timeline median {statistics.median(a):.0f} ms ({a[0]:.0f}–{a[-1]:.0f}), "
+                  f"with median {mb:.0f} ms ({b[0]:.0f}–{b[-1]:.0f})   goal ≤ {GOAL_FIRST_PAINT_MS} ms: {_verdict(mb <= GOAL_FIRST_PAINT_MS)}")  # fmt: skip
+            _timeline_interactions(browser, timed, repeat)
+        finally:
+            browser.close()
+
+
+def _timeline_interactions(browser: Any, path: Path, repeat: int) -> None:
+    opens, decodes, draws = [], [], []
+    for _ in range(max(repeat, 3)):
+        page = _open(browser, path)
+        opens.append(float(page.evaluate(TIMELINE_TIMED, "fleetflame.showTab('timeline')")))
+        t = page.evaluate("() => window.fleetflame.timeline().timings")
+        decodes.append(float(t["timeDecoded"]))
+        draws.append(float(t["timelineDrawn"]))
+        page.close()
+    print(f"open the Timeline tab (decode + first draw, to the next frame): median {statistics.median(opens):.0f} ms "
+          f"({min(opens):.0f}–{max(opens):.0f}) over {len(opens)} loads; of which decoding {statistics.median(decodes):.0f} ms, "
+          f"drawing heatmap and strips {statistics.median(draws):.0f} ms   (no goal; once per page)")  # fmt: skip
+    page = _open(browser, path)
+    page.evaluate(TIMELINE_TIMED, "fleetflame.showTab('timeline')")
+    times: dict[str, list[tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        trace = Path(tmp) / "trace.json"
+        for _ in range(max(repeat, 3)):
+            for name, code in RANGES:  # each range from the whole recording; "clear" from the previous range
+                if "clear" not in name:
+                    page.evaluate("() => window.fleetflame.setRange(null)")
+                times.setdefault(name + " (graph)", []).append(_timed(browser, page, TIMED, code, trace))
+            for name, code in RANGES:  # the same, until the heatmap and strips show it too
+                times.setdefault(name + " (graph + timeline)", []).append(_timed(browser, page, TIMELINE_TIMED, code, trace))
+            for name, code in SHARES:
+                times.setdefault(name, []).append(_timed(browser, page, TIMELINE_TIMED, code, trace))
+    errors = page.locator("#ff-error").count()
+    page.close()
+    print(f"timeline interactions over {max(repeat, 3)} rounds, ms: wall until drawn and a frame (median / worst), main-thread CPU (median)"
+          f"   goal: a range ≤ {GOAL_RANGE_MS} ms")  # fmt: skip
+    for name, values in times.items():
+        wall = statistics.median(v[0] for v in values)
+        cpu = statistics.median(v[1] for v in values)
+        goal = f"{_verdict(wall <= GOAL_RANGE_MS)}" if name.startswith(("range", "clear")) else "(no goal)"
+        print(f"  {name:42s} {wall:7.1f} / {max(v[0] for v in values):7.1f}   CPU {cpu:6.1f}   {goal}")
+    if errors:
+        print("SCRIPT ERRORS in the page")

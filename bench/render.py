@@ -9,6 +9,7 @@ run-loop prefix, per-kind call trees up to 40 frames deep with kernel (`_[k]`) a
 leaves, and skewed (Zipf-like) counts. Inputs are generated once into bench/data/ (not committed).
 
     .venv/bin/python bench/render.py [--stacks N] [--repeat R] [--out FILE.svg] [--hosts 500] [--only svg|fleet] [--before COMMIT]
+    .venv/bin/python bench/render.py --timeline [--hosts 500] [--repeat R]     # the Timeline tab (issue 18)
 """
 
 from __future__ import annotations
@@ -112,10 +113,16 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=500, help="hosts of the viewer benchmark's capture (default 500)")
     parser.add_argument("--only", choices=("svg", "fleet"), help="run one part")
     parser.add_argument("--before", metavar="COMMIT", help="the viewer's first paint and page size at COMMIT too, measured in turns")
+    parser.add_argument("--timeline", action="store_true", help="only the viewer's Timeline: the capture for 30 s with timelines, "
+                        "with and without them (issue 18)")
     args = parser.parse_args()
-    if args.only != "fleet":
+    if args.timeline:
+        from fleet_viewer import timeline_bench  # bench/fleet_viewer.py
+
+        timeline_bench(args.hosts, args.repeat)
+    if args.only != "fleet" and not args.timeline:
         svg_bench(args)
-    if args.only != "svg":
+    if args.only != "svg" and not args.timeline:
         from fleet_viewer import fleet_bench  # bench/fleet_viewer.py
 
         fleet_bench(args.hosts, args.repeat, args.before)

@@ -18,6 +18,10 @@ from __future__ import annotations
 import random
 from collections import Counter
 
+import numpy as np
+
+from fleetflame.timeline.store import Timeline
+
 TILES = ["net:0", "quic:0", "verify:0", "verify:1", "verify:2", "verify:3", "dedup:0", "pack:0",
          "bank:0", "bank:1", "poh:0", "shred:0", "store:0", "sign:0"]  # fmt: skip
 # relative load per kind: how many samples a host's tile gets in a 10 s capture at 99 Hz
@@ -37,6 +41,10 @@ KERNEL = ["entry_SYSCALL_64_after_hwframe_[k]", "do_syscall_64_[k]", "__x64_sys_
           "__sys_sendmmsg_[k]", "udp_sendmsg_[k]", "ip_finish_output2_[k]", "__dev_queue_xmit_[k]",
           "asm_sysvec_apic_timer_interrupt_[k]", "__sched_yield_[k]", "copy_user_generic_[k]"]  # fmt: skip
 SKEW_FUNCTION = "fd_ed25519_verify_slowpath"
+# synthetic_timelines: the recording's start (epoch seconds; a multiple of 1 s, so every bin width
+# of the viewer's ladder starts on it) and the burst: the skewed host runs SKEW_FUNCTION only then
+START = 1_795_000_000.0
+BURST = (12.4, 13.2)  # seconds from START
 
 
 def _name(rng: random.Random, kind: str, depth: int) -> str:
@@ -77,11 +85,13 @@ def synthetic_fleet(
     zipf: float = 2.0,
     skewed_host: int | None = 17,
     idle_every: int = 50,
+    skew_share: float = 0.2,
 ) -> dict[str, int]:
     """Fleet stacks for `hosts` hosts (`host001`...) × TILES.
 
-    `skewed_host` (1-based, if within range) runs SKEW_FUNCTION for a fifth of its verify samples;
-    every `idle_every`-th host's `sign:0` records nothing (an idle tile, 0 to disable).
+    `skewed_host` (1-based, if within range) runs SKEW_FUNCTION for `skew_share` of its verify
+    samples (a fifth by default); every `idle_every`-th host's `sign:0` records nothing (an idle
+    tile, 0 to disable).
     """
     rng = random.Random(seed)
     kinds = sorted({t.split(":")[0] for t in TILES})
@@ -106,11 +116,49 @@ def synthetic_fleet(
             paths = universe[kind]
             for index, count in drawn.items():
                 path = paths[index]
-                if h == skewed_host and kind == "verify" and hrng.random() < 0.2:
+                if h == skewed_host and kind == "verify" and hrng.random() < skew_share:
                     path = (*path[:12], SKEW_FUNCTION)
                 key = f"{host};{tile};{';'.join(path)}"
                 stacks[key] = stacks.get(key, 0) + count
     return stacks
+
+
+def synthetic_timelines(
+    stacks: dict[str, int],
+    seconds: float = 30.0,
+    seed: int = 7,
+    skewed_host: str | None = "host017",
+    burst: tuple[float, float] = BURST,
+    start: float = START,
+    bin_ms: int = 20,
+) -> dict[str, Timeline]:
+    """Each host's timeline (as hosts/HOST/timeline.json.gz holds it) for fleet `stacks`: every
+    sample of a stack at a uniformly random time within `seconds` from `start`, except that the
+    samples of `skewed_host`'s SKEW_FUNCTION stacks all fall within `burst` (seconds from start).
+    Each stack's binned samples add up to its count in `stacks`. Seeded."""
+    rng = np.random.default_rng(seed)
+    by_host: dict[str, list[tuple[str, int]]] = {}
+    for key, count in stacks.items():
+        host, _, rest = key.partition(";")
+        by_host.setdefault(host, []).append((rest, count))
+    bin_s = bin_ms / 1000
+    first = round(start / bin_s)
+    nbins = int(np.ceil(max(seconds, burst[1]) / bin_s))
+    out: dict[str, Timeline] = {}
+    for host, entries in sorted(by_host.items()):
+        names = [name for name, _ in entries]
+        index = np.repeat(np.arange(len(names), dtype=np.int64), np.array([c for _, c in entries], dtype=np.int64))
+        times = rng.uniform(0.0, seconds, index.size)
+        if host == skewed_host:
+            in_burst = np.array([name.endswith(";" + SKEW_FUNCTION) for name in names])[index]
+            times[in_burst] = rng.uniform(burst[0], burst[1], int(in_burst.sum()))
+        bins = np.minimum(np.floor(times / bin_s).astype(np.int64), nbins - 1)
+        keys, counts = np.unique(index * nbins + bins, return_counts=True)
+        series: dict[str, dict[int, int]] = {name: {} for name in names}
+        for i, b, c in zip((keys // nbins).tolist(), (keys % nbins + first).tolist(), counts.tolist()):
+            series[names[i]][b] = c
+        out[host] = Timeline(series, bin_ms)
+    return out
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import folded
 from .capture import FLEET_FOLDED, HOSTS_DIR, STACKS_FOLDED, Manifest, files
@@ -34,6 +34,9 @@ from .capture.ids import host_folder_name
 from .errors import InputError
 from .render import RENDERERS, FlameGraphOptions, html, pprof, write_output
 from .render.model import FleetContext, tile_kind
+
+if TYPE_CHECKING:
+    from .timeline.store import Timeline
 
 DEFAULT_FORMATS = ("svg", "html")
 EXPORT_FORMATS = ("pprof", "speedscope")  # written from the fleet stacks as stored, see _export_options
@@ -373,7 +376,9 @@ def _build(folder: CaptureFolder, manifest: Manifest, formats: tuple[str, ...], 
     exports = [f for f in formats if f in EXPORT_FORMATS]
     written += write_outputs(stacks, folder.path, "flamegraph", exports, _export_options(manifest, options), dir_fd=folder.fd)
     if "html" in formats:
-        written.append(folder.write(f"flamegraph{html.EXTENSION}", html.render_fleet(stacks, options, context)))
+        timelines, start = _page_timelines(folder, manifest)
+        page_context = replace(context, timelines=timelines, recording_start=start)
+        written.append(folder.write(f"flamegraph{html.EXTENSION}", html.render_fleet(stacks, options, page_context)))
     # each host's graph from the stacks.folded read above (a host drawn from fleet.folded has none)
     for name, host_stacks in (per_host or {}).items():
         with folder.host_dir(name) as fd:
@@ -381,6 +386,29 @@ def _build(folder: CaptureFolder, manifest: Manifest, formats: tuple[str, ...], 
                 continue
             written += write_outputs(host_stacks, folder.host_path(name), "flamegraph", ["svg"], _title(manifest, name), dir_fd=fd)
     return written
+
+
+def _page_timelines(folder: CaptureFolder, manifest: Manifest) -> tuple[Iterator[tuple[str, Timeline]] | None, float | None]:
+    """The hosts' timelines for the viewer's Timeline tab, read one host at a time as the page is
+    built, and the recording's start; (None, None) for a capture without any (made before
+    fleetflame kept sample times): the page has no tab. A damaged one leaves the page without a
+    timeline, with a note naming it (render.model.build_time)."""
+    from .timeline.store import TIMELINE
+    from .timeline.window import capture_start, iter_timelines  # (lazy: window.py imports this module)
+
+    def has_timeline(name: str) -> bool:
+        with folder.host_dir(name) as fd:
+            if fd is None:
+                return False
+            try:
+                os.stat(TIMELINE, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return False
+            return True
+
+    if not any(has_timeline(name) for name in manifest.ok_hosts):
+        return None, None
+    return iter_timelines(folder, manifest), capture_start(manifest)
 
 
 def written_summary(folder: Path, written: list[Path], hosts: int, host_svgs: bool | None) -> str:

@@ -1,7 +1,9 @@
 """Folded stacks → one self-contained HTML page with an interactive flame graph viewer.
 
 Everything is inlined (the viewer's scripts and CSS, the data), so the page works offline and
-from any folder. The data is the document of `model.py`: a JSON header and a gzip+base64 blob.
+from any folder. The data is the document of `model.py`: a JSON header and a gzip+base64 blob,
+and for a fleet whose capture kept sample times, the time section (#ff-time, read only when the
+Timeline tab or a `#from=…&until=…` link needs it).
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from collections.abc import Mapping
 
 from fleetflame.errors import FleetflameError
 from fleetflame.render.assets import read_asset
-from fleetflame.render.model import FleetContext, build_document, pack_blob
+from fleetflame.render.model import FleetContext, build_page_data, pack_blob
 from fleetflame.render.options import FlameGraphOptions
 from fleetflame.render.xml import escape, script_json
 
 EXTENSION = ".html"
-SCRIPTS = ("viewer-data.js", "viewer-draw.js", "viewer.js")  # in this order: each uses the ones before
+SCRIPTS = ("viewer-data.js", "viewer-draw.js", "viewer-time.js", "viewer.js")  # in this order: each uses the ones before
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
@@ -32,7 +34,7 @@ def render_fleet(stacks: Mapping[str, int], options: FlameGraphOptions, context:
 
 
 def _page(stacks: Mapping[str, int], options: FlameGraphOptions, context: FleetContext | None) -> str:
-    header, blob = build_document(stacks, options, context)
+    header, blob, time_text = build_page_data(stacks, options, context)
     scripts = [(name, read_asset(name)) for name in SCRIPTS]
     css = read_asset("viewer.css")
     for name, text in [*scripts, ("viewer.css", css)]:
@@ -43,6 +45,7 @@ def _page(stacks: Mapping[str, int], options: FlameGraphOptions, context: FleetC
         "css": css,
         "data": script_json(header),
         "blob": pack_blob(blob),  # base64: nothing in it can close the tag
+        "time": time_text,  # base64 too, or empty
         "js": "\n".join(text for _, text in scripts),
     }
     # One pass, so text substituted in (e.g. a title with "{{js}}") is never expanded again.

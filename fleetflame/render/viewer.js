@@ -4,6 +4,7 @@
 // callees). The first screen is the graph, fitted between the toolbar and the tab bar. State that
 // can be linked lives in the URL fragment:
 //   #view=host-vs-rest&host=HOST&tile=TILE&fn=FUNCTION   (also view=kind|host|merged|sandwich)
+//   #from=12.4&until=13.2   a range of the recording (seconds from its start), with any of the above
 (function () {
   "use strict";
   var doc = document;
@@ -41,7 +42,10 @@
       hit: null, matcher: null,
       sandwich: -1, sandwichZoom: [0, 0],
       tab: null, sort: { key: "self", desc: true },
+      range: null,  // {lo, hi}: leaf bins of the time section; the page shows their samples only
+      timeTile: "", timeColor: null, timeSort: "total",
     };
+    var allCounts = profile.leafCount;  // the whole recording's, kept while a range shows
     var current = null;    // {tree, groupDepth, color, other, key}
     var cache = [];
     var sandwichCache = null;
@@ -193,6 +197,7 @@
       renderCrumbs();
       renderMatched();
       if (state.tab === "functions") scheduleFunctions();
+      if (state.tab === "timeline") scheduleTimeline();
       lastRender = { compute: r1 - r0, draw: r2 - r1, rest: performance.now() - r2 };
     }
     var lastRender = null;
@@ -482,8 +487,9 @@
         b.classList.toggle("ff-active", b.getAttribute("data-tab") === name);
         b.setAttribute("aria-selected", b.getAttribute("data-tab") === name ? "true" : "false");
       });
-      ["functions", "skew", "hosts", "idle"].forEach(function (n) { $("ff-tab-" + n).hidden = n !== name; });
+      ["functions", "skew", "hosts", "idle", "timeline"].forEach(function (n) { $("ff-tab-" + n).hidden = n !== name; });
       if (name === "functions" && current) renderFunctions();
+      if (name === "timeline") drawTimeline();
       if (name === "hosts" && hostBoxesStale) syncHostBoxes();
       if (reveal) $("ff-tab-" + name).scrollIntoView({ block: "nearest" });
     }
@@ -493,6 +499,7 @@
     });
 
     function link(params) {
+      if (state.range) params = Object.assign({}, params, rangeParams());
       return "#" + Object.keys(params).filter(function (k) { return params[k] !== undefined && params[k] !== ""; })
         .map(function (k) { return k + "=" + encodeURIComponent(params[k]); }).join("&");
     }
@@ -753,7 +760,7 @@
       state.view = view;
       state.sandwich = -1;
       state.zoom = 0;
-      if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+      if (location.hash) history.replaceState(null, "", location.pathname + location.search + (state.range ? link({}) : ""));
       render();
     }
 
@@ -816,6 +823,7 @@
 
     function applyFragment() {
       fromFragment();
+      rangeFromFragment();
       render();
       if (state.view === "host-vs-rest" && current.message) {
         details.textContent = "";  // the graph's place says why there is none
@@ -830,6 +838,268 @@
         }
         details.textContent = text;
       }
+    }
+
+    // --- the timeline: heatmap, per-host strips, ranges ---------------------------------------
+    var time = header.time || null, times = null, timesPromise = null;
+    var heatmap = time ? new ffTime.Heatmap($("ff-heatmap")) : null, strips = time ? new ffTime.Strips($("ff-strips")) : null;
+    var binS = time ? time.binMs / 1000 : 0;
+
+    // The decoded sample times, once (the text is read when the page has finished loading).
+    function loadTimes() {
+      if (!time) return Promise.reject(new Error("this page has no sample times"));
+      if (!timesPromise) {
+        $("ff-time-loading").hidden = false;
+        var ready = doc.readyState === "loading" ? new Promise(function (done) { doc.addEventListener("DOMContentLoaded", done); }) : Promise.resolve();
+        timesPromise = ready.then(function () {
+          var t0 = performance.now();
+          return ffTime.load(time, $("ff-time").textContent, profile).then(function (decoded) {
+            times = decoded;
+            timings.timeDecoded = performance.now() - t0;
+            $("ff-time-loading").hidden = true;
+            return decoded;
+          });
+        });
+      }
+      return timesPromise;
+    }
+
+    // seconds from the recording's start, to the ms, and UTC time of day
+    function offsetText(epoch) { var s = epoch - time.start; return (Math.abs(s) < 5e-4 ? 0 : s).toFixed(3); }
+    function utcText(epoch) { return new Date(Math.round(epoch * 1000)).toISOString().slice(11, 23); }
+    function rangeBounds() { return state.range ? [time.origin + state.range.lo * binS, time.origin + state.range.hi * binS] : null; }
+    function rangeParams() { var b = rangeBounds(); return { from: offsetText(b[0]), until: offsetText(b[1]) }; }
+
+    // A range of epoch seconds, snapped outwards to the per-leaf bins (the page's resolution).
+    function binsOf(t0, t1) {
+      // (within 0.6 ms of a bin's edge is on it: a link's times are rounded to the ms)
+      var lo = Math.floor((t0 - time.origin + 6e-4) / binS), hi = Math.ceil((t1 - time.origin - 6e-4) / binS);
+      lo = Math.max(0, Math.min(lo, time.bins - 1));
+      hi = Math.max(lo + 1, Math.min(hi, time.bins));
+      return { lo: lo, hi: hi };
+    }
+
+    function setRange(range) {
+      if (!range) {
+        if (!state.range) return;
+        state.range = null;
+        profile.leafCount = allCounts;
+      } else {
+        state.range = range;
+        profile.leafCount = times.rangeCounts(range.lo, range.hi);
+      }
+      profile._hostTotals = null;
+      cache.length = 0;
+      tableCache = sandwichCache = shownTable = null;
+      state.zoom = state.view === "host-vs-rest" ? -1 : 0;
+      writeRangeHash();
+      showRange();
+      render();
+      doc.body.setAttribute("data-ff-range", state.range ? state.range.lo + "-" + state.range.hi : "");
+    }
+
+    // The fragment says the range: from/until replaced (or removed), the other keys kept.
+    function writeRangeHash() {
+      var params = new URLSearchParams(location.hash.replace(/^#/, ""));
+      params.delete("from"); params.delete("until");
+      if (state.range) { var r = rangeParams(); params.set("from", r.from); params.set("until", r.until); }
+      var text = params.toString();
+      history.replaceState(null, "", location.pathname + location.search + (text ? "#" + text : ""));
+    }
+
+    function showRange() {
+      var bar = $("ff-range"), b = rangeBounds();
+      bar.hidden = !b;
+      if (!b) return;
+      var cmd = "fleetflame report CAPTURE --from " + offsetText(b[0]) + " --until " + offsetText(b[1]);
+      $("ff-range-text").textContent = offsetText(b[0]) + " s – " + offsetText(b[1]) + " s from the start (UTC " + utcText(b[0]) + "–" +
+        utcText(b[1]) + "), " + fmt(profile.hostTotals().reduce(function (a, v) { return a + v; }, 0)) + " " + header.countName +
+        "; every view shows this range, in " + time.binMs + " ms steps";
+      bar.title = "The range snaps to the page's " + time.binMs + " ms bins. `" + cmd + "` draws any range exactly.";
+    }
+
+    // #from=&until= (seconds from the start): the range, once the times are decoded. A fragment
+    // without them keeps the range shown (the links of the page's tables were made before it).
+    function rangeFromFragment() {
+      var params = new URLSearchParams(location.hash.replace(/^#/, ""));
+      var from = params.get("from"), until = params.get("until");
+      if (from === null && until === null) { if (state.range) writeRangeHash(); return; }
+      var a = Number(from || 0), b = until === null ? Infinity : Number(until);
+      if (!time || !(a >= 0) || !(b > a)) {
+        rangeProblem(time ? "from=" + from + "&until=" + until + " is not a range (seconds from the start, until after from)" :
+          "this page has no sample times, so no range (the capture was made before fleetflame kept them)");
+        return;
+      }
+      loadTimes().then(function () {
+        var end = time.origin + time.bins * binS;
+        setRange(binsOf(time.start + a, Math.min(time.start + b, end)));
+      });
+    }
+    function rangeProblem(text) {
+      var note = doc.createElement("span");
+      note.className = "ff-problem";
+      note.textContent = "Link: " + text;
+      $("ff-notes").appendChild(note);
+    }
+
+    // What the tab draws now, and whether it changed since it was drawn.
+    var timelineKey = null, gridCache = [], timelineTimer = null;
+    function scheduleTimeline() {
+      clearTimeout(timelineTimer);
+      requestAnimationFrame(function () { clearTimeout(timelineTimer); timelineTimer = setTimeout(drawTimeline, 0); });
+    }
+    function colorMode() { return state.timeColor || (state.hit ? "share" : "count"); }
+
+    // each search's matches (a new array each time) by a number, for the keys of what is cached
+    var hitIds = new WeakMap(), hitCount = 0;
+    function hitId(hit) {
+      if (!hitIds.has(hit)) hitIds.set(hit, ++hitCount);
+      return "h" + hitIds.get(hit);
+    }
+
+    function cachedGrid(key, make) {
+      for (var i = 0; i < gridCache.length; i++) if (gridCache[i].key === key) return gridCache[i].grid;
+      var grid = make();
+      gridCache.unshift({ key: key, grid: grid });
+      if (gridCache.length > 6) gridCache.pop();
+      return grid;
+    }
+
+    function drawTimeline() {
+      if (!time || state.tab !== "timeline") return;
+      if (!times) { loadTimes().then(drawTimeline); return; }
+      var share = colorMode() === "share" && !!state.hit, hitKey = share ? hitId(state.hit) : "";
+      var key = [maskKey(state.hosts), state.timeTile, share, hitKey, state.timeSort, state.range && state.range.lo + "-" + state.range.hi,
+                 pendingCell && pendingCell.bin].join("|");
+      if (key === timelineKey) return;
+      var t0 = performance.now();
+      timelineKey = key;
+      var hitLeaves = share ? cachedGrid("hit|" + hitKey, function () { return times.leafHits(state.hit); }) : null;
+      var width = Math.max($("ff-tab-timeline").clientWidth - 20, 300);
+      var grids = cachedGrid("grids|" + maskKey(state.hosts) + "|" + state.timeTile + "|" + hitKey,
+        function () { return times.grids(state.hosts, state.timeTile, hitLeaves); });
+      var heat = grids.heat, byHost = grids.strips;
+      heatmap.draw(heat, time.start, width);
+      var b = rangeBounds();
+      if (b) heatmap.mark(b[0], b[1], false);
+      if (pendingCell) heatmap.mark(pendingCell.t0, pendingCell.t1, true);
+      var order = cachedGrid("order|" + state.timeTile + "|" + hitKey + "|" + state.timeSort, function () { return ffTime.hostOrder(byHost, header.hosts, state.timeSort); });
+      var dimmed = null, selected = 0;
+      for (var h = 0; h < hostCount; h++) selected += state.hosts[h];
+      if (selected < hostCount) { dimmed = new Uint8Array(hostCount); for (h = 0; h < hostCount; h++) dimmed[h] = state.hosts[h] ? 0 : 1; }
+      strips.draw(byHost, order, header.hosts, dimmed, width);
+      strips.axis(time.start);
+      if (b) strips.mark(b[0], b[1]);
+      timelineText(heat, byHost, selected, share);
+      timings.timelineDrawn = performance.now() - t0;
+      doc.body.setAttribute("data-ff-timeline", key);
+    }
+
+    function what(share) {
+      if (!share) return header.countName;
+      var source = state.matcher ? state.matcher.source : searchBox.value;
+      return "share of " + (state.fn >= 0 && source === "^" + escapeRegex(profile.labels[state.fn]) + "$" ? profile.labels[state.fn] : "/" + source + "/");
+    }
+
+    function timelineText(heat, byHost, selected, share) {
+      $("ff-time-hosts").textContent = selected === hostCount ? "all " + hostCount + " hosts" : selected === 1 ?
+        header.hosts[state.hosts.indexOf(1)] : selected + " selected hosts";
+      var top = ffTime.scaleTop(heat), stop = strips.layout.top;
+      var scale = function (v, g) { return share ? (100 * v).toFixed(1) + "% of the " + header.countName : fmt(v) + " " + header.countName; };
+      $("ff-heatmap-key").textContent = "Columns: seconds from the start of the recording; rows: " + heat.res + " ms bins. Colour: " + what(share) +
+        "; darkest = " + scale(top, heat) + " in a bin" + (share ? "" : "") + ". Drag across cells (or click the first, then the last) to show that range.";
+      var perCol = byHost.bins / strips.layout.cols;
+      $("ff-strips-key").textContent = "One row per host (" + (state.timeSort === "name" ? "by name" : state.timeSort === "peak" ? "sorted by when each was busiest" : "busiest first") +
+        "), x = time, " + (perCol > 1 ? (perCol * byHost.res).toFixed(0) + " ms" : byHost.res + " ms") + " a column. Colour: " + what(share) + "; darkest = " + scale(stop, byHost) +
+        ". Hover for the host; click a row to select that host; drag to show a range.";
+      var notes = [];
+      notes.push("Ranges" + (share ? " and shares" : "") + " have " + time.binMs + " ms bins" + (time.binMs > time.captureMs ?
+        " (the capture has " + time.captureMs + " ms; coarser here to keep this page's size)" : "") + ".");
+      if (time.fineMs > time.captureMs) notes.push("Sample counts: " + time.fineMs + " ms bins (coarser than the capture's " + time.captureMs + " ms, for the page's size).");
+      notes.push("`fleetflame report CAPTURE --from A --until B` draws any range exactly.");
+      if (share && !state.hit) notes.push("Search (or pick a function in Top functions) to colour by its share.");
+      if (time.unmatched) notes.push(fmt(time.unmatched) + " " + header.countName + " of the timelines have no stack in this page and are left out.");
+      if (time.unbinned) notes.push(fmt(time.unbinned) + " " + header.countName + " had no time stamp and are in no range.");
+      $("ff-time-note").textContent = notes.join(" ");
+      $("ff-time-color").value = share ? "share" : "count";
+    }
+
+    function timeTip(x, y, lines) {
+      tip.innerHTML = lines.map(function (l, i) { return i ? escapeHtml(l) : "<b>" + escapeHtml(l) + "</b>"; }).join("<br>");
+      tip.hidden = false;
+      var w = tip.offsetWidth, h = tip.offsetHeight;
+      tip.style.left = Math.max(0, Math.min(x + 14, window.innerWidth - w - 4)) + "px";
+      tip.style.top = (y + 18 + h > window.innerHeight ? Math.max(0, y - h - 8) : y + 18) + "px";
+    }
+    function cellLines(cell) {
+      var lines = [offsetText(cell.t0) + " s – " + offsetText(cell.t1) + " s (UTC " + utcText(cell.t0) + "–" + utcText(cell.t1) + ")"];
+      lines.push(fmt(cell.total) + " " + header.countName + (cell.hit !== null && cell.hit !== undefined && cell.total ?
+        ", " + (100 * cell.hit / cell.total).toFixed(1) + "% matching (" + fmt(cell.hit) + ")" : ""));
+      return lines;
+    }
+
+    // Heatmap: drag from a cell to another, or click one then the other (FlameScope's way).
+    var pendingCell = null, down = null;
+    function rangeOfCells(a, b) {
+      return binsOf(Math.min(a.t0, b.t0), Math.max(a.t1, b.t1));
+    }
+    if (time) {
+      var hm = $("ff-heatmap");
+      hm.addEventListener("mousedown", function (e) { down = heatmap.at(e.clientX, e.clientY); e.preventDefault(); });
+      hm.addEventListener("mousemove", function (e) {
+        var cell = heatmap.at(e.clientX, e.clientY);
+        if (!cell) { tip.hidden = true; return; }
+        timeTip(e.clientX, e.clientY, cellLines(cell));
+      });
+      hm.addEventListener("mouseleave", function () { tip.hidden = true; });
+      hm.addEventListener("mouseup", function (e) {
+        var cell = heatmap.at(e.clientX, e.clientY), from = down;
+        down = null;
+        if (!cell || !from) return;
+        if (cell.bin !== from.bin) { pendingCell = null; setRange(rangeOfCells(from, cell)); return; }
+        if (pendingCell) { var first = pendingCell; pendingCell = null; setRange(rangeOfCells(first, cell)); return; }
+        pendingCell = cell;
+        timelineKey = null;
+        drawTimeline();
+      });
+      var st = $("ff-strips"), stripDown = null;
+      st.addEventListener("mousedown", function (e) { stripDown = { x: e.clientX, y: e.clientY, t: strips.timeAt(e.clientX) }; e.preventDefault(); });
+      st.addEventListener("mousemove", function (e) {
+        var cell = strips.cellAt(e.clientX, e.clientY);
+        if (!cell) { tip.hidden = true; return; }
+        timeTip(e.clientX, e.clientY, [header.hosts[cell.host]].concat(cellLines(cell)));
+      });
+      st.addEventListener("mouseleave", function () { tip.hidden = true; });
+      st.addEventListener("mouseup", function (e) {
+        var from = stripDown;
+        stripDown = null;
+        if (!from) return;
+        if (Math.abs(e.clientX - from.x) > 3) {
+          var t = strips.timeAt(e.clientX);
+          setRange(binsOf(Math.min(from.t, t), Math.max(from.t, t)));
+          return;
+        }
+        var host = strips.hostAt(e.clientY);
+        if (host >= 0) setHosts(function (h) { return h === host; });
+      });
+      $("ff-range-clear").addEventListener("click", function () { setRange(null); });
+      $("ff-time-color").addEventListener("change", function () { state.timeColor = $("ff-time-color").value; timelineKey = null; drawTimeline(); });
+      $("ff-time-sort").addEventListener("change", function () { state.timeSort = $("ff-time-sort").value; drawTimeline(); });
+      var tileSelect = $("ff-time-tile"), all = doc.createElement("option");
+      all.value = ""; all.textContent = "every tile"; tileSelect.appendChild(all);
+      var kinds = {};
+      header.tiles.forEach(function (t) { kinds[t.split(":")[0]] = 1; });
+      Object.keys(kinds).sort().concat(header.tiles.filter(function (t) { return t.indexOf(":") >= 0; })).forEach(function (t) {
+        var o = doc.createElement("option"); o.value = t; o.textContent = t.indexOf(":") < 0 ? t + " tiles" : t; tileSelect.appendChild(o);
+      });
+      tileSelect.addEventListener("change", function () { state.timeTile = tileSelect.value; drawTimeline(); });
+      doc.querySelector('.ff-tabs button[data-tab="timeline"]').hidden = false;
+    }
+    if (header.timeNote) {  // why a capture with sample times has no Timeline tab
+      var timeNote = doc.createElement("span");
+      timeNote.className = "ff-problem";
+      timeNote.textContent = "No timeline: " + header.timeNote;
+      $("ff-notes").appendChild(timeNote);
     }
 
     // --- wiring -------------------------------------------------------------------------------
@@ -903,6 +1173,17 @@
       // resolves once the functions table has caught up with the graph
       tableDone: function () { return new Promise(function (done) { requestAnimationFrame(function () { setTimeout(function () { setTimeout(done, 0); }, 0); }); }); },
       find: function (label) { return findName(label); },
+      // the timeline: decode, and a range in seconds from the start (null: the whole recording)
+      loadTimes: function () { return loadTimes().then(function () { return true; }); },
+      setRange: function (from, until) {
+        if (from === null) { setRange(null); return; }
+        setRange(binsOf(time.start + from, time.start + until));
+      },
+      range: function () { var b = rangeBounds(); return b ? { from: b[0] - time.start, until: b[1] - time.start, lo: state.range.lo, hi: state.range.hi } : null; },
+      timeline: function () {
+        return { heatmap: heatmap && heatmap.layout, strips: strips && strips.layout, timings: timings, mode: colorMode() };
+      },
+      drawTimeline: function () { timelineKey = null; drawTimeline(); },
       node: function (label, flame) {
         var f = flame === "callers" ? callersFlame : flame === "callees" ? calleesFlame : mainFlame;
         for (var k = 0; k < f.drawn.node.length; k++) if (labelOf(f.tree, f.drawn.node[k]) === label && !f.drawn.ancestor[k]) return f.drawn.node[k];

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from bench.synthetic_fleet import SKEW_FUNCTION, synthetic_fleet
+from bench.synthetic_fleet import BURST, SKEW_FUNCTION, START, synthetic_fleet, synthetic_timelines
 from fleetflame.render import html, svg
-from fleetflame.render.model import FleetContext
+from fleetflame.render.model import FleetContext, build_page_data, range_stacks
 from fleetflame.render.options import FlameGraphOptions
 from fleetflame.report import regroup
 
@@ -609,3 +609,130 @@ def test_host_vs_rest_without_a_rest_says_so(open_viewer: Any, basic: dict[str, 
     two.js("location.hash = '#view=host-vs-rest&host=lab02&tile=verify'")  # both have verify: a graph again
     two.page.wait_for_function("document.getElementById('ff-loading').hidden")
     assert "fd_mcache_wait" in two.names()
+
+
+# --- the timeline (issue 18) ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def timed_fleet() -> tuple[dict[str, int], dict[str, Any]]:
+    """6 hosts, 20 s at about 60 samples/s a tile; host003's SKEW_FUNCTION only in BURST."""
+    stacks = synthetic_fleet(hosts=6, samples_per_tile=1200, paths_per_kind=120, skewed_host=3, idle_every=0, skew_share=0.05)
+    return stacks, synthetic_timelines(stacks, seconds=20.0, skewed_host="host003")
+
+
+def timed_page(timed_fleet: tuple[dict[str, int], dict[str, Any]]) -> str:
+    stacks, timelines = timed_fleet
+    return fleet_page(stacks, timelines=timelines, recording_start=START)
+
+
+def open_timeline(viewer: Viewer) -> dict[str, Any]:
+    viewer.js("() => window.fleetflame.showTab('timeline', true)")
+    viewer.page.wait_for_selector("body[data-ff-timeline]", state="attached", timeout=20_000)
+    layout: dict[str, Any] = viewer.js("() => { const t = window.fleetflame.timeline(); return {heatmap: {rows: t.heatmap.rows, cols: t.heatmap.cols,"
+                                       " cw: t.heatmap.cw, ch: t.heatmap.ch, shift: t.heatmap.shift, res: t.heatmap.grid.res},"
+                                       " strips: {hosts: t.strips.hosts, rowH: t.strips.rowH, label: t.strips.label, plot: t.strips.plot,"
+                                       " t0: t.strips.t0}, mode: t.mode}; }")
+    return layout
+
+
+def heat_cell(viewer: Viewer, layout: dict[str, Any], b: int) -> tuple[float, float]:
+    """Page coordinates of the middle of the heatmap's cell of bin b."""
+    h = layout["heatmap"]
+    box = viewer.page.locator("#ff-heatmap").bounding_box()
+    c, r = divmod(b - h["shift"], h["rows"])
+    return box["x"] + 52 + c * h["cw"] + h["cw"] / 2, box["y"] + r * h["ch"] + h["ch"] / 2
+
+
+def drag(viewer: Viewer, a: tuple[float, float], b: tuple[float, float]) -> None:
+    mouse = viewer.page.mouse
+    mouse.move(*a)
+    mouse.down()
+    mouse.move((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+    mouse.move(*b)
+    mouse.up()
+
+
+def skew_samples(folded: dict[str, int]) -> int:
+    return sum(v for k, v in folded.items() if k.endswith(SKEW_FUNCTION))
+
+
+def test_timeline_tab_draws_heatmap_and_strips(open_viewer: Any, timed_fleet: Any) -> None:
+    viewer = open_viewer(timed_page(timed_fleet), width=1400, height=900)
+    layout = open_timeline(viewer)
+    assert layout["heatmap"]["rows"] == 50 and layout["heatmap"]["cols"] == 20 and layout["heatmap"]["res"] == 20  # 20 s of 20 ms bins
+    assert layout["strips"]["hosts"] == 6 and layout["mode"] == "count"
+    assert viewer.page.locator("#ff-heatmap").bounding_box()["height"] > 200
+    assert "20 ms" in viewer.text("#ff-time-note") and "--from A --until B" in viewer.text("#ff-time-note")
+    viewer.page.mouse.move(*heat_cell(viewer, layout, 3))
+    assert "0.060 s – 0.080 s" in viewer.text("#ff-tip")
+    viewer.shot("timeline")
+
+
+def test_timeline_colours_by_the_share_of_a_search(open_viewer: Any, timed_fleet: Any) -> None:
+    viewer = open_viewer(timed_page(timed_fleet), width=1400, height=900)
+    open_timeline(viewer)
+    viewer.js(f"() => window.fleetflame.search('{SKEW_FUNCTION}', false)")
+    viewer.page.wait_for_function("() => window.fleetflame.timeline().mode === 'share' && document.getElementById('ff-time-color').value === 'share'")
+    viewer.page.wait_for_function(f"() => document.getElementById('ff-heatmap-key').textContent.includes('/{SKEW_FUNCTION}/')")
+    # every bin with a share is in the burst; the strips: only host003 has one
+    bins = viewer.js("() => { const g = window.fleetflame.timeline().heatmap.grid; return Array.from(g.hit.keys()).filter(i => g.hit[i] > 0); }")
+    first = round(BURST[0] / 0.02)
+    assert bins and all(first <= b < first + 40 for b in bins)
+    hosts = viewer.js("() => { const s = window.fleetflame.timeline().strips, g = s.grid, out = new Set();"
+                      " for (let i = 0; i < g.hit.length; i++) if (g.hit[i] > 0) out.add(Math.floor(i / g.bins)); return Array.from(out); }")
+    assert [viewer.js("() => window.fleetflame.profile.header.hosts")[h] for h in hosts] == ["host003"]
+    viewer.shot("timeline-share")
+
+
+def test_a_dragged_range_shows_that_range_only(open_viewer: Any, timed_fleet: Any) -> None:
+    stacks, timelines = timed_fleet
+    viewer = open_viewer(timed_page(timed_fleet), width=1400, height=900)
+    layout = open_timeline(viewer)
+    first = round(BURST[0] / 0.02)
+    drag(viewer, heat_cell(viewer, layout, first), heat_cell(viewer, layout, first + 39))
+    viewer.page.wait_for_selector(f'body[data-ff-range="{first}-{first + 40}"]', state="attached")
+    assert viewer.js("() => window.fleetflame.range()")["lo"] == first
+    assert "#from=12.400&until=13.200" in viewer.js("() => location.hash")
+    assert "12.400 s – 13.200 s" in viewer.text("#ff-range")
+    inside = viewer.js("() => window.fleetflame.folded()")
+    assert skew_samples(inside) == skew_samples(stacks) > 0
+    header, blob, text = build_page_data(stacks, FlameGraphOptions(), FleetContext(timelines=timelines, recording_start=START))
+    assert sum(inside.values()) == sum(range_stacks(header, blob, text, *BURST).values())
+    # the top functions follow the range
+    viewer.js("() => window.fleetflame.showTab('functions')")
+    viewer.js("() => window.fleetflame.tableDone()")
+    assert SKEW_FUNCTION in viewer.text("#ff-functions")
+    # drag on the strips over the first 10 s: no burst there
+    viewer.js("() => window.fleetflame.showTab('timeline', true)")
+    viewer.page.wait_for_function("() => window.fleetflame.timeline().strips !== null")
+    box = viewer.page.locator("#ff-strips").bounding_box()
+    s = layout["strips"]
+    y = box["y"] + s["rowH"] * 2.5
+    drag(viewer, (box["x"] + s["label"] + 1, y), (box["x"] + s["label"] + s["plot"] * 0.45, y))
+    viewer.page.wait_for_function("() => window.fleetflame.range() && window.fleetflame.range().lo === 0")
+    assert skew_samples(viewer.js("() => window.fleetflame.folded()")) == 0
+    viewer.shot("timeline-range")
+    viewer.page.locator("#ff-range-clear").click()
+    assert viewer.js("() => window.fleetflame.range()") is None and "from=" not in viewer.js("() => location.hash")
+    assert sum(viewer.js("() => window.fleetflame.folded()").values()) == sum(stacks.values())
+
+
+def test_a_link_restores_the_range_and_the_view(open_viewer: Any, timed_fleet: Any) -> None:
+    stacks, _ = timed_fleet
+    viewer = open_viewer(timed_page(timed_fleet), "#view=merged&from=12.4&until=13.2", width=1400, height=900)
+    viewer.page.wait_for_selector("body[data-ff-range]", state="attached", timeout=20_000)
+    assert viewer.js("() => window.fleetflame.state.view") == "merged"
+    r = viewer.js("() => window.fleetflame.range()")
+    assert abs(r["from"] - 12.4) < 1e-3 and abs(r["until"] - 13.2) < 1e-3
+    folded = viewer.js("() => window.fleetflame.folded()")
+    assert skew_samples(folded) == skew_samples(stacks) and sum(folded.values()) < sum(stacks.values()) / 10
+    # a host-vs-rest link of the page keeps the range
+    viewer.js("() => { location.hash = '#view=host-vs-rest&host=host003&tile=verify'; }")
+    viewer.page.wait_for_function("() => window.fleetflame.state.view === 'host-vs-rest' && location.hash.includes('from=12.400')")
+    assert viewer.js("() => window.fleetflame.range()")["lo"] == r["lo"]
+
+
+def test_a_page_without_timelines_has_no_timeline_tab(open_viewer: Any, small_fleet: dict[str, int]) -> None:
+    viewer = open_viewer(fleet_page(small_fleet), "#from=1&until=2")
+    assert not viewer.page.locator('.ff-tabs button[data-tab="timeline"]').is_visible()
+    assert viewer.page.locator("#ff-range").is_hidden()
+    assert "no sample times" in viewer.text("#ff-notes")

@@ -111,8 +111,8 @@ def test_nasty_names_cannot_break_out(nasty: dict[str, int]) -> None:
     skew = {"findings": [{"host": "</script><script>alert(2)</script>", "tile": "x", "function": "<!--"}], "not_enough_samples": []}
     page = html.render_fleet({f"h;t;{k}": v for k, v in nasty.items()}, FlameGraphOptions(title=title), FleetContext(skew=skew))
     parsed = parse(page)
-    assert len(parsed.scripts) == 4  # error hook, data, blob, viewer: no injected script
-    assert page.count("</script>") == 4
+    assert len(parsed.scripts) == 5  # error hook, data, blob, viewer, time (empty): no injected script
+    assert page.count("</script>") == 5
     assert "<title>&lt;/title&gt;&lt;script&gt;alert(1)&lt;/script&gt; {{js}}</title>" in page
     header, _ = embedded(page)
     assert header["title"] == title and header["skew"]["findings"][0]["host"] == "</script><script>alert(2)</script>"

@@ -81,3 +81,47 @@ def test_written_summary_sizes(tmp_path: Path) -> None:
     paths = [tmp_path / "big", tmp_path / "hosts" / "a" / "flamegraph.svg"]
     assert written_summary(tmp_path, paths, 1, None) == f"wrote 2 files (big 2.5 MB, 1 host SVG 1.5 kB) in {tmp_path}"
     assert written_summary(tmp_path, paths[:1], 40, False) == f"wrote 1 file (big 2.5 MB) in {tmp_path}"
+
+
+def test_the_page_has_a_timeline_when_the_capture_kept_sample_times(tmp_path: Path) -> None:
+    """report passes the hosts' timelines to the viewer (header.time); a capture without them
+    (made before fleetflame kept them) gets the page as before, and no error."""
+    import json
+
+    from bench.synthetic_fleet import synthetic_timelines
+    from fleetflame.capture.ids import host_folder_name
+    from fleetflame.timeline import write_timeline
+
+    def header(folder: Path) -> dict[str, object]:
+        page = (folder / "flamegraph.html").read_text()
+        data: dict[str, object] = json.loads(page.split('id="ff-data">', 1)[1].split("</script>", 1)[0])
+        return data
+
+    folder = capture(tmp_path, 3)
+    build_reports(folder, read_manifest(folder))
+    assert "time" not in header(folder)
+    fleet = synthetic_fleet(hosts=3, samples_per_tile=3, paths_per_kind=10, skewed_host=None, idle_every=0)
+    for host, timeline in synthetic_timelines(fleet, seconds=2.0, skewed_host=None).items():
+        write_timeline(folder / "hosts" / host_folder_name(host), timeline)
+    build_reports(folder, read_manifest(folder))
+    time = header(folder)["time"]
+    assert isinstance(time, dict) and time["samples"] == sum(fleet.values()) and time["unmatched"] == 0
+
+
+def test_a_damaged_timeline_leaves_the_page_without_one_and_says_which(tmp_path: Path) -> None:
+    import json
+
+    from bench.synthetic_fleet import synthetic_timelines
+    from fleetflame.capture.ids import host_folder_name
+    from fleetflame.timeline import write_timeline
+
+    folder = capture(tmp_path, 3)
+    fleet = synthetic_fleet(hosts=3, samples_per_tile=3, paths_per_kind=10, skewed_host=None, idle_every=0)
+    for host, timeline in synthetic_timelines(fleet, seconds=2.0, skewed_host=None).items():
+        write_timeline(folder / "hosts" / host_folder_name(host), timeline)
+    damaged = folder / "hosts" / host_folder_name(sorted(fleet)[0].split(";")[0]) / "timeline.json.gz"
+    damaged.write_bytes(damaged.read_bytes()[:40])
+    build_reports(folder, read_manifest(folder))  # the graphs are drawn all the same
+    page = (folder / "flamegraph.html").read_text()
+    header = json.loads(page.split('id="ff-data">', 1)[1].split("</script>", 1)[0])
+    assert "time" not in header and str(damaged) in header["timeNote"]
