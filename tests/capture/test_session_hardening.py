@@ -23,7 +23,7 @@ import pytest
 
 from fleetflame.capture.scripts import SESSION, Exit
 
-from .test_session_script import FAKE_PERF, Script
+from .test_session_script import FAKE_PERF, WATCHDOG_S, Script
 
 pytestmark = pytest.mark.root
 
@@ -75,6 +75,11 @@ exec "$REAL_SETSID" "$@"
 """
 
 
+def _default_signals() -> None:
+    for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+
+
 class Session(Script):
     """Script, in a process group of its own that the watchdog kills whole: a session that goes
     wrong (the code before these fixes) must fail the test, not hang it on a child holding stdout."""
@@ -83,11 +88,15 @@ class Session(Script):
         self.proc = subprocess.Popen(
             ["/bin/sh", "-c", SESSION, "fleetflame-session", *args],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+            # as sshd starts it: HUP and TERM not ignored (a shell cannot trap a signal ignored on
+            # entry, so under `nohup make test` the HUP test would hang until the watchdog)
+            preexec_fn=_default_signals,
         )  # fmt: skip
-        self.watchdog = threading.Timer(60, self.kill_group)
+        self.watchdog = threading.Timer(WATCHDOG_S, self.kill_group)
         self.watchdog.start()
 
     def kill_group(self) -> None:
+        self.killed = True
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
 

@@ -40,6 +40,8 @@ WATCHDOG_S = 120  # a session stuck this long is killed (the test fails saying s
 class Script:
     """SESSION as a subprocess, read message by message (data after `chunk`, `file`, `perf-stderr`)."""
 
+    killed = False  # the watchdog ended it
+
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
             ["/bin/sh", "-c", SESSION, "fleetflame-session", *args],
@@ -47,7 +49,6 @@ class Script:
         )  # fmt: skip
         self.watchdog = threading.Timer(WATCHDOG_S, self._kill)
         self.watchdog.start()
-        self.killed = False
 
     def _kill(self) -> None:
         self.killed = True  # (said in the assertion: a loaded machine, not the script, ended it)
