@@ -2,10 +2,18 @@
 
     python bench/collapse.py --generate   # once: record real programs into bench/data/ (root, perf)
     python bench/collapse.py              # single process, then a process pool over 4 parts
+    python bench/collapse.py --timeline [--before /tmp/before]   # the cost of time bins (issue 18)
 
 Each measurement runs in a fresh child process so that its peak RSS is its own.
 Goals on the 2-core dev machine: >= 100 MB/s in one process, >= 180 MB/s on both cores,
 peak RSS <= 100 MB.
+
+--timeline: a capture's collapse of one host (collapse/hosts.collapse_host: the busiest threads
+as tiles, the others under `agave;`, weighed by samples) without time bins, and with them and
+its timeline.json.gz written, as a capture does; alternately, in fresh processes that import
+the code before the clock starts. Goal (issue 18): with bins at most 10 % below the throughput
+without them. `--before DIR` also runs the collapse without bins of the code in DIR (a checkout
+from before the timeline, e.g. `git worktree add /tmp/before c82c91d`): the goal's own "before".
 """
 
 from __future__ import annotations
@@ -13,15 +21,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# (a child given --code runs that folder's fleetflame: a "before" checkout)
+sys.path.insert(0, sys.argv[sys.argv.index("--code") + 1] if "--code" in sys.argv[:-1] else str(ROOT))
 
 from fleetflame.collapse import PerfOptions, collapse_perf_file, collapse_perf_files  # noqa: E402
 from fleetflame.collapse.fast import Collapser  # noqa: E402
@@ -57,7 +69,30 @@ def split_file(path: Path, parts: int) -> list[Path]:
     return out
 
 
+def capture_collapse(mode: str, path: str) -> int:
+    """A capture's collapse of one host (`capture` without bins, `capture-timeline` with them and
+    timeline.json.gz written); returns the stacks' number."""
+    from fleetflame.collapse.hosts import collapse_host
+
+    roots = {int(tid): root for tid, root in json.loads(os.environ["BENCH_ROOTS"]).items()}
+    if mode == "capture":
+        return len(collapse_host(path, roots, "agave;{comm}"))
+    with tempfile.TemporaryDirectory() as folder:
+        return len(collapse_host(path, roots, "agave;{comm}", folder))
+
+
 def child(mode: str, paths: list[str]) -> None:
+    if mode.startswith("capture"):
+        import fleetflame.collapse.hosts  # noqa: F401  (imports before the clock: a worker does them once)
+
+        if mode == "capture-timeline":
+            import fleetflame.timeline.store  # noqa: F401
+        t0, c0 = time.perf_counter(), time.process_time()
+        stacks = capture_collapse(mode, paths[0])
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(json.dumps({"wall": wall, "cpu": cpu, "bytes": os.path.getsize(paths[0]), "stacks": stacks,
+                          "samples": 0, "total": 0, "rss": peak_rss_mb(), "workers_rss": 0}))
+        return
     t0, c0 = time.perf_counter(), time.process_time()
     if mode == "single":
         r = collapse_perf_file(paths[0])
@@ -75,9 +110,54 @@ def child(mode: str, paths: list[str]) -> None:
     }))
 
 
-def run_child(mode: str, paths: list[Path]) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--child", mode, *map(str, paths)]
-    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+def run_child(mode: str, paths: list[Path], code: Path | None = None, env: dict[str, str] | None = None) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--child", mode, *map(str, paths), *(["--code", str(code)] if code else [])]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, **(env or {})}).stdout
+    return json.loads(out)
+
+
+def busiest_threads(path: Path, tiles: int = 4) -> dict[int, str]:
+    """The input's busiest threads as tiles (`comm:0`, or `kindN:0`), as a capture's roots_by_tid."""
+    head = re.compile(rb"^(\S[^\n]*?)\s+(\d+)(?:/(\d+))?\s+(?:\[\d+\]\s+)?\d+\.\d+:", re.M)
+    with open(path, "rb") as fp:
+        counts = Counter((m.group(1), int(m.group(3) or m.group(2))) for m in head.finditer(fp.read()))
+    top = [key for key, _ in counts.most_common(tiles)]
+    return {tid: (comm.decode(errors="replace") if b":" in comm else f"kind{i}") + ":0" for i, (comm, tid) in enumerate(top)}
+
+
+def timeline_cost(path: Path, runs: int, before: Path | None) -> None:
+    """Issue 18's goal, measured: the capture's collapse without and with time bins, side by side."""
+    roots = busiest_threads(path)
+    env = {"BENCH_ROOTS": json.dumps(roots)}
+    print(f"capture's collapse of one host: tiles {', '.join(f'{t}={r}' for t, r in roots.items())}, other threads under agave;")
+    modes = [("capture", None), ("capture-timeline", None)] + ([("capture", before)] if before else [])
+    results: dict[tuple[str, Path | None], list[dict[str, float]]] = {m: [] for m in modes}
+    for _ in range(runs):  # alternately: the machine's load changes under them alike
+        for mode, code in modes:
+            results[(mode, code)].append(run_child(mode, [path], code, env))
+    size = path.stat().st_size
+
+    def best(runs: list[dict[str, float]], key: str) -> float:
+        return size / min(r[key] for r in runs) / 1e6
+
+    names = {("capture", None): "without time bins", ("capture-timeline", None): "with time bins + timeline.json.gz",
+             ("capture", before): f"without time bins, before ({before})"}
+    print(f"{'':44} {'best MB/s':>9} {'median':>7} {'MB/CPU-s':>9} {'peak RSS':>9}")
+    for m in modes:
+        rs = results[m]
+        median = statistics.median(size / r["wall"] / 1e6 for r in rs)
+        print(f"{names[m]:44} {best(rs, 'wall'):9.0f} {median:7.0f} {best(rs, 'cpu'):9.0f} {max(r['rss'] for r in rs):6.0f} MB")
+    timed = results[("capture-timeline", None)]
+    for m in modes:
+        if m[0] == "capture":
+            base = results[m]
+            wall = 100 * (1 - best(timed, "wall") / best(base, "wall"))
+            cpu = 100 * (1 - best(timed, "cpu") / best(base, "cpu"))
+            verdict = "met" if max(wall, cpu) <= 10 else "NOT met"
+            print(f"time bins cost vs {names[m]}: {wall:.1f} % of the best throughput (wall), {cpu:.1f} % (CPU)"
+                  f"   goal <= 10 %: {verdict}")
+    rss = max(r["rss"] for r in timed)
+    print(f"peak RSS with time bins {rss:.0f} MB   goal <= 100 MB: {'met' if rss <= 100 else 'NOT met'}")
 
 
 def check_fast_equals_literal(path: Path, nbytes: int = 40_000_000) -> bool:
@@ -98,7 +178,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="runs of each measurement (best and median shown)")
     ap.add_argument("--parts", type=int, default=4, help="files for the parallel run")
     ap.add_argument("--oracle", help="also time FlameGraph's stackcollapse-perf.pl at this path")
-    ap.add_argument("--timeline", action="store_true", help="only: single without and with time bins, alternated")
+    ap.add_argument("--timeline", action="store_true", help="only: a capture's collapse without and with time bins, alternated")
+    ap.add_argument("--before", type=Path, help="with --timeline: also the collapse without bins of the code in this folder")
+    ap.add_argument("--code", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -125,14 +207,15 @@ def main() -> None:
               f"{runs[0]['stacks']:.0f} unique stacks, {runs[0]['samples']:.0f} samples")
 
     if args.timeline:
+        timeline_cost(BIG, args.runs, args.before)
         plain, timed = [], []
         for _ in range(args.runs):
             plain.append(run_child("single", [BIG]))
             timed.append(run_child("timed", [BIG]))
-        report("single", plain)
-        report("single, with time bins", timed)
+        report("`collapse` (weighed by period), single", plain)
+        report("`collapse` (weighed by period), single, with time bins", timed)
         best = [max(r["bytes"] / r["wall"] for r in runs) for runs in (plain, timed)]
-        print(f"time bins cost {100 * (1 - best[1] / best[0]):.1f} % of the best throughput")
+        print(f"time bins cost {100 * (1 - best[1] / best[0]):.1f} % of the best throughput there (no goal)")
         return
     single = [run_child("single", [BIG]) for _ in range(args.runs)]
     report("single", single)

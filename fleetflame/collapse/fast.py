@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from itertools import repeat
+from operator import add
 from typing import Any
 
-from .machine import Machine
-from .options import PerfOptions
+from .machine import DROPPED, Machine
+from .options import PerfOptions, TimeBins
 from .rules import (
     BLANK_DIGIT,
     EVENT_LINE,
@@ -72,13 +74,39 @@ def clear_memos() -> None:
     _last_memos = None
 
 
+class BinMemo(dict[bytes, int]):
+    """b"SECONDS.HH" -> its bin; map(memo.__getitem__, times) stays C-level but for new times."""
+
+    def __missing__(self, time: bytes) -> int:
+        b = self[time] = hundredths_bin(time)
+        return b
+
+
+class RawIds(dict[tuple[bytes | None, ...], int]):
+    """A sample's raw key -> its stack id, found by `resolve` the first time (as BinMemo)."""
+
+    def __init__(self, resolve: Callable[[tuple[bytes | None, ...]], int]) -> None:
+        super().__init__()
+        self.resolve = resolve
+
+    def __missing__(self, key: tuple[bytes | None, ...]) -> int:
+        sid = self[key] = self.resolve(key)
+        return sid
+
+
 class Collapser(Machine):
     def __init__(self, opts: PerfOptions) -> None:
         super().__init__(opts)
         self.memos = shared_memos(opts)
         self.block_memo, self.line_memo = self.memos.blocks, self.memos.lines
         self.plain_roots = self.roots is None and not self.opts.include_pid and not self.opts.include_tid
-        self.bin_memo: dict[bytes, int] = {}  # b"SECONDS.HH" -> its bin (time_bins)
+        self.bin_memo = BinMemo()  # b"SECONDS.HH" -> its bin (time_bins)
+        self.raw_id_memo = RawIds(self.raw_id)  # raw key -> stack id
+
+    def time_bins(self) -> TimeBins:
+        self.bin_memo.clear()
+        self.raw_id_memo.clear()  # (it holds stack ids of bins being emptied)
+        return super().time_bins()
 
     def feed_records(self, recs: list[bytes]) -> None:
         """Whole records (the text between blank lines), each as if a blank line followed it."""
@@ -95,7 +123,7 @@ class Collapser(Machine):
             i += 1
         if i == n:
             return
-        no_blank, blanks = usual_event_lines(self.event, not self.plain_roots, self.timed)  # type: ignore[arg-type]
+        no_blank, blanks = usual_event_lines(self.event, not self.plain_roots, self.timed, self.counted_by_bin)  # type: ignore[arg-type]
         matches = list(map(no_blank.match, heads))
         if None in matches:
             for k in [k for k, m in enumerate(matches) if m is None]:
@@ -115,8 +143,8 @@ class Collapser(Machine):
 
     def feed_run(self, matches: list[re.Match[bytes]], blocks: tuple[bytes, ...]) -> int:
         """Count the leading records of a run (of the kept event type); return how many."""
-        groups = list(zip(*map(re.Match.groups, matches)))
-        comms, periods = groups[0], groups[-1]
+        groups = list(zip(*map(re.Match.groups, matches)))  # (usual_event_lines)
+        comms, periods = groups[0], groups[-1]  # (with counted_by_bin, no periods: times)
         n = len(comms)
         joined = b"\0" + b"\0".join(comms)
         if b"\0java" in joined:  # tidy_java applies: stop before it
@@ -130,12 +158,14 @@ class Collapser(Machine):
                     folded[k] = self.fold_block(blocks[k], False)
         if NOT_STACK in folded:  # a line that is no stack line: stop before it
             n = folded.index(NOT_STACK)
-        if self.timed:  # each sample's bin, kept by raw key (C-level calls only): Machine.timed_counts
-            bins = self.bins(groups[-2][:n])
-            if self.plain_roots:
-                self.raw_plain_bins.update(zip(comms[:n], folded[:n], bins))
-            else:
-                self.raw_bins.update(zip(comms[:n], groups[1][:n], groups[2][:n], folded[:n], bins))
+        if self.timed:  # each sample's (stack id, bin) as one int, counted (C-level calls only)
+            # the raw key (RawIds): comm, the ids' groups (none with plain roots), frames
+            ids_groups = 0 if self.plain_roots else 1 if self.counted_by_bin else 2
+            columns = [comms[:n], *(group[:n] for group in groups[1 : 1 + ids_groups]), folded[:n]]
+            stamps = groups[-1 if self.counted_by_bin else -2][:n]
+            self.bin_counts.update(map(add, self.raw_ids(columns), self.bins(stamps)))
+            if self.counted_by_bin:
+                return n  # the stacks' counts and the samples are the bins' (Machine.finish)
         if self.plain_roots:
             counts, by_period = self.counts, self.by_period
             # (a period of 20 digits or more may be above u64: then look at each; it never is)
@@ -153,17 +183,30 @@ class Collapser(Machine):
                 self.count(h, process_name(h, self.opts), frames, times, binned=True)
         return n
 
-    def bins(self, times: tuple[bytes, ...]) -> list[int]:
-        """The 20 ms bin of each `SECONDS.HH` time (a run's share a few hundred distinct ones)."""
-        memo = self.bin_memo
-        bins = list(map(memo.get, times))
-        if None in bins:
-            if len(memo) > 1_000_000:
-                memo.clear()
-            for k, b in enumerate(bins):
-                if b is None:
-                    bins[k] = memo[times[k]] = hundredths_bin(times[k])
-        return bins  # type: ignore[return-value]
+    def bins(self, times: tuple[bytes, ...]) -> map[int]:
+        """The 20 ms bin of each `SECONDS.HH` time (a run's share a few dozen distinct ones)."""
+        if len(self.bin_memo) > 1_000_000:
+            self.bin_memo.clear()
+        return map(self.bin_memo.__getitem__, times)
+
+    def raw_ids(self, columns: list[Sequence[Any]]) -> map[int]:
+        """The stack id (shifted) of each sample from its raw key, the columns zipped (RawIds)."""
+        return map(self.raw_id_memo.__getitem__, zip(*columns))
+
+    def raw_id(self, key: tuple[bytes | None, ...]) -> int:
+        """A raw key's stack id: (comm, frames) with plain roots, else (comm, pid, tid, frames), or
+        (comm, b"PID/TID", frames) with counted_by_bin; DROPPED if its root is None."""
+        comm, frames = key[0], key[-1]
+        if self.plain_roots:
+            root: bytes | None = comm.replace(b" ", b"_")  # type: ignore[union-attr]  # process_name
+        else:
+            if len(key) == 3:  # b"PID/TID" or b"TID"
+                pid, slash, tid = key[1].partition(b"/")  # type: ignore[union-attr]
+                h = header(comm, pid, tid if slash else None, None, None)  # type: ignore[arg-type]
+            else:
+                h = header(comm, key[1], key[2], None, None)  # type: ignore[arg-type]
+            root = self.root(h, process_name(h, self.opts))
+        return DROPPED if root is None else self.stack_id(root + frames)  # type: ignore[operator]
 
     def feed_one(self, rec: bytes, head: bytes, block: bytes) -> None:
         """One record: the usual shape where EVENT_LINE must confirm the comm, or the literal loop."""
@@ -238,7 +281,7 @@ class Collapser(Machine):
         memo[block] = folded
         memos.bytes += len(block) + (len(folded) if isinstance(folded, bytes) else 0) + ENTRY_OVERHEAD
 
-def header(comm: bytes, pid: bytes, tid: bytes | None, period: bytes | None, event: bytes) -> Header:
+def header(comm: bytes, pid: bytes, tid: bytes | None, period: bytes | None, event: bytes | None) -> Header:
     if tid is None or tid == b"0":  # perl `if (not $tid)`: a lone number is the TID
         pid, tid = b"?", pid
     return Header(comm, pid, tid, period, event)

@@ -17,7 +17,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-from .options import PerfOptions
+from .options import PerfOptions, TimeBins
 from .perf import collapse_perf
 
 PROCESS_THRESHOLD = 4 << 20  # compressed bytes; about 40 MB of perf script text
@@ -38,15 +38,17 @@ def collapse_host(
                           time_bins=timeline_dir is not None)
     with open_script(script_path) as fp:
         collapsed = collapse_perf(fp, options)  # (any input: see collapse/)
-    if timeline_dir is not None:
-        from ..timeline.store import from_bins, write_timeline
+    if timeline_dir is not None and collapsed.binned is not None:
+        from ..timeline.store import PackedTimeline, write_timeline
 
-        write_timeline(timeline_dir, from_bins(utf8_bins(collapsed.bins or {}), collapsed.unbinned))
+        write_timeline(timeline_dir, PackedTimeline(utf8_bins(collapsed.binned), collapsed.unbinned))
     return utf8_stacks(collapsed.stacks)
 
 
 def _utf8(stack: str) -> str:
     """Symbol bytes that are not UTF-8 become U+FFFD: capture files and graphs are UTF-8 text."""
+    if stack.isascii():  # (a flag of the str: no scan)
+        return stack
     return stack.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
@@ -59,14 +61,9 @@ def utf8_stacks(stacks: dict[str, int]) -> dict[str, int]:
     return out
 
 
-def utf8_bins(bins: dict[str, dict[int, int]]) -> dict[str, dict[int, int]]:
-    """The same for each stack's time bins."""
-    out: dict[str, dict[int, int]] = {}
-    for stack, series in bins.items():
-        merged = out.setdefault(_utf8(stack), {})
-        for b, n in series.items():
-            merged[b] = merged.get(b, 0) + n
-    return out
+def utf8_bins(bins: TimeBins) -> TimeBins:
+    """The same for the stacks of the time bins."""
+    return bins.renamed(list(map(_utf8, bins.stacks)))
 
 
 def open_script(path: str) -> BinaryIO:

@@ -7,11 +7,12 @@ comments inside a record, --srcline) does exactly what the script does; the fast
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Iterator
 
 from .inline import Addr2Line
-from .options import CollapseResult, PerfOptions
+from .options import BIN_SHIFT, CollapseResult, PerfOptions, TimeBins
 from .rules import Header, is_java, line_bin, parse_header, process_name, stack_frames, stack_line_parts
 
 MAX_WARNINGS = 20
@@ -19,6 +20,8 @@ WARNING_LINE_CHARS = 200  # of an unrecognized line, in its warning: a host's 4 
 MAX_DROPPED_TYPES = 100  # event types counted one by one; the others together (a host can name millions)
 OTHER_TYPES = "(other event types)"
 AGAVE_ROOT = "agave;{comm}"  # the one unknown_tid_root: `agave;` and the thread's comm
+BIN_MASK = (1 << BIN_SHIFT) - 1
+DROPPED = 1 << 100  # the fast path's id for the samples of a dropped root: above every stack's
 
 
 def header_of(comm: bytes, pid: bytes, tid: bytes | None) -> Header:
@@ -62,12 +65,15 @@ class Machine:
         self.stack: list[list[bytes]] = []
         self.header: Header | None = None
         self.addr2line = Addr2Line(opts.context) if opts.inline else None
-        # time_bins: (root, b";frame;frame", bin) -> samples, and the fast path's raw keys
-        # (comm, [pid, tid,] frames, bin), resolved to roots once at the end (timed_counts)
+        # time_bins: each stack (root + frames) gets an id once, and a sample adds 1 to the count
+        # of one int, id << BIN_SHIFT | bin (TimeBins). Weighed by samples, that count is also the
+        # stack's: `counts` then holds only the samples without a time stamp (`unbinned`).
         self.timed = opts.time_bins
-        self.binned: dict[tuple[bytes, bytes, int], int] = {}
-        self.raw_bins: Counter[tuple[object, ...]] = Counter()  # (comm, pid, tid, frames, bin)
-        self.raw_plain_bins: Counter[tuple[bytes, bytes, int]] = Counter()
+        self.counted_by_bin = self.timed and not self.by_period
+        self.bin_counts: Counter[int] = Counter()  # id << BIN_SHIFT | bin -> samples
+        self.stack_ids: dict[bytes, int] = {}  # root + frames -> its id << BIN_SHIFT
+        self.stack_names: list[bytes] = []  # by id
+        self.odd_bins: dict[tuple[int, int], int] = {}  # (id << BIN_SHIFT, bin): a bin too big for the key
         self.unbinned = 0
 
     @property
@@ -103,14 +109,15 @@ class Machine:
         root = self.root(h, pname)
         if root is None:
             return
-        key = (root, folded)
-        self.counts[key] = self.counts.get(key, 0) + times * (h.period if self.by_period else 1)
         if self.timed and not binned:
             if h.bin is None:
                 self.unbinned += times
             else:
-                tkey = (root, folded, h.bin)
-                self.binned[tkey] = self.binned.get(tkey, 0) + times
+                self.add_bin(self.stack_id(root + folded), h.bin, times)
+                if self.counted_by_bin:
+                    return  # counted (samples too) from its bin in finish
+        key = (root, folded)
+        self.counts[key] = self.counts.get(key, 0) + times * (h.period if self.by_period else 1)
         self.samples += times
         if h.long_period:
             self.long_periods += times
@@ -181,46 +188,42 @@ class Machine:
             warnings.insert(0, f"Filtering for events of type: {kept}; skipped {', '.join(shown)}{more}")
         result = CollapseResult(stacks, warnings, event, self.samples, dropped)
         if self.timed:
-            result.bins, result.unbinned = self.timed_counts(), self.unbinned
+            result.binned, result.unbinned = self.time_bins(), self.unbinned
+            if self.counted_by_bin:
+                for stack, n in result.binned.totals().items():
+                    stacks[stack] = stacks.get(stack, 0) + n
+                    result.samples += n
         return result
 
-    def timed_counts(self) -> dict[str, dict[int, int]]:
-        """stack -> {bin: samples}, the fast path's raw keys given their roots as `count` does."""
-        by_key: dict[tuple[bytes, bytes], dict[int, int]] = {}  # (root, frames) -> {bin: samples}
-        for (root, frames, b), n in self.binned.items():
-            series = by_key.get((root, frames))
-            if series is None:
-                series = by_key[(root, frames)] = {}
-            series[b] = series.get(b, 0) + n
-        for (comm, frames, b), n in self.raw_plain_bins.items():
-            key = (comm.replace(b" ", b"_"), frames)
-            series = by_key.get(key)
-            if series is None:
-                series = by_key[key] = {}
-            series[b] = series.get(b, 0) + n
-        roots: dict[tuple[object, ...], bytes | None] = {}
-        for raw, n in self.raw_bins.items():
-            rcomm, pid, tid, raw_frames, raw_bin = raw
-            ids = (rcomm, pid, tid)
-            if ids not in roots:
-                h = header_of(rcomm, pid, tid)  # type: ignore[arg-type]
-                roots[ids] = self.root(h, process_name(h, self.opts))
-            rroot = roots[ids]
-            if rroot is not None:
-                rkey = (rroot, raw_frames)
-                series = by_key.get(rkey)  # type: ignore[arg-type]
-                if series is None:
-                    series = by_key[rkey] = {}  # type: ignore[index]
-                series[raw_bin] = series.get(raw_bin, 0) + n  # type: ignore[index, call-overload]
-        self.binned.clear()
-        self.raw_plain_bins.clear()
-        self.raw_bins.clear()
-        out: dict[str, dict[int, int]] = {}
-        for (root, frames), series in by_key.items():  # decoded once per stack
-            stack = (root + frames).decode("utf-8", "surrogateescape")
-            if stack in out:  # (two roots' bytes never join into one stack; kept exact all the same)
-                for b, n in series.items():
-                    out[stack][b] = out[stack].get(b, 0) + n
-            else:
-                out[stack] = series
-        return out
+    def stack_id(self, stack: bytes) -> int:
+        """The id of a stack (root + frames), shifted: id << BIN_SHIFT."""
+        sid = self.stack_ids.get(stack)
+        if sid is None:
+            sid = self.stack_ids[stack] = len(self.stack_names) << BIN_SHIFT
+            self.stack_names.append(stack)
+        return sid
+
+    def add_bin(self, sid: int, b: int, times: int) -> None:
+        if b >> BIN_SHIFT:  # (a time stamp of 11 digits or more: never perf's)
+            self.odd_bins[(sid, b)] = self.odd_bins.get((sid, b), 0) + times
+        else:
+            self.bin_counts[sid | b] += times
+
+    def time_bins(self) -> TimeBins:
+        """The kept bins, packed (TimeBins), and emptied here; the fast path's samples of a
+        dropped root (id DROPPED) left out."""
+        counts, shift = self.bin_counts, BIN_SHIFT
+        keys = sorted(counts)
+        del keys[bisect_left(keys, DROPPED) :]
+        if self.odd_bins:  # a wider key for every bin, in Python: only for such input
+            shift = max(b.bit_length() for _, b in self.odd_bins)
+            packed = {(k >> BIN_SHIFT) << shift | (k & BIN_MASK): counts[k] for k in keys}
+            for (sid, b), n in self.odd_bins.items():
+                key = (sid >> BIN_SHIFT) << shift | b
+                packed[key] = packed.get(key, 0) + n
+            counts = Counter(packed)
+            keys = sorted(packed)
+        ns = list(map(counts.__getitem__, keys))
+        stacks = [s.decode("utf-8", "surrogateescape") for s in self.stack_names]  # (never equal)
+        self.bin_counts, self.odd_bins, self.stack_ids, self.stack_names = Counter(), {}, {}, []
+        return TimeBins(stacks, keys, ns, shift)

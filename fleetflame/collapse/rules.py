@@ -63,15 +63,23 @@ BLANK_DIGIT = re.compile(rb"\s\d")
 
 
 @lru_cache(maxsize=16)
-def usual_event_lines(event: bytes, ids: bool, timed: bool = False) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+def usual_event_lines(
+    event: bytes, ids: bool, timed: bool = False, bins_only: bool = False
+) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
     """USUAL_EVENT_LINE_NO_BLANK and USUAL_EVENT_LINE for one event type, which they match
     literally: the event is the line's last token whatever the comm, so this matches exactly
     the lines where those give this event. Groups: comm, [pid, tid,] [time,] period; `timed`:
     the time stamp to its hundredths (`1796617145.81`), and lines whose time has fewer than two
-    decimals are left to the literal loop (perf prints six, or nine)."""
-    pid_tid = rb"(\d++)(?:/(\d++))?+" if ids else rb"\d++(?:/\d++)?+"
-    time = rb"(\d++\.\d\d)\d*+:" if timed else rb"\d++\.\d++:"
-    tail = EVENT_TAIL + re.escape(event) + rb":\s*+$"
+    decimals (perf prints six, or nine) or more than 10 digits of seconds (its bin would not fit
+    in a TimeBins key) are left to the literal loop. `bins_only` (timed, samples counted by their
+    bins): no period group, and pid and tid in one (`PID/TID` or `TID`): groups comm, [ids,] time,
+    fewer objects per sample."""
+    if bins_only:
+        pid_tid = rb"(\d++(?:/\d++)?+)" if ids else rb"\d++(?:/\d++)?+"
+    else:
+        pid_tid = rb"(\d++)(?:/(\d++))?+" if ids else rb"\d++(?:/\d++)?+"
+    time = rb"(\d{1,10}+\.\d\d)\d*+:" if timed else rb"\d++\.\d++:"
+    tail = (rb"(?:\s*+\d++\s++|\s++)" if bins_only else EVENT_TAIL) + re.escape(event) + rb":\s*+$"
     no_blank = rb"(\S\S++)\s++" + pid_tid + rb"\s++(?:\[\d++\]\s++)?+" + time + tail
     blanks = COMM + rb"\s++" + pid_tid + rb"\s++(?:\[\d++\]\s++)?+" + time + tail
     return re.compile(no_blank), re.compile(blanks)

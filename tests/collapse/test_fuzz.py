@@ -5,10 +5,12 @@ where no exception may escape and the results must add up."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import os
 import random
+import re
 import subprocess
 
 import pytest
@@ -101,6 +103,44 @@ def test_fleet_options_on_odd_input(seed: int) -> None:
         want = literal.finish()
         got = collapse_perf(io.BytesIO(data), opts)
         assert (got.stacks, got.samples) == (want.stacks, want.samples)
+
+
+def odd_times(data: bytes, seed: int) -> bytes:
+    """Some time stamps with one decimal, 12 or 25 digits of seconds, or 9 decimals."""
+    r = random.Random(seed)
+    forms = [rb"\g<1>\g<2>.%d:", rb"\g<1>\g<2>.%d5:", rb"\g<1>123456789012.\g<3>:", rb"\g<1>1234567890123456789012345.\g<3>:",
+             rb"\g<1>\g<2>.\g<3>123:", rb"\g<1>12345678901.\g<3>:"]
+
+    def swap(m: re.Match[bytes]) -> bytes:
+        if r.random() < 0.7:
+            return m.group(0)
+        return m.expand(r.choice(forms).replace(b"%d", b"%d" % r.randrange(10)))
+
+    return re.sub(rb"(\s)(\d+)\.(\d{6}):", swap, data)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_time_bins_fast_path_equals_line_loop(seed: int) -> None:
+    """The fast path's packed bins (issue 18) against the line-by-line loop's, on odd input."""
+    data = odd_times(fuzz_input(seed), seed)
+    for opts in (
+        PerfOptions(weight="samples", roots_by_tid=ROOTS, unknown_tid_root="agave;{comm}", time_bins=True),
+        PerfOptions(weight="samples", roots_by_tid=ROOTS, time_bins=True),
+        PerfOptions(time_bins=True),
+        PerfOptions(weight="samples", time_bins=True),
+        PerfOptions(include_tid=True, time_bins=True),
+    ):
+        literal = Collapser(opts)
+        lines = data.split(b"\n")
+        if not lines[-1]:
+            lines.pop()
+        literal.feed_lines(lines)
+        want = literal.finish()
+        got = collapse_perf(io.BytesIO(data), opts)
+        assert (got.stacks, got.samples, got.bins, got.unbinned) == (want.stacks, want.samples, want.bins, want.unbinned)
+        untimed = collapse_perf(io.BytesIO(data), dataclasses.replace(opts, time_bins=False))
+        assert (untimed.stacks, untimed.samples) == (got.stacks, got.samples)
+        assert got.bins is not None and sum(map(sum, (b.values() for b in got.bins.values()))) + got.unbinned == got.samples
 
 
 # --- hypothesis: random and adversarial perf script text, shrunk to a small example on failure ---
