@@ -69,8 +69,8 @@ def test_same_files_as_the_first_version(path: Path, case: str, tmp_path: Path) 
         want_folded.write_bytes(folded)
         want_timeline.write_bytes(timeline)
     assert folded == want_folded.read_bytes()
-    assert gzip.decompress(timeline) == gzip.decompress(want_timeline.read_bytes())  # (a readable diff first)
-    assert timeline == want_timeline.read_bytes()
+    # the same JSON text, byte for byte (the gzip around it is level 1 since the golden files were made)
+    assert gzip.decompress(timeline) == gzip.decompress(want_timeline.read_bytes())
 
 
 def test_stacks_without_bins_are_the_same(tmp_path: Path) -> None:
@@ -99,5 +99,5 @@ def test_packed_encoding_is_the_plain_json() -> None:
     for series in cases:
         t = Timeline(series, unbinned=len(series))
         text = json.dumps(t.to_json(), separators=(",", ":"), ensure_ascii=False)
-        assert t.encode() == gzip.compress(text.encode("utf-8"), compresslevel=6, mtime=0)
+        assert gzip.decompress(t.encode()) == text.encode("utf-8")
         assert Timeline.from_json(json.loads(text)).series == {k: v for k, v in series.items() if v}
