@@ -18,6 +18,7 @@ turns (before, after, after, before, ...) in one browser, so both see the same m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -158,25 +160,41 @@ def _page_at(commit: str, hosts: int) -> Path:
     return path
 
 
-def _browser(path: Path, repeat: int, old: Path | None = None, before: str | None = None) -> None:
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+def _chromium() -> str | None:
+    """Chromium's path, if it and Playwright are installed; else None, having said why."""
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         print("chromium   skipped: playwright is not installed (pip install -c constraints.txt -e '.[test]')")
-        return
+        return None
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         print("chromium   skipped: no chromium (apt-get install chromium)")
-        return
+    return chromium
+
+
+@contextlib.contextmanager
+def _launched(chromium: str) -> Iterator[Any]:
+    """Headless Chromium, driven by Playwright over a pipe, closed on the way out."""
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            _first_paint(browser, path, repeat)
-            if old:
-                _first_paint_in_turns(browser, old, path, repeat, before or "before")
-            _interactions(browser, path, repeat)
+            yield browser
         finally:
             browser.close()
+
+
+def _browser(path: Path, repeat: int, old: Path | None = None, before: str | None = None) -> None:
+    chromium = _chromium()
+    if not chromium:
+        return
+    with _launched(chromium) as browser:
+        _first_paint(browser, path, repeat)
+        if old:
+            _first_paint_in_turns(browser, old, path, repeat, before or "before")
+        _interactions(browser, path, repeat)
 
 
 def _open(browser: Any, path: Path) -> Any:
@@ -330,26 +348,19 @@ def timeline_bench(hosts: int, repeat: int) -> None:
     plain, timed, sizes = timeline_pages(hosts)
     print(f"html size  without timeline {sizes['plain_mb']:.2f} MB, with {sizes['timed_mb']:.2f} MB   goal ≤ {GOAL_HTML_MB} MB: "
           f"{_verdict(sizes['timed_mb'] <= GOAL_HTML_MB)}")  # fmt: skip
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = _chromium()
     if not chromium:
-        print("chromium   skipped: no chromium (apt-get install chromium)")
         return
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            runs: dict[Path, list[float]] = {plain: [], timed: []}
-            for i in range(max(repeat, 3)):
-                for path in (plain, timed) if i % 2 == 0 else (timed, plain):
-                    runs[path].append(_paint_ms(browser, path))
-            a, b = sorted(runs[plain]), sorted(runs[timed])
-            mb = statistics.median(b)
-            print(f"first paint in turns over {len(a)} loads each: without timeline median {statistics.median(a):.0f} ms ({a[0]:.0f}–{a[-1]:.0f}), "
-                  f"with median {mb:.0f} ms ({b[0]:.0f}–{b[-1]:.0f})   goal ≤ {GOAL_FIRST_PAINT_MS} ms: {_verdict(mb <= GOAL_FIRST_PAINT_MS)}")  # fmt: skip
-            _timeline_interactions(browser, timed, repeat)
-        finally:
-            browser.close()
+    with _launched(chromium) as browser:
+        runs: dict[Path, list[float]] = {plain: [], timed: []}
+        for i in range(max(repeat, 3)):
+            for path in (plain, timed) if i % 2 == 0 else (timed, plain):
+                runs[path].append(_paint_ms(browser, path))
+        a, b = sorted(runs[plain]), sorted(runs[timed])
+        mb = statistics.median(b)
+        print(f"first paint in turns over {len(a)} loads each: without timeline median {statistics.median(a):.0f} ms ({a[0]:.0f}–{a[-1]:.0f}), "
+              f"with median {mb:.0f} ms ({b[0]:.0f}–{b[-1]:.0f})   goal ≤ {GOAL_FIRST_PAINT_MS} ms: {_verdict(mb <= GOAL_FIRST_PAINT_MS)}")  # fmt: skip
+        _timeline_interactions(browser, timed, repeat)
 
 
 def _timeline_interactions(browser: Any, path: Path, repeat: int) -> None:

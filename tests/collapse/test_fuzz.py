@@ -95,14 +95,18 @@ def test_fleet_options_on_odd_input(seed: int) -> None:
         PerfOptions(weight="samples", roots_by_tid=ROOTS, unknown_tid_root="agave;{comm}"),
         PerfOptions(roots_by_tid=ROOTS),
     ):
-        literal = Collapser(opts)
-        lines = data.split(b"\n")
-        if not lines[-1]:
-            lines.pop()
-        literal.feed_lines(lines)
-        want = literal.finish()
-        got = collapse_perf(io.BytesIO(data), opts)
+        got, want = fast_and_literal(data, opts)
         assert (got.stacks, got.samples) == (want.stacks, want.samples)
+
+
+def fast_and_literal(data: bytes, opts: PerfOptions) -> tuple[CollapseResult, CollapseResult]:
+    """`data` collapsed by collapse_perf (the fast path) and by the line-by-line loop."""
+    literal = Collapser(opts)
+    lines = data.split(b"\n")
+    if not lines[-1]:
+        lines.pop()
+    literal.feed_lines(lines)
+    return collapse_perf(io.BytesIO(data), opts), literal.finish()
 
 
 def odd_times(data: bytes, seed: int) -> bytes:
@@ -130,13 +134,7 @@ def test_time_bins_fast_path_equals_line_loop(seed: int) -> None:
         PerfOptions(weight="samples", time_bins=True),
         PerfOptions(include_tid=True, time_bins=True),
     ):
-        literal = Collapser(opts)
-        lines = data.split(b"\n")
-        if not lines[-1]:
-            lines.pop()
-        literal.feed_lines(lines)
-        want = literal.finish()
-        got = collapse_perf(io.BytesIO(data), opts)
+        got, want = fast_and_literal(data, opts)
         assert (got.stacks, got.samples, got.bins, got.unbinned) == (want.stacks, want.samples, want.bins, want.unbinned)
         untimed = collapse_perf(io.BytesIO(data), dataclasses.replace(opts, time_bins=False))
         assert (untimed.stacks, untimed.samples) == (got.stacks, got.samples)
