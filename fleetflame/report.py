@@ -392,7 +392,7 @@ def _page_timelines(folder: CaptureFolder, manifest: Manifest) -> tuple[Iterator
     """The hosts' timelines for the viewer's Timeline tab, read one host at a time as the page is
     built, and the recording's start; (None, None) for a capture without any (made before
     fleetflame kept sample times): the page has no tab. A damaged one leaves the page without a
-    timeline, with a note naming it (render.model.build_time)."""
+    timeline, with a note naming it (render.timedata.build_time)."""
     from .timeline.store import TIMELINE
     from .timeline.window import capture_start, iter_timelines  # (lazy: window.py imports this module)
 

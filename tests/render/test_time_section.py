@@ -1,4 +1,4 @@
-"""The viewer's time section (model.build_time): per-leaf sample times, per-host totals, the byte
+"""The viewer's time section (render.timedata.build_time): per-leaf sample times, per-host totals, the byte
 budget's coarser bins, and range_stacks (what a range of the viewer shows) against the timelines."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import pytest
 
 from bench.synthetic_fleet import BURST, SKEW_FUNCTION, START, synthetic_fleet, synthetic_timelines
 from fleetflame.render import html
-from fleetflame.render.model import FleetContext, build_page_data, decode_stacks, decode_time, range_stacks, unpack_blob
+from fleetflame.render.model import FleetContext, build_page_data, decode_stacks, unpack_blob
+from fleetflame.render.timedata import decode_time, range_stacks
 from fleetflame.render.options import FlameGraphOptions
 from fleetflame.timeline.store import Timeline
 
