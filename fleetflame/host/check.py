@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from dataclasses import dataclass, field
 
 from ..connection import Connection, ConnectionError_, SshSettings, visit_hosts
 from ..connection.base import sh
 from ..inventory.model import HostRecord
+from ..timeline.clock import CLOCK_WARN_S, ClockReading
 from .resolve import Discovery, DiscoveryError, discover
 from .scripts import CHECK
 from .targets import parse_target
@@ -118,6 +121,31 @@ async def _sudo_works(conn: Connection) -> bool:
     return done.ok and done.stdout.strip() == b"0"
 
 
+async def read_clock(conn: Connection) -> ClockReading | None:
+    """The host's clock against this machine's, as a capture's start signal measures it
+    (timeline.clock), over one `date` exec: its round trip (a channel's) bounds the offset."""
+    sent_at = time.time()
+    done = await conn.run(["date", "+%s.%N"], timeout=30)
+    received_at = time.time()
+    text = done.stdout.strip()
+    if not done.ok or not re.fullmatch(rb"\d{1,12}\.\d{1,9}", text):
+        return None
+    return ClockReading(sent_at, float(text), received_at)
+
+
+def clock_note(reading: ClockReading) -> str | None:
+    """A note when the host's clock is off by more than CLOCK_WARN_S: the timeline corrects it,
+    but the operator should know (and fix NTP)."""
+    offset, uncertainty = reading.offset, reading.uncertainty
+    if abs(offset) - uncertainty <= CLOCK_WARN_S:
+        return None
+    side = "ahead of" if offset > 0 else "behind"
+    return (
+        f"clock {abs(offset):.3f} s {side} this machine's (±{uncertainty * 1000:.0f} ms): captures correct their "
+        "timelines by it; keep the host's clock synchronised (chrony/NTP)"
+    )
+
+
 async def check_host(conn: Connection, gate: asyncio.Semaphore) -> HostCheck:
     host = conn.host
     result = HostCheck(host.name)
@@ -130,6 +158,12 @@ async def check_host(conn: Connection, gate: asyncio.Semaphore) -> HostCheck:
             done = await conn.run(sh(CHECK, "check", host.perf, host.tmpdir), privileged=privileged, timeout=60)
             result.facts = parse_facts(done.stdout.decode(errors="replace"))
             result.problems += judge(host, result.facts, sudo_ok)
+            reading = await read_clock(conn)
+            if reading is not None:
+                result.facts["clock_offset_s"] = f"{reading.offset:.3f}"
+                note = clock_note(reading)
+                if note:
+                    result.notes.append(note)
             try:
                 found = await discover(conn)
             except DiscoveryError as exc:

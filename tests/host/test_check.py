@@ -3,7 +3,11 @@ CAP_SYS_ADMIN for perf script) and what a real validator's tiles can look like."
 
 from __future__ import annotations
 
-from fleetflame.host.check import HostCheck, judge, judge_tiles, parse_facts
+import asyncio
+import time
+
+from fleetflame.connection.base import CommandResult
+from fleetflame.host.check import HostCheck, clock_note, judge, judge_tiles, parse_facts, read_clock
 from fleetflame.host.resolve import Discovery
 from fleetflame.host.tiles import HostThread, Tile
 from fleetflame.inventory.model import HostRecord
@@ -39,3 +43,26 @@ def test_tiles_that_are_not_running_are_noted_and_foreign_pids_are_a_problem() -
     foreign = HostCheck("val01")
     judge_tiles(foreign, host, Discovery(tiles, [HostThread(1, 1, "init")], "metrics"))
     assert len(foreign.problems) == 1 and "another PID namespace" in foreign.problems[0]
+
+
+class DateHost:
+    """Just enough of a Connection for read_clock: `date +%s.%N` answers with a clock `ahead` s off."""
+
+    def __init__(self, ahead: float, answer: bytes | None = None) -> None:
+        self.ahead, self.answer = ahead, answer
+
+    async def run(self, argv: list[str], timeout: float) -> CommandResult:
+        assert argv == ["date", "+%s.%N"]
+        out = self.answer if self.answer is not None else f"{time.time() + self.ahead:.9f}\n".encode()
+        return CommandResult(argv, 0, out, b"")
+
+
+def test_check_measures_the_clock_and_notes_one_that_is_off() -> None:
+    reading = asyncio.run(read_clock(DateHost(-2.5)))  # type: ignore[arg-type]
+    assert reading is not None and abs(reading.offset + 2.5) < 0.05
+    note = clock_note(reading)
+    assert note is not None and note.startswith("clock 2.5") and "behind this machine's" in note and "chrony/NTP" in note
+    synced = asyncio.run(read_clock(DateHost(0.0)))  # type: ignore[arg-type]
+    assert synced is not None and clock_note(synced) is None
+    for garbage in (b"", b"soon\n", b"1e308\n", b"12345678901234567890.1\n"):
+        assert asyncio.run(read_clock(DateHost(0.0, garbage))) is None  # type: ignore[arg-type]
