@@ -36,6 +36,7 @@ TIME_FORMAT = "fleetflame-time"
 LADDER_MS = (20, 40, 100, 200, 500, 1000)  # per-leaf bin widths tried, finest first
 TIME_BUDGET = 24_000_000  # bytes of the page's #ff-time text (base64) at most; the page stays <= 30 MB
 HOST_BUDGET = 4_000_000  # of which the per-host totals
+MAX_GRID = 8_000_000  # hosts × bins of the densest grid the page's timeline may need (64 MB as float64)
 Ints = npt.NDArray[np.int64]
 
 
@@ -104,6 +105,13 @@ def _build_time(
     first = int(fbin.min())
     samples = int(count.sum())
     ladder = [fine_ms, *(w for w in LADDER_MS if w > fine_ms and w % fine_ms == 0)]
+    span = int(fbin.max()) - first + 1  # in fine bins
+    # The viewer holds a dense grid of hosts × bins (so does _host_totals, here): widths that make
+    # it larger than MAX_GRID are skipped, so a long recording, or a host whose times were
+    # forged far apart, cannot make either allocate without bound.
+    ladder = [w for w in ladder if len(hosts) * (span // (w // fine_ms) + 2) <= MAX_GRID]
+    if not ladder:
+        return f"the recording spans {span * fine_ms / 1000:,.0f} s: too long for the page's timeline even at 1 s bins"
     for host_bin_ms in ladder:  # per host, by time only: small; at 20 ms if it fits HOST_BUDGET
         host_stream, host_origin, host_bins, host_events = _host_totals(host, fbin, count, len(hosts), host_bin_ms // fine_ms)
         host_size = _text_size(len(_pack(host_stream)))

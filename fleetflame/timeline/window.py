@@ -20,6 +20,7 @@ from . import clock
 from .store import Timeline, TimelineError, read_timeline
 
 WINDOWS_DIR = "windows"
+RECORDING_MARGIN_S = 10.0  # a host's samples kept this long before and after its recording (on_control_clock)
 TIME_OF_DAY = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?")
 
 
@@ -37,15 +38,34 @@ def capture_start(manifest: Manifest) -> float:
     return datetime.fromisoformat(manifest.started_at.replace("Z", "+00:00")).timestamp()
 
 
-def on_control_clock(timeline: Timeline, host: HostResult) -> Timeline:
+def on_control_clock(timeline: Timeline, host: HostResult, duration_s: float) -> Timeline:
     """The host's timeline with its bins moved by its clock's measured offset (timeline.clock), so
-    that every host's bins are on one clock; as it is when the offset is within its uncertainty
-    or was not measured (a capture made before fleetflame measured it)."""
+    that every host's bins are on one clock (not moved when the offset is within its uncertainty
+    or was not measured: a capture made before fleetflame measured it).
+
+    Only the host's recording is kept: bins from RECORDING_MARGIN_S before perf started (host
+    clock) to that long after `duration_s` (or what it recorded, if longer). The times come from
+    the host's perf script; a host that prints times years apart must not stretch every view
+    of the capture (or the memory drawing it takes). Samples outside count as unbinned."""
     shift = round(clock.correction(host.clock_offset_s, host.clock_uncertainty_s) / timeline.bin_s)
-    if not shift:
+    lo = hi = None
+    if host.perf_started_at is not None:
+        lo = math.floor((host.perf_started_at - RECORDING_MARGIN_S) / timeline.bin_s)
+        end = host.perf_started_at + max(host.recorded_s or 0.0, duration_s) + RECORDING_MARGIN_S
+        hi = math.ceil(end / timeline.bin_s)
+    if not shift and (lo is None or all(lo <= b <= hi for bins in timeline.series.values() for b in bins)):  # type: ignore[operator]
         return timeline
-    series = {stack: {b - shift: n for b, n in bins.items()} for stack, bins in timeline.series.items()}
-    return Timeline(series, timeline.bin_ms, timeline.unbinned)
+    outside = 0
+    series: dict[str, dict[int, int]] = {}
+    for stack, bins in timeline.series.items():
+        kept = {}
+        for b, n in bins.items():
+            if lo is None or lo <= b <= hi:  # type: ignore[operator]
+                kept[b - shift] = n
+            else:
+                outside += n
+        series[stack] = kept
+    return Timeline(series, timeline.bin_ms, timeline.unbinned + outside)
 
 
 def parse_moment(text: str, start: float, option: str = "--from") -> float:
@@ -98,13 +118,15 @@ def iter_timelines(folder: CaptureFolder, manifest: Manifest) -> Iterator[tuple[
             except TimelineError as exc:
                 raise InputError(str(exc)) from None
         if timeline is not None:
-            if not timeline.wall_clock:
+            placed = on_control_clock(timeline, manifest.hosts[name], max(manifest.requested_duration_s, manifest.duration_s))
+            # (judged once placed: a sample a host dated 1970 is dropped, not taken for another clock)
+            if not placed.wall_clock or (not timeline.wall_clock and placed.first_bin is None):
                 raise InputError(
                     f"{folder.host_path(name)}: its sample times are not wall-clock (recorded before fleetflame used "
                     "perf record -k realtime): no window or timeline for this capture"
                 )
             found = True
-            yield name, on_control_clock(timeline, manifest.hosts[name])
+            yield name, placed
     if not found:
         raise InputError(
             f"{folder.path} has no sample times (hosts/HOST/timeline.json.gz): captured before fleetflame kept "

@@ -16,10 +16,13 @@ from fleetflame.cli import app
 from fleetflame.collapse import PerfOptions, collapse_perf
 from fleetflame.collapse.hosts import collapse_host
 from fleetflame.errors import InputError
-from fleetflame.timeline import TIMELINE, read_timeline
+from fleetflame.capture.manifest import read_manifest
+from fleetflame.render.timedata import build_time
+from fleetflame.report import CaptureFolder
+from fleetflame.timeline import TIMELINE, read_timeline, write_timeline
 from fleetflame.timeline.store import Timeline
 from fleetflame.timeline.view import activity_rows
-from fleetflame.timeline.window import parse_moment
+from fleetflame.timeline.window import load_timelines, parse_moment
 
 START = 1796617140.0  # 2026-12-07T04:19:00Z, the recording's start in these tests
 runner = CliRunner()
@@ -223,3 +226,45 @@ def test_a_damaged_timeline_is_one_error_line_naming_it(tmp_path: Path, damage: 
         assert code == 2, err
         (line,) = err.strip().splitlines()
         assert line.startswith("error:") and "timeline.json.gz" in line and "Traceback" not in err
+
+
+def test_times_a_host_forged_far_from_its_recording_are_left_out(tmp_path: Path) -> None:
+    """A host prints its own perf script: samples it dates in 1970 or centuries ahead must not
+    stretch the timeline (nor the memory drawing it takes). They count as unbinned."""
+    folder = make_capture(tmp_path)
+    host_dir = folder / "hosts" / "val02"
+    timeline = read_timeline(host_dir)
+    assert timeline is not None
+    timeline.series["verify:0;main;work"].update({1: 5, 1 << 38: 7})
+    write_timeline(host_dir, timeline)
+    code, out, err = invoke("timeline", str(folder))
+    assert code == 0, err
+    assert out.splitlines()[0].rstrip().endswith("4.0 s"), out  # the axis: the 4 s recorded, not centuries
+    opened = CaptureFolder(folder)
+    try:
+        loaded = load_timelines(opened, read_manifest(folder))
+    finally:
+        opened.close()
+    assert loaded["val02"].unbinned == 12 and loaded["val01"].unbinned == 0
+
+
+def test_the_page_bounds_the_grid_a_timeline_needs() -> None:
+    """The viewer's dense hosts × bins grid: a span too long even at 1 s bins gives a note, not an
+    allocation of that size."""
+    first = round(START / 0.02)
+    forged = {h: Timeline({"net:0;main;poll": {first: 1, first + 10 * 365 * 86400 * 50: 1}}) for h in ("a", "b")}
+    leaf_of = {h: {"net:0;main;poll": i} for i, h in enumerate(forged)}
+    note = build_time(forged, leaf_of, 2, START)
+    assert isinstance(note, str) and "too long for the page's timeline" in note
+
+
+def test_a_timeline_on_perfs_default_clock_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Times since boot (a capture made before fleetflame recorded with -k realtime)."""
+    folder = make_capture(tmp_path)
+    for host in ("val01", "val02"):
+        timeline = read_timeline(folder / "hosts" / host)
+        assert timeline is not None
+        shifted = {s: {b - round(START / 0.02) + 50_000: n for b, n in bins.items()} for s, bins in timeline.series.items()}
+        write_timeline(folder / "hosts" / host, Timeline(shifted))
+    code, _, err = invoke("timeline", str(folder))
+    assert code == 2 and "not wall-clock" in err and len(err.strip().splitlines()) == 1
