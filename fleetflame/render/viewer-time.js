@@ -110,7 +110,7 @@ var ffTime = (function () {
   Times.prototype.grids = function (hostMask, tile, hitLeaves) {
     var hosts = this.meta.hosts;
     if (!tile && !hitLeaves) {
-      var fb = this.fineBins, fine = this.fine, heat = new Float64Array(fb), strips = new Float64Array(hosts * fb);
+      var fb = this.fineBins, fine = this.fine, heat = new Uint32Array(fb), strips = new Uint32Array(hosts * fb);
       for (var h = 0; h < hosts; h++) {
         var from = h * fb, on = hostMask[h];
         for (var f = 0; f < fb; f++) { strips[from + f] = fine[from + f]; if (on) heat[f] += fine[from + f]; }
@@ -120,8 +120,8 @@ var ffTime = (function () {
     }
     var bins = this.bins, leaves = this.meta.leaves;
     var inTile = tile ? this.leafMask(new Uint8Array(hosts).fill(1), tile) : null;
-    var ht = new Float64Array(bins), hh = hitLeaves ? new Float64Array(bins) : null;
-    var st = new Float64Array(hosts * bins), sh = hitLeaves ? new Float64Array(hosts * bins) : null;
+    var ht = new Uint32Array(bins), hh = hitLeaves ? new Uint32Array(bins) : null;
+    var st = new Uint32Array(hosts * bins), sh = hitLeaves ? new Uint32Array(hosts * bins) : null;
     var evBin = this.evBin, cnt = this.evCount, ls = this.leafStart, lh = this.leafHost;
     for (var j = 0; j < leaves; j++) {
       var e = ls[j], end = ls[j + 1];
