@@ -70,7 +70,7 @@ from __future__ import annotations
 import enum
 import re
 
-from ..host.scripts import CAPDROP, THREAD_LINES
+from ..host.scripts import CAPDROP, THREAD_LINES, TMPDIR_CHECK
 
 
 class Exit(enum.IntEnum):
@@ -139,63 +139,7 @@ nospace() {  # a write failed: say whether it is because the tmpdir is full
 }
 valid_number() { case $1 in ''|*[!0-9]*) return 1 ;; esac; }
 
-# ---- where the capture folder lives -------------------------------------------------------
-# fleetflame_tmpdir, and every folder above it, as written and as its links resolve, must be a
-# folder nobody but root and us can rename entries of (as OpenSSH's StrictModes checks a path,
-# with sticky folders such as /tmp allowed), and a symbolic link on the way must be root's or ours:
-# else another user could swap our folder, or the tmpdir, for one of theirs holding links.
-me= mygid=
-while read -r k r e rest; do
-  case $k in Uid:) me=$e ;; Gid:) mygid=$e ;; esac
-done < /proc/$$/status
-myname=$(stat -c %U /proc/$$ 2>/dev/null) || myname="uid $me"
-lstat_of() {  # PATH: its owner, group, mode, owner's name and kind (not following a link)
-  info=$(stat -c '%u:%g:%a:%U:%F' -- "$1" 2>/dev/null) || return 1
-  oifs=$IFS; IFS=:; set -f; set -- $info; set +f; IFS=$oifs
-  o_uid=$1 o_gid=$2 o_mode=$(printf '%04o' $((0$3))) o_name=$4 o_kind=$5
-}
-refuse() {  # PATH WHY FIX: fail with TMPDIR, naming the folder (or link), its owner and mode, and the fix
-  if [ "$1" = "$tmpdir" ] || [ "$1" = "${real:-}" ]; then where="$1"; else where="$1, on its path,"; fi
-  if [ "$o_kind" = directory ]; then what="is owned by $o_name (uid $o_uid), mode $o_mode"; else what="is a symbolic link owned by $o_name (uid $o_uid)"; fi
-  if [ "$me" = 0 ]; then only=root; else only="root and $myname"; fi
-  fail 3 "fleetflame_tmpdir $tmpdir is refused: $where $what: $2, so the files fleetflame writes there as $myname could be redirected. Fix: $3, or set fleetflame_tmpdir to a folder below folders that only $only can write to (or leave it unset: /tmp)"
-}
-check_entry() {  # PATH MISSING_OK: may nobody but root and us rename what PATH holds? (else fail 3)
-  if ! lstat_of "$1"; then
-    [ "$2" = missing-ok ] && return 1
-    fail 3 "fleetflame_tmpdir $tmpdir: $1 does not exist or cannot be examined"
-  fi
-  case $o_kind in
-    'symbolic link')
-      linked=1   # (attach: the folder may be missing only because the link leads elsewhere now)
-      [ "$o_uid" = 0 ] || [ "$o_uid" = "$me" ] || refuse "$1" "its owner can point it anywhere" "\`chown -h root $1\`, or use the folder it points to"
-      return 0 ;;
-    directory) ;;
-    *) fail 3 "fleetflame_tmpdir $tmpdir is refused: $1 is not a folder ($o_kind)" ;;
-  esac
-  [ "$o_uid" = 0 ] || [ "$o_uid" = "$me" ] || refuse "$1" "its owner can rename what is in it" "\`chown root $1\`"
-  [ $((0$o_mode & 01000)) = 0 ] || return 0   # sticky: only an entry's owner may rename it
-  [ $((0$o_mode & 02)) = 0 ] || refuse "$1" "every user can write to it and it has no sticky bit, so anyone can rename what is in it" "\`chmod o-w $1\`, or \`chmod +t $1\` as /tmp has"
-  [ $((0$o_mode & 020)) = 0 ] || refuse "$1" "its group (gid $o_gid) can write to it and it has no sticky bit, so its members can rename what is in it" "\`chmod g-w $1\`"
-  return 0
-}
-check_path() {  # PATH MISSING_OK: check_entry PATH and every folder above it, from / down
-  w_rest=${1#/} w_p=
-  check_entry / "$2" || return 0
-  while [ -n "$w_rest" ]; do
-    w_c=${w_rest%%/*}
-    case $w_rest in */*) w_rest=${w_rest#*/} ;; *) w_rest= ;; esac
-    case $w_c in ''|.) continue ;; esac
-    w_p=$w_p/$w_c
-    check_entry "$w_p" "$2" || return 0   # missing: so is everything below it
-  done
-}
-resolve_tmpdir() {  # the tmpdir as its links lead now, checked: real (never looked up by its written path again)
-  real=$(cd -P -- "$tmpdir" 2>/dev/null && pwd -P) || fail 3 "fleetflame_tmpdir $tmpdir cannot be entered"
-  case $real in /*) ;; *) fail 3 "fleetflame_tmpdir $tmpdir cannot be resolved" ;; esac
-  check_path "$real" all
-}
-
+@TMPDIR_CHECK@
 # ---- the capture folder: entered once, then used by relative names only -------------------
 enter() {  # REALDIR: cd into it; ok only if it is, at that very path, a real folder of ours, mode 0700
   cd -P -- "$1" 2>/dev/null || return 1   # (pwd -P: where cd -P found itself, by getcwd)
@@ -501,7 +445,7 @@ attach)
   fail 2 "usage: new ... | attach ..."
   ;;
 esac
-""".replace("  @THREAD_LINES@\n", THREAD_LINES).replace("@CAPDROP@\n", CAPDROP)  # the one thread listing (host/scripts.py)
+""".replace("  @THREAD_LINES@\n", THREAD_LINES).replace("@CAPDROP@\n", CAPDROP).replace("@TMPDIR_CHECK@\n", TMPDIR_CHECK)  # the one thread listing (host/scripts.py)
 
 # Every capture folder of ours on the host: the path, a tab, the first line of its meta.json.
 # Folders that are not real, private folders of the user we run as are not listed.

@@ -63,8 +63,9 @@ def check(
 ) -> None:
     """Preflight every host: SSH, perf and its version, root or sudo -n (sandboxed tiles need
     root), setpriv or capsh (so perf script keeps the tiles' symbols), perf_event_paranoid, the
-    metrics endpoint, tiles found (and those `all` would skip), free space in fleetflame_tmpdir,
-    and the host's clock against this machine's (a note when it is more than 50 ms off).
+    metrics endpoint, tiles found (and those `all` would skip), fleetflame_tmpdir (free space, and
+    the owner and mode of it and every folder above it, as a capture checks them), and the host's
+    clock against this machine's (a note when it is more than 50 ms off).
 
     One line per problem, saying what to do; exit code 1 if any host has a problem.
     """

@@ -78,7 +78,10 @@ def judge(host: HostRecord, facts: dict[str, str], sudo_ok: bool | None) -> list
         )
     for command in filter(None, facts.get("missing", "").split(",")):
         problems.append(f"{name}: `{command}` not found on the host: install coreutils/util-linux/gzip")
-    if facts.get("tmpdir_writable") != "1":
+    refused = facts.get("tmpdir_refused", "").strip()
+    if refused:  # the capture session's own verdict on the tmpdir (host/scripts.TMPDIR_CHECK), which names the fix
+        problems.append(f"{name}: {refused}")
+    elif facts.get("tmpdir_writable") != "1":
         problems.append(f"{name}: fleetflame_tmpdir {host.tmpdir} is not a writable folder: create it or set fleetflame_tmpdir")
     free_kb = facts.get("free_kb", "")
     if free_kb.isdigit() and int(free_kb) < MIN_FREE_MB * 1024:

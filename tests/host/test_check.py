@@ -4,11 +4,17 @@ CAP_SYS_ADMIN for perf script) and what a real validator's tiles can look like."
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import time
+from pathlib import Path
+
+import pytest
 
 from fleetflame.connection.base import CommandResult
 from fleetflame.host.check import HostCheck, clock_note, judge, judge_tiles, parse_facts, read_clock
 from fleetflame.host.resolve import Discovery
+from fleetflame.host.scripts import CHECK
 from fleetflame.host.tiles import HostThread, Tile
 from fleetflame.inventory.model import HostRecord
 
@@ -66,3 +72,27 @@ def test_check_measures_the_clock_and_notes_one_that_is_off() -> None:
     assert synced is not None and clock_note(synced) is None
     for garbage in (b"", b"soon\n", b"1e308\n", b"12345678901234567890.1\n"):
         assert asyncio.run(read_clock(DateHost(0.0, garbage))) is None  # type: ignore[arg-type]
+
+
+def run_check_script(tmpdir: Path) -> dict[str, str]:
+    """host/scripts.CHECK as `check` runs it, here (as root: the tests' user)."""
+    done = subprocess.run(["sh", "-c", CHECK, "check", "perf", str(tmpdir)], capture_output=True, timeout=60)
+    return parse_facts(done.stdout.decode(errors="replace"))
+
+
+def test_check_refuses_a_tmpdir_the_capture_would_refuse(tmp_path: Path) -> None:
+    """The capture session's own tmpdir checks, run by `check` before any capture: a folder
+    others can rename things in is a problem that names the folder and the fix."""
+    if os.geteuid() != 0:
+        pytest.skip("the tmpdir rules are root's here (a folder of another user)")
+    base = tmp_path / "open"
+    base.mkdir()
+    base.chmod(0o777)  # world-writable, no sticky bit
+    (base / "ff").mkdir(mode=0o700)
+    facts = run_check_script(base / "ff")
+    assert "is refused" in facts["tmpdir_refused"] and str(base) in facts["tmpdir_refused"] and "chmod" in facts["tmpdir_refused"]
+    problems = judge(HostRecord("val01", "10.0.0.1", tmpdir=str(base / "ff")), facts, None)
+    assert any(p.startswith("val01: fleetflame_tmpdir") and "is refused" in p for p in problems), problems
+    base.chmod(0o755)
+    ok = run_check_script(base / "ff")
+    assert "tmpdir_refused" not in ok and ok.get("tmpdir_writable") == "1"
