@@ -300,12 +300,7 @@ def skew_findings(folder: Path | CaptureFolder, stacks: Mapping[str, int], manif
     """Skew of the capture (fleetflame.analysis.skew), written to skew.json and returned as its JSON."""
     from .analysis.skew import analyse, write_skew_json
 
-    resolved = {
-        name: [str(t.get("name")) for t in host.tiles if isinstance(t, dict)]
-        for name, host in manifest.hosts.items()
-        if host.status == "ok"
-    }
-    report = analyse(stacks, resolved=resolved)
+    report = analyse(stacks, resolved=manifest.recorded_tiles())
     if isinstance(folder, CaptureFolder):
         write_skew_json(folder.path, report, dir_fd=folder.fd)
     else:

@@ -172,11 +172,7 @@ def analyse_capture(
             manifest = read_manifest(folder)
         except (ValueError, TypeError, OSError) as exc:
             raise InputError(f"{folder / MANIFEST}: unreadable ({exc}); redraw the capture with `fleetflame report {folder}`") from None
-        resolved = {
-            name: [str(t.get("name")) for t in host.tiles if isinstance(t, dict)]
-            for name, host in manifest.hosts.items()
-            if host.status == "ok"
-        }
+        resolved = manifest.recorded_tiles()
     return analyse(
         _read_stacks(path), tiles=tiles, min_samples=min_samples, min_difference=min_difference, alpha=alpha, resolved=resolved
     )

@@ -112,6 +112,14 @@ class Manifest:
     def ok_hosts(self) -> list[str]:
         return [name for name, host in self.hosts.items() if host.status == "ok"]
 
+    def recorded_tiles(self) -> dict[str, list[str]]:
+        """Each completed host's tile names (skew lists a tile that took no sample, too)."""
+        return {
+            name: [str(t.get("name")) for t in host.tiles if isinstance(t, dict)]
+            for name, host in self.hosts.items()
+            if host.status == "ok"
+        }
+
     @property
     def pending_hosts(self) -> list[str]:
         return [name for name, host in self.hosts.items() if host.fetchable]

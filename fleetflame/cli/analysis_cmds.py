@@ -110,7 +110,7 @@ def diff(
     paths = [_side(name, out_dir) for name in (before, after)]
     if bounds is not None and not all(path.is_dir() for path in paths):
         raise InputError("--from/--until compare windows of captures; a folded file has no sample times")
-    sides = [read_side(path) if bounds is None else _window_side(path, bounds) for path in paths]
+    sides = [read_side(path) if bounds is None else _window_side(path, bounds, out_dir) for path in paths]
     sides = _common_tiles(paths, sides, out_dir)
     rows = diff_stacks(sides[0], sides[1])
     window = "" if bounds is None else f" ({bounds[0]} to {bounds[1]})"
@@ -118,15 +118,11 @@ def diff(
     emit(svg, output)
 
 
-def _window_side(path: Path, bounds: tuple[str, str]) -> dict[str, int]:
-    from ..capture.manifest import read_manifest
+def _window_side(path: Path, bounds: tuple[str, str], out_dir: Path) -> dict[str, int]:
     from ..timeline.window import capture_window
 
-    try:
-        manifest = read_manifest(path)
-    except (OSError, ValueError, TypeError) as exc:
-        raise InputError(f"{path}: its manifest.json is unreadable ({exc})") from None
-    return dict(capture_window(path, manifest, *bounds).stacks)
+    folder, manifest = open_capture(str(path), out_dir)
+    return dict(capture_window(folder, manifest, *bounds).stacks)
 
 
 def _common_tiles(paths: list[Path], sides: list[dict[str, int]], out_dir: Path) -> list[dict[str, int]]:

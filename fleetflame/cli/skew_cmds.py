@@ -62,10 +62,10 @@ def skew(
         report = analyse_capture(folder, tiles=tiles, min_samples=min_samples, min_difference=min_difference / 100)
     else:
         from ..analysis.skew import analyse
-        from ..timeline.window import capture_window, resolved_tiles
+        from ..timeline.window import capture_window
 
         window = capture_window(folder, manifest, *bounds)
-        report = analyse(window.stacks, tiles=tiles, min_samples=min_samples, min_difference=min_difference / 100, resolved=resolved_tiles(manifest))
+        report = analyse(window.stacks, tiles=tiles, min_samples=min_samples, min_difference=min_difference / 100, resolved=manifest.recorded_tiles())
     if tiles is not None and not report.tiles:
         recorded = ", ".join(safe_line(t) for t in report.seen_tiles[:12]) or "none"
         raise InputError(f"--tile {safe_line(tile or '')}: no such tile in {folder}; tiles recorded there: {recorded}")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from ..connection import Connection, ConnectionError_, SshSettings, visit_hosts
 from ..connection.base import sh
 from ..inventory.model import HostRecord
-from ..timeline.clock import CLOCK_WARN_S, ClockReading
+from ..timeline.clock import ClockReading, clock_off
 from .resolve import Discovery, DiscoveryError, discover
 from .scripts import CHECK
 from .targets import parse_target
@@ -137,16 +137,10 @@ async def read_clock(conn: Connection) -> ClockReading | None:
 
 
 def clock_note(reading: ClockReading) -> str | None:
-    """A note when the host's clock is off by more than CLOCK_WARN_S: the timeline corrects it,
+    """A note when the host's clock is off by more than 50 ms (clock_off): the timeline corrects it,
     but the operator should know (and fix NTP)."""
-    offset, uncertainty = reading.offset, reading.uncertainty
-    if abs(offset) - uncertainty <= CLOCK_WARN_S:
-        return None
-    side = "ahead of" if offset > 0 else "behind"
-    return (
-        f"clock {abs(offset):.3f} s {side} this machine's (±{uncertainty * 1000:.0f} ms): captures correct their "
-        "timelines by it; keep the host's clock synchronised (chrony/NTP)"
-    )
+    off = clock_off(reading.offset, reading.uncertainty)
+    return f"clock {off}: captures correct their timelines by it; keep the host's clock synchronised (chrony/NTP)" if off else None
 
 
 async def check_host(conn: Connection, gate: asyncio.Semaphore) -> HostCheck:

@@ -190,15 +190,6 @@ def capture_window(capture: Path, manifest: Manifest, from_text: str, until_text
     return Window(lo, hi, start, stacks, len(spans))
 
 
-def resolved_tiles(manifest: Manifest) -> dict[str, list[str]]:
-    """host -> the tiles it recorded (for skew: a tile without a sample in the window is listed too)."""
-    return {
-        name: [str(t.get("name")) for t in host.tiles if isinstance(t, dict)]
-        for name, host in manifest.hosts.items()
-        if host.status == "ok"
-    }
-
-
 def build_window(
     capture: Path, manifest: Manifest, from_text: str, until_text: str, formats: tuple[str, ...], group_by: str
 ) -> tuple[Path, list[Path]]:
@@ -216,7 +207,7 @@ def build_window(
     with files.opened_dir(out) as fd:
         files.replace_file(FLEET_FOLDED, folded.format_folded(stacks).encode("utf-8"), dir_fd=fd)
         written.append(out / FLEET_FOLDED)
-        skew = analyse(stacks, resolved=resolved_tiles(manifest))
+        skew = analyse(stacks, resolved=manifest.recorded_tiles())
         write_skew_json(out, skew, dir_fd=fd)
         written.append(out / "skew.json")
         grouping = resolve_grouping(group_by, window.hosts)
