@@ -154,7 +154,9 @@ async def started(prepared: Prepared, go_sent_at: float) -> PerfStarted:
         host_at, at = clock.float_arg(0), msg.float_arg(0)
     except ValueError as exc:
         raise ProtocolError(f"{session.host}: {exc}") from None
-    if at is None or host_at is None:
+    if host_at is None:
+        raise ProtocolError(f"{session.host} did not say its clock when it read the start signal")
+    if at is None:
         raise ProtocolError(f"{session.host} did not say when perf started")
     return PerfStarted(at, ClockReading(go_sent_at, host_at, max(received_at, go_sent_at)))
 

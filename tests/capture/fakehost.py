@@ -97,6 +97,7 @@ class FakeHost:
     fail: dict[str, object] = field(default_factory=dict)
     tmpdir: str = "/tmp"
     clock_offset: float = 0.0  # this host's clock minus the real one (what it says in clock/started/ended)
+    clock_line: str | None = None  # say this instead of `clock EPOCH` (a broken or hostile host)
     folders: dict[str, Folder] = field(default_factory=dict)
     log: list[tuple[float, str]] = field(default_factory=list)  # (time, what): channels and commands
     sessions: int = 0
@@ -316,7 +317,7 @@ async def _new(
         return
     how = go.split()[3]
     host.note(f"go {go}")
-    proc.say(f"clock {time.time() + host.clock_offset:.6f}")
+    proc.say(host.clock_line if host.clock_line is not None else f"clock {time.time() + host.clock_offset:.6f}")
     folder.started_at = time.time()
     folder.planned_end = folder.started_at + float(duration)
     folder.end_status = host.perf_status

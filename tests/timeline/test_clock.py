@@ -122,3 +122,15 @@ def test_a_manifest_with_a_planted_offset_is_refused(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace('"clock_offset_s": ', '"clock_offset_s": 1e308, "x": '))
     with pytest.raises(ValueError, match="clock_offset_s out of range"):
         read_manifest(outcome.folder)
+
+
+@pytest.mark.parametrize("line", ["clock 1e308", "clock -5", "clock 12345678901234.5", "clock", "started 1796617140.0"])
+def test_a_host_that_garbles_its_clock_fails_alone(tmp_path: Path, line: str) -> None:
+    start = time.time()
+    bad = host_with_burst("bad", start)
+    bad.clock_line = line
+    outcome = capture(tmp_path, {"good": host_with_burst("good", start), "bad": bad})
+    rows = outcome.manifest.hosts
+    assert rows["good"].status == "ok" and rows["bad"].status == "failed", rows["bad"]
+    assert rows["bad"].error and ("bad time" in rows["bad"].error or "expected clock" in rows["bad"].error or "did not say its clock" in rows["bad"].error), rows["bad"].error
+    assert rows["bad"].clock_offset_s is None
