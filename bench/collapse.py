@@ -2,7 +2,7 @@
 
     python bench/collapse.py --generate   # once: record real programs into bench/data/ (root, perf)
     python bench/collapse.py              # single process, then a process pool over 4 parts
-    python bench/collapse.py --timeline [--before /tmp/before]   # the cost of time bins (issue 18)
+    python bench/collapse.py --timeline [--before /tmp/before] [--instructions]   # the cost of time bins (issue 18)
 
 Each measurement runs in a fresh child process so that its peak RSS is its own.
 Goals on the 2-core dev machine: >= 100 MB/s in one process, >= 180 MB/s on both cores,
@@ -14,6 +14,10 @@ its timeline.json.gz written, as a capture does; alternately, in fresh processes
 the code before the clock starts. Goal (issue 18): with bins at most 10 % below the throughput
 without them. `--before DIR` also runs the collapse without bins of the code in DIR (a checkout
 from before the timeline, e.g. `git worktree add /tmp/before c82c91d`): the goal's own "before".
+The imports (numpy among them, with bins) come before the clock: a capture's worker imports them
+once for all its hosts. `--instructions` also counts the instructions of the same collapses
+under valgrind, on the input's first 30 MB: the same figure on every run, where seconds on this
+shared VM move by more than the effect.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -86,7 +91,9 @@ def child(mode: str, paths: list[str]) -> None:
         import fleetflame.collapse.hosts  # noqa: F401  (imports before the clock: a worker does them once)
 
         if mode == "capture-timeline":
-            import fleetflame.timeline.store  # noqa: F401
+            import fleetflame.timeline.store  # noqa: F401  (and with it numpy, collapse/timebins)
+        if os.environ.get("BENCH_IMPORTS_ONLY"):
+            return  # (--instructions: what the imports cost, taken off)
         t0, c0 = time.perf_counter(), time.process_time()
         stacks = capture_collapse(mode, paths[0])
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -169,6 +176,40 @@ def timeline_cost(path: Path, runs: int, before: Path | None) -> None:
     print(f"peak RSS with time bins {rss:.0f} MB   goal <= 100 MB: {'met' if rss <= 100 else 'NOT met'}")
 
 
+def instructions(path: Path, before: Path | None, nbytes: int = 30_000_000) -> None:
+    """The same comparison in instructions (valgrind's callgrind) on the input's first 30 MB:
+    unlike seconds on this shared VM, the same count on every run, whatever else the machine does.
+    Each figure is a child's whole run less the same child's imports alone."""
+    if shutil.which("valgrind") is None:
+        sys.exit("--instructions needs valgrind (Debian: apt-get install valgrind)")
+    part = DATA / f"first-{nbytes // 1_000_000}mb.txt"
+    if not part.exists():
+        with open(path, "rb") as fp:
+            data = fp.read(nbytes)
+        part.write_bytes(data[: data.rindex(b"\n\n") + 2])
+    env = {"BENCH_ROOTS": json.dumps(busiest_threads(path))}
+
+    def count(mode: str, code: Path | None, imports_only: bool) -> int:
+        cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
+               "--child", mode, str(part), *(["--code", str(code)] if code else [])]
+        extra = {**env, **({"BENCH_IMPORTS_ONLY": "1"} if imports_only else {})}
+        err = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ, **extra}).stderr
+        return int(re.search(r"Collected : (\d+)", err).group(1))  # type: ignore[union-attr]
+
+    modes = [("capture", None, "without time bins"), ("capture-timeline", None, "with time bins + timeline.json.gz")]
+    modes += [("capture", before, f"without time bins, before ({before})")] if before else []
+    print(f"instructions (callgrind) on {part.name} ({part.stat().st_size / 1e6:.0f} MB):")
+    got = {}
+    for mode, code, name in modes:
+        got[name] = count(mode, code, False) - count(mode, code, True)
+        print(f"  {name:44} {got[name] / 1e6:8.1f} M")
+    timed = got[modes[1][2]]
+    for mode, _, name in modes:
+        if mode == "capture":
+            cost = 100 * (timed / got[name] - 1)
+            print(f"  time bins cost vs {name}: {cost:.1f} % more instructions   goal <= 10 %: {'met' if cost <= 10 else 'NOT met'}")
+
+
 def check_fast_equals_literal(path: Path, nbytes: int = 40_000_000) -> bool:
     """The memoized fast path against the script's line-by-line loop, on the file's first records."""
     with open(path, "rb") as fp:
@@ -189,6 +230,8 @@ def main() -> None:
     ap.add_argument("--oracle", help="also time FlameGraph's stackcollapse-perf.pl at this path")
     ap.add_argument("--timeline", action="store_true", help="only: a capture's collapse without and with time bins, alternated")
     ap.add_argument("--before", type=Path, help="with --timeline: also the collapse without bins of the code in this folder")
+    ap.add_argument("--instructions", action="store_true",
+                    help="with --timeline: also count instructions (valgrind) on the first 30 MB, free of this VM's noise")
     ap.add_argument("--code", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -217,6 +260,8 @@ def main() -> None:
 
     if args.timeline:
         timeline_cost(BIG, args.runs, args.before)
+        if args.instructions:
+            instructions(BIG, args.before)
         plain, timed = [], []
         for _ in range(args.runs):
             plain.append(run_child("single", [BIG]))

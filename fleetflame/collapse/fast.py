@@ -14,12 +14,13 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from itertools import repeat
 from operator import add
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .machine import DROPPED, Machine
-from .options import PerfOptions, TimeBins
+from .options import PerfOptions
 from .rules import (
     BLANK_DIGIT,
+    COMM_AND_IDS,
     EVENT_LINE,
     MAX_PERIOD_DIGITS,
     NOT_STACK,
@@ -35,6 +36,9 @@ from .rules import (
     process_name,
     usual_event_lines,
 )
+
+if TYPE_CHECKING:
+    from .timebins import TimeBins
 
 MEMO_BYTES = 24 << 20  # blocks and folds kept before the memo is emptied: RSS stays flat
 LINE_MEMO_ENTRIES = 100_000  # lines and their folds kept before that memo is emptied...
@@ -125,9 +129,12 @@ class Collapser(Machine):
             return
         no_blank, blanks = usual_event_lines(self.event, not self.plain_roots, self.timed, self.counted_by_bin)  # type: ignore[arg-type]
         matches = list(map(no_blank.match, heads))
-        if None in matches:
+        if None in matches:  # a comm with blanks (a blank then a digit in it: the literal loop's)
+            own = 1 if self.counted_by_bin and not self.plain_roots else 0  # (comm-and-ids: its own)
             for k in [k for k, m in enumerate(matches) if m is None]:
-                matches[k] = blanks.match(heads[k])
+                m = blanks.match(heads[k])
+                if m is not None and len(BLANK_DIGIT.findall(m.group(1))) <= own:
+                    matches[k] = m
         while i < n:
             if self.clean:
                 try:
@@ -149,8 +156,6 @@ class Collapser(Machine):
         joined = b"\0" + b"\0".join(comms)
         if b"\0java" in joined:  # tidy_java applies: stop before it
             n = next(k for k, c in enumerate(comms) if is_java(c))
-        if BLANK_DIGIT.search(joined) is not None:  # a comm EVENT_LINE may cut: stop before it
-            n = min(n, next(k for k, c in enumerate(comms) if BLANK_DIGIT.search(c) is not None))
         folded: list[Any] = list(map(self.block_memo[False].get, blocks[:n]))
         if None in folded:
             for k in range(n):
@@ -159,8 +164,8 @@ class Collapser(Machine):
         if NOT_STACK in folded:  # a line that is no stack line: stop before it
             n = folded.index(NOT_STACK)
         if self.timed:  # each sample's (stack id, bin) as one int, counted (C-level calls only)
-            # the raw key (RawIds): comm, the ids' groups (none with plain roots), frames
-            ids_groups = 0 if self.plain_roots else 1 if self.counted_by_bin else 2
+            # the raw key (RawIds): comm (or comm-and-ids), the ids' groups (if apart), frames
+            ids_groups = 0 if self.plain_roots or self.counted_by_bin else 2
             columns = [comms[:n], *(group[:n] for group in groups[1 : 1 + ids_groups]), folded[:n]]
             stamps = groups[-1 if self.counted_by_bin else -2][:n]
             self.bin_counts.update(map(add, self.raw_ids(columns), self.bins(stamps)))
@@ -195,14 +200,14 @@ class Collapser(Machine):
 
     def raw_id(self, key: tuple[bytes | None, ...]) -> int:
         """A raw key's stack id: (comm, frames) with plain roots, else (comm, pid, tid, frames), or
-        (comm, b"PID/TID", frames) with counted_by_bin; DROPPED if its root is None."""
+        (b"comm  PID/TID", frames) with counted_by_bin; DROPPED if its root is None."""
         comm, frames = key[0], key[-1]
         if self.plain_roots:
             root: bytes | None = comm.replace(b" ", b"_")  # type: ignore[union-attr]  # process_name
         else:
-            if len(key) == 3:  # b"PID/TID" or b"TID"
-                pid, slash, tid = key[1].partition(b"/")  # type: ignore[union-attr]
-                h = header(comm, pid, tid if slash else None, None, None)  # type: ignore[arg-type]
+            if len(key) == 2:  # comm and ids as one (usual_event_lines)
+                comm, pid, tid = COMM_AND_IDS.match(comm).groups()  # type: ignore[union-attr, arg-type]
+                h = header(comm, pid, tid, None, None)  # type: ignore[arg-type]
             else:
                 h = header(comm, key[1], key[2], None, None)  # type: ignore[arg-type]
             root = self.root(h, process_name(h, self.opts))

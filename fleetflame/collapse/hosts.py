@@ -15,10 +15,13 @@ import signal
 import stat
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from .options import PerfOptions, TimeBins
+from .options import PerfOptions
 from .perf import collapse_perf
+
+if TYPE_CHECKING:
+    from .timebins import TimeBins
 
 PROCESS_THRESHOLD = 4 << 20  # compressed bytes; about 40 MB of perf script text
 

@@ -7,13 +7,16 @@ comments inside a record, --srcline) does exactly what the script does; the fast
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from .inline import Addr2Line
-from .options import BIN_SHIFT, CollapseResult, PerfOptions, TimeBins
+from .options import BIN_SHIFT, CollapseResult, PerfOptions
 from .rules import Header, is_java, line_bin, parse_header, process_name, stack_frames, stack_line_parts
+
+if TYPE_CHECKING:
+    from .timebins import TimeBins
 
 MAX_WARNINGS = 20
 WARNING_LINE_CHARS = 200  # of an unrecognized line, in its warning: a host's 4 MB line is not a message
@@ -21,7 +24,8 @@ MAX_DROPPED_TYPES = 100  # event types counted one by one; the others together (
 OTHER_TYPES = "(other event types)"
 AGAVE_ROOT = "agave;{comm}"  # the one unknown_tid_root: `agave;` and the thread's comm
 BIN_MASK = (1 << BIN_SHIFT) - 1
-DROPPED = 1 << 100  # the fast path's id for the samples of a dropped root: above every stack's
+DROPPED = 0  # the fast path's stack id for the samples of a dropped root: id 0 is no stack's
+NO_STACK = b""  # stack_names[0], the name of id 0 (DROPPED): it never has keys in TimeBins
 
 
 def header_of(comm: bytes, pid: bytes, tid: bytes | None) -> Header:
@@ -72,7 +76,7 @@ class Machine:
         self.counted_by_bin = self.timed and not self.by_period
         self.bin_counts: Counter[int] = Counter()  # id << BIN_SHIFT | bin -> samples
         self.stack_ids: dict[bytes, int] = {}  # root + frames -> its id << BIN_SHIFT
-        self.stack_names: list[bytes] = []  # by id
+        self.stack_names: list[bytes] = [NO_STACK]  # by id; id 0 (DROPPED) is no stack
         self.odd_bins: dict[tuple[int, int], int] = {}  # (id << BIN_SHIFT, bin): a bin too big for the key
         self.unbinned = 0
 
@@ -212,18 +216,18 @@ class Machine:
     def time_bins(self) -> TimeBins:
         """The kept bins, packed (TimeBins), and emptied here; the fast path's samples of a
         dropped root (id DROPPED) left out."""
-        counts, shift = self.bin_counts, BIN_SHIFT
-        keys = sorted(counts)
-        del keys[bisect_left(keys, DROPPED) :]
+        from .timebins import TimeBins  # (numpy: only a collapse that keeps bins imports it)
+
+        counts: Mapping[int, int] = self.bin_counts
+        shift = BIN_SHIFT
         if self.odd_bins:  # a wider key for every bin, in Python: only for such input
             shift = max(b.bit_length() for _, b in self.odd_bins)
-            packed = {(k >> BIN_SHIFT) << shift | (k & BIN_MASK): counts[k] for k in keys}
+            packed = {(k >> BIN_SHIFT) << shift | (k & BIN_MASK): n for k, n in counts.items()}
             for (sid, b), n in self.odd_bins.items():
                 key = (sid >> BIN_SHIFT) << shift | b
                 packed[key] = packed.get(key, 0) + n
-            counts = Counter(packed)
-            keys = sorted(packed)
-        ns = list(map(counts.__getitem__, keys))
+            counts = packed
         stacks = [s.decode("utf-8", "surrogateescape") for s in self.stack_names]  # (never equal)
-        self.bin_counts, self.odd_bins, self.stack_ids, self.stack_names = Counter(), {}, {}, []
-        return TimeBins(stacks, keys, ns, shift)
+        bins = TimeBins.of_counts(stacks, counts, shift, first_id=DROPPED + 1)
+        self.bin_counts, self.odd_bins, self.stack_ids, self.stack_names = Counter(), {}, {}, [NO_STACK]
+        return bins

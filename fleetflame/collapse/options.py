@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .timebins import TimeBins
 
 TIME_BIN_MS = 20  # a bin holds the samples of 20 ms: 50 bins a second
 BINS_PER_S = 1000 // TIME_BIN_MS
@@ -57,71 +58,3 @@ class CollapseResult:
     def bins(self) -> dict[str, dict[int, int]] | None:
         """With time_bins: folded stack -> {bin: samples} (built on each call from `binned`)."""
         return None if self.binned is None else self.binned.series()
-
-
-@dataclass
-class TimeBins:
-    """Samples per (stack, bin), packed so that a collapse keeps one int per (stack, bin) and
-    a timeline is written without a dict per stack (issue 18: bins must cost little).
-
-    keys[i] = stack index << shift | (bin - base), ascending; counts[i] its samples. A stack in
-    `stacks` with no key has no samples (it is left out of every output)."""
-
-    stacks: list[str]
-    keys: list[int]
-    counts: list[int]
-    shift: int = BIN_SHIFT
-    base: int = 0
-
-    def spans(self) -> list[tuple[int, int]]:
-        """For each stack, the range of its keys (start, end)."""
-        keys, shift = self.keys, self.shift
-        out = []
-        start = 0
-        for i in range(len(self.stacks)):
-            end = bisect_left(keys, (i + 1) << shift, start)
-            out.append((start, end))
-            start = end
-        return out
-
-    def totals(self) -> dict[str, int]:
-        """stack -> samples, the stacks with samples only."""
-        counts = self.counts
-        return {self.stacks[i]: sum(counts[s:e]) for i, (s, e) in enumerate(self.spans()) if e > s}
-
-    def series(self) -> dict[str, dict[int, int]]:
-        """stack -> {bin: samples}, the stacks with samples only."""
-        mask, base = (1 << self.shift) - 1, self.base
-        keys, counts = self.keys, self.counts
-        return {self.stacks[i]: {(keys[k] & mask) + base: counts[k] for k in range(s, e)}
-                for i, (s, e) in enumerate(self.spans()) if e > s}
-
-    @classmethod
-    def of_series(cls, series: Mapping[str, Mapping[int, int]]) -> TimeBins:
-        base = min((min(s) for s in series.values() if s), default=0)
-        top = max((max(s) for s in series.values() if s), default=base)
-        shift = max(1, (top - base).bit_length())
-        packed: dict[int, int] = {}
-        for i, bins in enumerate(series.values()):
-            high = i << shift
-            for b, n in bins.items():
-                packed[high | (b - base)] = n
-        keys = sorted(packed)
-        return cls(list(series), keys, list(map(packed.__getitem__, keys)), shift, base)
-
-    def renamed(self, stacks: list[str]) -> TimeBins:
-        """The same samples under other names (one per stack, in order); stacks that get the
-        same name add up."""
-        if len(set(stacks)) == len(stacks):
-            return TimeBins(stacks, self.keys, self.counts, self.shift, self.base)
-        index: dict[str, int] = {}
-        mask, shift = (1 << self.shift) - 1, self.shift
-        packed: dict[int, int] = {}
-        for i, (s, e) in enumerate(self.spans()):
-            if e > s:
-                high = index.setdefault(stacks[i], len(index)) << shift
-                for k in range(s, e):
-                    key = high | (self.keys[k] & mask)
-                    packed[key] = packed.get(key, 0) + self.counts[k]
-        keys = sorted(packed)
-        return TimeBins(list(index), keys, list(map(packed.__getitem__, keys)), shift, self.base)

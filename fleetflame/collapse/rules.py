@@ -72,17 +72,25 @@ def usual_event_lines(
     the time stamp to its hundredths (`1796617145.81`), and lines whose time has fewer than two
     decimals (perf prints six, or nine) or more than 10 digits of seconds (its bin would not fit
     in a TimeBins key) are left to the literal loop. `bins_only` (timed, samples counted by their
-    bins): no period group, and pid and tid in one (`PID/TID` or `TID`): groups comm, [ids,] time,
-    fewer objects per sample."""
+    bins): no period group, and with ids the comm, its blanks and `PID/TID` (or `TID`) as one
+    group (COMM_AND_IDS splits it): groups [comm | comm-and-ids,] time, fewer objects and hashes
+    per sample."""
     if bins_only:
-        pid_tid = rb"(\d++(?:/\d++)?+)" if ids else rb"\d++(?:/\d++)?+"
+        no_blank_head = rb"(\S\S++\s++\d++(?:/\d++)?+)" if ids else rb"(\S\S++)\s++\d++(?:/\d++)?+"
+        blanks_head = rb"(" + COMM[1:-1] + rb"\s++\d++(?:/\d++)?+)" if ids else COMM + rb"\s++\d++(?:/\d++)?+"
     else:
         pid_tid = rb"(\d++)(?:/(\d++))?+" if ids else rb"\d++(?:/\d++)?+"
+        no_blank_head, blanks_head = rb"(\S\S++)\s++" + pid_tid, COMM + rb"\s++" + pid_tid
     time = rb"(\d{1,10}+\.\d\d)\d*+:" if timed else rb"\d++\.\d++:"
     tail = (rb"(?:\s*+\d++\s++|\s++)" if bins_only else EVENT_TAIL) + re.escape(event) + rb":\s*+$"
-    no_blank = rb"(\S\S++)\s++" + pid_tid + rb"\s++(?:\[\d++\]\s++)?+" + time + tail
-    blanks = COMM + rb"\s++" + pid_tid + rb"\s++(?:\[\d++\]\s++)?+" + time + tail
+    no_blank = no_blank_head + rb"\s++(?:\[\d++\]\s++)?+" + time + tail
+    blanks = blanks_head + rb"\s++(?:\[\d++\]\s++)?+" + time + tail
     return re.compile(no_blank), re.compile(blanks)
+
+
+# usual_event_lines' comm-and-ids group (`comm  PID/TID`) split as its own patterns split it:
+# the lazy COMM ends where the rest of the group (blanks, digits) ends the text.
+COMM_AND_IDS = re.compile(COMM + rb"\s++(\d++)(?:/(\d++))?+$")
 
 
 # The time stamp of an event line (`... 1796617145.812082: ...`), for the literal loop.

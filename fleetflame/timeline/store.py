@@ -21,12 +21,14 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from operator import sub
 from pathlib import Path
 
+import numpy as np
+
 from ..capture import files
+from ..collapse.options import TIME_BIN_MS
+from ..collapse.timebins import TimeBins
 from ..errors import InputError
-from ..collapse.options import TIME_BIN_MS, TimeBins
 
 TIMELINE = "timeline.json.gz"
 FORMAT = "fleetflame-timeline"
@@ -135,34 +137,34 @@ class PackedTimeline:
     bin_ms: int = TIME_BIN_MS
 
     def encode(self) -> bytes:
-        """Timeline.to_json's text, gzipped, made by C-level calls on the sorted keys: a loop per
-        stack, none per (stack, bin). Within a stack a gap is the difference of two keys."""
+        """Timeline.to_json's text, gzipped, made by whole-array operations on the sorted keys: a
+        step per stack, none per (stack, bin). Within a stack a gap is the difference of two bins."""
         bins = self.bins
-        keys, counts, shift = bins.keys, bins.counts, bins.shift
-        mask = (1 << shift) - 1
-        spans = [(i, s, e) for i, (s, e) in enumerate(bins.spans()) if e > s]
-        first = min((keys[s] & mask for _, s, _ in spans), default=None)  # (bin - base)
-        prev = [0, *keys[:-1]]  # each key's previous one, or for a stack's first the key of `first`
-        for i, s, _ in spans:
-            prev[s] = i << shift | first  # type: ignore[operator]
-        flat: list[int] = [0] * (2 * len(keys))  # gap, count, gap, count, ...
-        flat[::2] = map(sub, keys, prev)
-        flat[1::2] = counts
-        top = max(flat, default=0)
-        if top < 4 * len(flat):  # str(n) made once per value: gaps and counts are small numbers
-            texts = list(map(list(map(str, range(top + 1))).__getitem__, flat))
+        ids, starts, ends = bins.runs()
+        if ids:
+            b = bins.bins()
+            first = int(b[starts].min())
+            gaps = np.diff(b, prepend=first)
+            gaps[starts] = b[starts] - first  # a stack's first gap is from `first`
+            flat = np.empty(2 * len(b), dtype=gaps.dtype)  # gap, count, gap, count, ...
+            flat[0::2], flat[1::2] = gaps, bins.counts
+            top = int(flat.max())
+            if top < 4 * len(flat):  # str(n) made once per value: gaps and counts are small numbers
+                texts = np.array(list(map(str, range(top + 1))), dtype=object)[flat.astype(np.int64)].tolist()
+            else:
+                texts = list(map(str, flat.tolist()))
+            order = sorted(range(len(ids)), key=lambda j: bins.stacks[ids[j]])  # rows by stack name
+            rows = [",".join(texts[2 * starts[j] : 2 * ends[j]]) for j in order]
+            first_bin: int | None = first + bins.base
+            span = int(b[np.asarray(ends) - 1].max()) - first + 1
         else:
-            texts = list(map(str, flat))
-        spans.sort(key=lambda span: bins.stacks[span[0]])
-        rows = [",".join(texts[2 * s : 2 * e]) for _, s, e in spans]
-        first_bin = None if first is None else first + bins.base
-        last = max((keys[e - 1] & mask for _, _, e in spans), default=0)
+            order, rows, first_bin, span = [], [], None, 0
         head = {
             "format": FORMAT, "version": VERSION, "bin_ms": self.bin_ms,
             "clock": "realtime" if _wall_clock(first_bin, self.bin_ms) else "other",
-            "first_bin": first_bin or 0, "bins": 0 if first is None else last - first + 1,
-            "samples": sum(counts), "unbinned": self.unbinned,
-            "stacks": [bins.stacks[i] for i, _, _ in spans], "series": [],
+            "first_bin": first_bin or 0, "bins": span,
+            "samples": int(bins.counts.sum()), "unbinned": self.unbinned,
+            "stacks": [bins.stacks[ids[j]] for j in order], "series": [],
         }
         text = json.dumps(head, separators=(",", ":"), ensure_ascii=False)  # ends with "series":[]}
         text = text[:-3] + "[[" + "],[".join(rows) + "]]}" if rows else text
