@@ -129,8 +129,10 @@ class Collapser(Machine):
             return
         no_blank, blanks = usual_event_lines(self.event, not self.plain_roots, self.timed, self.counted_by_bin)  # type: ignore[arg-type]
         matches = list(map(no_blank.match, heads))
-        if None in matches:  # a comm with blanks (a blank then a digit in it: the literal loop's)
-            own = 1 if self.counted_by_bin and not self.plain_roots else 0  # (comm-and-ids: its own)
+        if None in matches:  # comms with blanks: the other pattern. One with a blank then a digit
+            # (EVENT_LINE may cut it elsewhere) is left to feed_one; a comm-and-ids group has one
+            # such pair of its own, before the ids. Only a comm with blanks can hold one.
+            own = 1 if self.counted_by_bin and not self.plain_roots else 0
             for k in [k for k, m in enumerate(matches) if m is None]:
                 m = blanks.match(heads[k])
                 if m is not None and len(BLANK_DIGIT.findall(m.group(1))) <= own:
