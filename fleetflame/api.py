@@ -50,7 +50,9 @@ def fetch_capture(
     rate_limit_mb_s: float | None = None,
     connector: Connector | None = None,
     stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
+    max_perf_data_mb: int | None = None,
 ) -> RunOutcome:
-    """Finish a capture's pending hosts, then draw its reports again."""
+    """Finish a capture's pending hosts, then draw its reports again. What a host may send is
+    bounded by the capture's --max-perf-data, or by `max_perf_data_mb` when given."""
     return _fetch(folder, manifest, hosts, ssh, forks, formats, reporter, keep_perf_data, rate_limit_mb_s, connector,
-                  stall_timeout_s, draw=_draw)
+                  stall_timeout_s, draw=_draw, max_perf_data_mb=max_perf_data_mb)

@@ -57,12 +57,15 @@ class CaptureSettings:
 
     @classmethod
     def of_manifest(cls, manifest: Manifest, target: Target, keep_perf_data: bool = True,
-                    stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S) -> CaptureSettings:
-        """An earlier capture's settings, for `fetch` (its target parsed once by the caller)."""
+                    stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S, max_perf_data_mb: int | None = None) -> CaptureSettings:
+        """An earlier capture's settings, for `fetch` (its target parsed once by the caller);
+        `max_perf_data_mb` bounds what a host may send instead of the capture's own value (perf
+        has ended: it no longer bounds recording)."""
         m = manifest
+        max_mb = max_perf_data_mb or m.max_perf_data_mb or MAX_PERF_DATA_MB
         return cls(
             capture_id=m.id,
-            spec=RecordSpec(m.requested_duration_s, m.frequency_hz, m.call_graph, m.max_perf_data_mb or MAX_PERF_DATA_MB, m.event),
+            spec=RecordSpec(m.requested_duration_s, m.frequency_hz, m.call_graph, max_mb, m.event),
             target=target,
             started_at=m.started_at,
             keep_perf_data=keep_perf_data,

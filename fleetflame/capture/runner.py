@@ -213,12 +213,17 @@ def fetch_capture(
     connector: Connector | None = None,
     stall_timeout_s: float = DEFAULT_STALL_TIMEOUT_S,
     draw: DrawReports | None = None,
+    max_perf_data_mb: int | None = None,
 ) -> RunOutcome:
     """Finish the pending hosts of a capture, then report the whole capture again. What a host
-    may send is bounded by the capture's own --max-perf-data (its manifest)."""
+    may send is bounded by the capture's own --max-perf-data (its manifest), or by
+    `max_perf_data_mb` (fetch --max-perf-data: a host refused for sending more, fetched again)."""
     stall_timeout_s = check_stall_timeout(stall_timeout_s)
+    if max_perf_data_mb is not None and max_perf_data_mb < 1:
+        raise ValueError(f"max_perf_data_mb must be at least 1, not {max_perf_data_mb}")
     # the capture's TARGET, parsed once: the manifest is the only place it is kept
-    settings = CaptureSettings.of_manifest(manifest, parse_target(manifest.target), keep_perf_data, stall_timeout_s)
+    settings = CaptureSettings.of_manifest(manifest, parse_target(manifest.target), keep_perf_data, stall_timeout_s,
+                                           max_perf_data_mb)
     with private_files():
         private_dir(folder)
         record = CaptureRecord(folder, manifest)

@@ -73,7 +73,7 @@ class Bounds:
         allows = "(+ margin)" if name == PERF_DATA else "(twice that for perf script's output)"
         raise TooMuch(
             f"{host} {verb} {_mb(size)} of {name}, more than --max-perf-data {self.max_perf_data_mb} MB allows {allows}: "
-            "refused and deleted; raise --max-perf-data if the host is right"
+            "refused and deleted here, kept on the host; if the host is right, `fleetflame fetch` it with a higher --max-perf-data"
         )
 
 

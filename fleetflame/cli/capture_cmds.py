@@ -206,6 +206,20 @@ def fetch(
     forks: ForksOpt = defaults.FORKS,
     rate_limit: RateOpt = None,
     stall_timeout: StallOpt = 120.0,
+    max_perf_data: Annotated[
+        int | None,
+        typer.Option(
+            "--max-perf-data",
+            metavar="MB",
+            min=1,
+            help=(
+                "Bound what a host may send back as `run --max-perf-data` does (perf.data up to this + 10 % + 16 MB, twice this "
+                "of compressed perf script output). Default: the value the capture was started with. Raise it to fetch a host "
+                "that was refused for sending more: it keeps its results."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     accept_new_host_keys: HostKeysOpt = False,
     log_file: LogOpt = None,
     json_out: JsonOpt = False,
@@ -244,7 +258,8 @@ def fetch(
         pending = [h.name for h in job.hosts]
         with _reporting(pending, quiet or json_out, log_file) as reporter:
             outcome = fetch_capture(
-                job.folder, job.manifest, job.hosts, ssh, forks, fmts, reporter, not no_perf_data, rate_limit, stall_timeout_s=stall_timeout
+                job.folder, job.manifest, job.hosts, ssh, forks, fmts, reporter, not no_perf_data, rate_limit, stall_timeout_s=stall_timeout,
+                max_perf_data_mb=max_perf_data,
             )
         hint = _fetch_hint(outcome.manifest.id, out_dir, [str(p) for p in inventory] or outcome.manifest.inventories)
         _show_outcome(outcome, json_out, quiet, log_file, fetch_hint=hint)

@@ -39,7 +39,7 @@ from .fakehost import FakeHost, FakeProcess, fake_connector
 from .test_pipeline import fleet_sums, healthy, run
 
 TOO_MUCH = "more than --max-perf-data 1 MB allows"
-ADVICE = "refused and deleted; raise --max-perf-data if the host is right"
+ADVICE = "refused and deleted here, kept on the host; if the host is right, `fleetflame fetch` it with a higher --max-perf-data"
 
 
 def local_files(folder: Path, host: str) -> list[str]:
@@ -125,12 +125,12 @@ def test_fetch_bounds_what_arrives_by_the_captures_own_max_perf_data(tmp_path: P
     assert refused.manifest.hosts["a"].status == "failed"
     assert refused.manifest.hosts["a"].error == f"a announced 18.0 MB of perf.data, {TOO_MUCH} (+ margin): {ADVICE}"
     assert local_files(outcome.folder, "a") == [] and len(fakes["a"].folders) == 1
-    manifest = read_manifest(outcome.folder)
-    manifest.max_perf_data_mb = 8  # as if the capture had been started with --max-perf-data 8
-    manifest.write(outcome.folder)
-    fetched = fetch_capture(outcome.folder, read_manifest(outcome.folder), hosts, SshSettings(), connector=fake_connector(fakes))
+    fetched = fetch_capture(outcome.folder, read_manifest(outcome.folder), hosts, SshSettings(), connector=fake_connector(fakes),
+                            max_perf_data_mb=8)  # (fetch --max-perf-data 8)
     assert fetched.manifest.hosts["a"].status == "ok", fetched.manifest.hosts["a"].error
     assert fetched.manifest.hosts["a"].perf_data_bytes == 8 + 18 * MB
+    assert fetched.manifest.max_perf_data_mb == 1  # what perf recorded with stays the capture's record
+    assert not fakes["a"].folders  # pulled, then cleaned up on the host
 
 
 # ---- the protocol itself, one session ------------------------------------------------------------
