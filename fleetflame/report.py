@@ -23,14 +23,13 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import folded
-from .capture import FLEET_FOLDED, HOSTS_DIR, STACKS_FOLDED, Manifest, files
-from .capture.ids import host_folder_name
+from .capture import FLEET_FOLDED, STACKS_FOLDED, Manifest, files
+from .capture.folder import CaptureFolder
 from .errors import InputError
 from .render import RENDERERS, FlameGraphOptions, html, pprof, write_output
 from .render.model import FleetContext, tile_kind
@@ -54,96 +53,6 @@ def parse_formats(text: str) -> tuple[str, ...]:
             f"unknown output format {', '.join(unknown) or repr(text)}: choose from {', '.join(RENDERERS)}"
         )
     return formats
-
-
-class CaptureFolder:
-    """A capture folder opened once (`O_DIRECTORY|O_NOFOLLOW`): its files are read and written by
-    name in that very folder (capture.files), and its folders are made 0700 again if ours."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fd = files.open_dir(path)
-        files.make_private(self.fd)
-        self._hosts: int | None = None
-        self._fleet: folded.Stacks | None = None
-        self._fleet_read = False
-
-    def close(self) -> None:
-        if self._hosts is not None:
-            os.close(self._hosts)
-            self._hosts = None
-        os.close(self.fd)
-
-    def hosts_fd(self) -> int | None:
-        """hosts/, opened; None if the folder has none (a copy of the capture without it)."""
-        if self._hosts is None:
-            try:
-                self._hosts = files.open_dir(HOSTS_DIR, dir_fd=self.fd)
-            except FileNotFoundError:
-                return None
-            except OSError as exc:
-                raise OSError(exc.errno, exc.strerror, str(self.path / HOSTS_DIR)) from None
-            files.make_private(self._hosts)
-        return self._hosts
-
-    def host_path(self, host: str, name: str = "") -> Path:
-        return self.path / HOSTS_DIR / host_folder_name(host) / name
-
-    @contextmanager
-    def host_dir(self, host: str) -> Iterator[int | None]:
-        """hosts/HOST, opened (and made 0700 if ours); None if it is not there."""
-        hosts = self.hosts_fd()
-        fd = None
-        if hosts is not None:
-            try:
-                fd = files.open_dir(host_folder_name(host), dir_fd=hosts)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                raise OSError(exc.errno, exc.strerror, str(self.host_path(host))) from None
-        if fd is None:
-            yield None
-            return
-        try:
-            files.make_private(fd)
-            yield fd
-        finally:
-            os.close(fd)
-
-    def host_stacks(self, host: str) -> folded.Stacks | None:
-        """hosts/HOST/stacks.folded; None if it is not there."""
-        with self.host_dir(host) as fd:
-            if fd is None:
-                return None
-            try:
-                return read_stacks(STACKS_FOLDED, fd, self.host_path(host, STACKS_FOLDED))
-            except FileNotFoundError:
-                return None
-
-    def old_fleet(self) -> folded.Stacks | None:
-        """What fleet.folded holds now (before it is written again); None if there is none."""
-        if not self._fleet_read:
-            self._fleet_read = True
-            try:
-                self._fleet = read_stacks(FLEET_FOLDED, self.fd, self.path / FLEET_FOLDED)
-            except FileNotFoundError:
-                self._fleet = None
-        return self._fleet
-
-    def write(self, name: str, data: str | bytes) -> Path:
-        files.replace_file(name, data, dir_fd=self.fd)
-        return self.path / name
-
-
-def read_stacks(name: str, dir_fd: int, label: Path) -> folded.Stacks:
-    """A folded file of a capture folder, by name in the opened folder, never through a link.
-    OSError (FileNotFoundError if it is not there) names the file by `label`, its path."""
-    try:
-        stream = folded.open_binary(name, dir_fd=dir_fd)
-    except OSError as exc:
-        raise OSError(exc.errno, exc.strerror, str(label)) from None
-    with stream:
-        return folded.load_folded(stream, name=str(label)).stacks
 
 
 def fleet_stacks(folder: Path | CaptureFolder, manifest: Manifest) -> folded.Stacks:
@@ -389,7 +298,7 @@ def _page_timelines(folder: CaptureFolder, manifest: Manifest) -> tuple[Iterator
     fleetflame kept sample times): the page has no tab. A damaged one leaves the page without a
     timeline, with a note naming it (render.timedata.build_time)."""
     from .timeline.store import TIMELINE
-    from .timeline.window import capture_start, iter_timelines  # (lazy: window.py imports this module)
+    from .timeline.window import capture_start, iter_timelines  # (numpy: only where time is read)
 
     def has_timeline(name: str) -> bool:
         with folder.host_dir(name) as fd:
@@ -404,6 +313,42 @@ def _page_timelines(folder: CaptureFolder, manifest: Manifest) -> tuple[Iterator
     if not any(has_timeline(name) for name in manifest.ok_hosts):
         return None, None
     return iter_timelines(folder, manifest), capture_start(manifest)
+
+
+def build_window(
+    capture: Path, manifest: Manifest, from_text: str, until_text: str, formats: tuple[str, ...], group_by: str
+) -> tuple[Path, list[Path]]:
+    """Write CAPTURE/windows/FROM-UNTIL/ (fleet.folded, skew.json and the graphs); the capture's
+    own files are not touched. Returns the window's folder and the files written."""
+    from .analysis.skew import analyse, write_skew_json
+    from .timeline.window import WINDOWS_DIR, capture_window  # (numpy: only where time is read)
+
+    window = capture_window(capture, manifest, from_text, until_text)
+    stacks = window.stacks
+    out = files.private_dir(capture / WINDOWS_DIR / window.name)
+    written = []
+    with files.opened_dir(out) as fd:
+        files.replace_file(FLEET_FOLDED, folded.format_folded(stacks).encode("utf-8"), dir_fd=fd)
+        written.append(out / FLEET_FOLDED)
+        skew = analyse(stacks, resolved=manifest.recorded_tiles())
+        write_skew_json(out, skew, dir_fd=fd)
+        written.append(out / "skew.json")
+        grouping = resolve_grouping(group_by, window.hosts)
+        options = _title(manifest, f"fleet, {window.label}")
+        fleet_formats = [f for f in formats if f not in ("folded", "html", *EXPORT_FORMATS)]
+        written += write_outputs(regroup(stacks, grouping), out, "flamegraph", fleet_formats, options, dir_fd=fd)
+        exports = [f for f in formats if f in EXPORT_FORMATS]
+        written += write_outputs(stacks, out, "flamegraph", exports, options, dir_fd=fd)
+        if "html" in formats:
+            context = FleetContext(
+                default_view=VIEWER_VIEWS.get(grouping, "kind"),
+                host_threshold=HOST_THRESHOLD,
+                skew=json.loads(json.dumps(skew.to_json())),
+                idle_tiles=idle_tiles(stacks, manifest),
+            )
+            files.replace_file(f"flamegraph{html.EXTENSION}", html.render_fleet(stacks, options, context), dir_fd=fd)
+            written.append(out / f"flamegraph{html.EXTENSION}")
+    return out, written
 
 
 def written_summary(folder: Path, written: list[Path], hosts: int, host_svgs: bool | None) -> str:

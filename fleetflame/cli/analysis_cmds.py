@@ -62,7 +62,7 @@ def report(
     window_bounds = window_option(from_, until)
     folder, manifest = open_capture(capture, out_dir)
     if window_bounds is not None:
-        from ..timeline.window import build_window
+        from ..report import build_window
 
         window, _ = build_window(folder, manifest, *window_bounds, fmts, group_by)
         print_line(out, str(window))

@@ -34,7 +34,7 @@ def timeline(
     Reads hosts/HOST/timeline.json.gz (captures made since fleetflame keeps sample times); a
     capture without it is an error, exit 2. `report --from A --until B` draws the graphs of a window.
     """
-    from ..report import CaptureFolder
+    from ..capture.folder import CaptureFolder
     from ..terminal import print_line
     from ..timeline.view import activity_rows, clock_notes
     from ..timeline.window import capture_start, load_timelines

@@ -19,8 +19,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .options import BIN_SHIFT
-
 Array = npt.NDArray[Any]
 
 
@@ -41,12 +39,12 @@ class TimeBins:
     stacks: list[str]
     keys: Array  # int64 (object for keys above 2**63)
     counts: Array  # int64
-    shift: int = BIN_SHIFT
+    shift: int  # (a collapse's: options.BIN_SHIFT)
     base: int = 0
 
     @classmethod
     def of_counts(
-        cls, stacks: list[str], counts: Mapping[int, int], shift: int = BIN_SHIFT, base: int = 0, first_id: int = 0
+        cls, stacks: list[str], counts: Mapping[int, int], shift: int, base: int = 0, first_id: int = 0
     ) -> TimeBins:
         """From key -> samples; the keys of stacks below `first_id` left out."""
         keys = _int_array(counts.keys())

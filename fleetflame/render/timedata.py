@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import zlib
-from array import array
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -260,57 +259,3 @@ def _varints(values: Ints) -> bytes:
 def _pack(raw: bytes) -> bytes:
     compressor = zlib.compressobj(5, zlib.DEFLATED, 31)  # 1.6 % larger than 6, twice as fast here
     return compressor.compress(raw) + compressor.flush()
-
-
-def _read_varints(data: bytes) -> list[int]:
-    out, value, shift = [], 0, 0
-    for byte in data:
-        value |= (byte & 0x7F) << shift
-        if byte & 0x80:
-            shift += 7
-        else:
-            out.append(value)
-            value = shift = 0
-    return out
-
-
-def decode_time(header: Mapping[str, Any], text: str) -> tuple[list[dict[int, int]], list[dict[int, int]]]:
-    """The time section back (for tests and tools): per leaf {bin: samples} at header.time.binMs,
-    and per host {bin: samples} at header.time.fineMs (bins from origin / fineOrigin)."""
-    from fleetflame.render.model import unpack_blob  # (model imports this module)
-
-    meta = header["time"]
-    values = _read_varints(unpack_blob(text))
-    at = 0
-
-    def series(owners: int) -> list[dict[int, int]]:
-        nonlocal at
-        out = []
-        for _ in range(owners):
-            n, at, b = values[at], at + 1, 0
-            bins: dict[int, int] = {}
-            for _ in range(n):
-                b += values[at]
-                bins[b] = bins.get(b, 0) + values[at + 1]
-                at += 2
-            out.append(bins)
-        return out
-
-    return series(meta["leaves"]), series(meta["hosts"])
-
-
-def range_stacks(header: Mapping[str, Any], blob: bytes, text: str, lo: float, hi: float) -> dict[str, int]:
-    """The fleet stacks of the page's samples in bins that start within [lo, hi), seconds from
-    header.time.start: what the viewer's range shows, as folded stacks."""
-    from fleetflame.render.model import decode_stacks
-
-    meta = header["time"]
-    leaves, _ = decode_time(header, text)
-    width = meta["binMs"] / 1000
-    offset = meta["origin"] - meta["start"]
-    counts = [sum(c for b, c in bins.items() if lo - 1e-9 <= offset + b * width < hi - 1e-9) for bins in leaves]
-    view = bytearray(blob)
-    c = header["counts"]
-    at = 4 * (c["nodes"] + 3 * c["pairs"] + 1 + c["leaves"])  # leafCount's offset
-    view[at : at + 4 * c["leaves"]] = array("I", counts).tobytes()
-    return {k: v for k, v in decode_stacks(header, bytes(view)).items() if v}

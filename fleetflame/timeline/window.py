@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -12,10 +11,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .. import folded
-from ..capture import FLEET_FOLDED, Manifest, files
+from ..capture import Manifest
 from ..capture.manifest import HostResult
 from ..errors import InputError
-from ..report import CaptureFolder
+from ..capture.folder import CaptureFolder
 from . import clock
 from .store import Timeline, TimelineError, read_timeline
 
@@ -188,44 +187,6 @@ def capture_window(capture: Path, manifest: Manifest, from_text: str, until_text
     if not stacks:
         raise InputError(f"{capture}: no sample between {from_text} and {until_text} (the recording covers {_covered(spans, start)})")
     return Window(lo, hi, start, stacks, len(spans))
-
-
-def build_window(
-    capture: Path, manifest: Manifest, from_text: str, until_text: str, formats: tuple[str, ...], group_by: str
-) -> tuple[Path, list[Path]]:
-    """Write CAPTURE/windows/FROM-UNTIL/ (fleet.folded, skew.json and the graphs); the capture's
-    own files are not touched. Returns the window's folder and the files written."""
-    from ..analysis.skew import analyse, write_skew_json
-    from ..report import EXPORT_FORMATS, HOST_THRESHOLD, VIEWER_VIEWS, _title, idle_tiles, regroup, resolve_grouping, write_outputs
-    from ..render import html
-    from ..render.model import FleetContext
-
-    window = capture_window(capture, manifest, from_text, until_text)
-    stacks = window.stacks
-    out = files.private_dir(capture / WINDOWS_DIR / window.name)
-    written = []
-    with files.opened_dir(out) as fd:
-        files.replace_file(FLEET_FOLDED, folded.format_folded(stacks).encode("utf-8"), dir_fd=fd)
-        written.append(out / FLEET_FOLDED)
-        skew = analyse(stacks, resolved=manifest.recorded_tiles())
-        write_skew_json(out, skew, dir_fd=fd)
-        written.append(out / "skew.json")
-        grouping = resolve_grouping(group_by, window.hosts)
-        options = _title(manifest, f"fleet, {window.label}")
-        fleet_formats = [f for f in formats if f not in ("folded", "html", *EXPORT_FORMATS)]
-        written += write_outputs(regroup(stacks, grouping), out, "flamegraph", fleet_formats, options, dir_fd=fd)
-        exports = [f for f in formats if f in EXPORT_FORMATS]
-        written += write_outputs(stacks, out, "flamegraph", exports, options, dir_fd=fd)
-        if "html" in formats:
-            context = FleetContext(
-                default_view=VIEWER_VIEWS.get(grouping, "kind"),
-                host_threshold=HOST_THRESHOLD,
-                skew=json.loads(json.dumps(skew.to_json())),
-                idle_tiles=idle_tiles(stacks, manifest),
-            )
-            files.replace_file(f"flamegraph{html.EXTENSION}", html.render_fleet(stacks, options, context), dir_fd=fd)
-            written.append(out / f"flamegraph{html.EXTENSION}")
-    return out, written
 
 
 def _covered(spans: list[tuple[float, float]], start: float) -> str:

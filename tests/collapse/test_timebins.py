@@ -16,7 +16,7 @@ SERIES = {"b;x": {100: 2, 103: 1}, "a;y": {101: 5}, "c;z": {}}
 
 def test_of_counts_sorts_and_leaves_out_the_stacks_below_first_id() -> None:
     counts = {2 << BIN_SHIFT | 7: 1, 1 << BIN_SHIFT | 9: 4, 0 << BIN_SHIFT | 9: 3, 1 << BIN_SHIFT | 8: 2}
-    bins = TimeBins.of_counts(["", "one", "two"], counts, first_id=1)
+    bins = TimeBins.of_counts(["", "one", "two"], counts, BIN_SHIFT, first_id=1)
     assert bins.keys.tolist() == [1 << BIN_SHIFT | 8, 1 << BIN_SHIFT | 9, 2 << BIN_SHIFT | 7]
     assert bins.counts.tolist() == [2, 4, 1]
     assert bins.totals() == {"one": 6, "two": 1}  # "" (id 0) had samples, all left out
@@ -46,7 +46,7 @@ def test_renamed_adds_up_stacks_that_get_the_same_name() -> None:
 
 
 def test_empty() -> None:
-    bins = TimeBins.of_counts([], {})
+    bins = TimeBins.of_counts([], {}, BIN_SHIFT)
     assert (bins.totals(), bins.series(), bins.runs()) == ({}, {}, ([], [], []))
     text = json.loads(gzip.decompress(PackedTimeline(bins).encode()))
     assert (text["stacks"], text["series"], text["bins"], text["samples"]) == ([], [], 0, 0)

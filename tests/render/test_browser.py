@@ -18,7 +18,7 @@ import pytest
 from bench.synthetic_fleet import BURST, SKEW_FUNCTION, START, synthetic_fleet, synthetic_timelines
 from fleetflame.render import html, svg
 from fleetflame.render.model import FleetContext, build_page_data
-from fleetflame.render.timedata import range_stacks
+from fleetflame.render.readback import range_stacks
 from fleetflame.render.options import FlameGraphOptions
 from fleetflame.report import regroup
 

@@ -10,7 +10,8 @@ import pytest
 
 from bench.synthetic_fleet import synthetic_fleet
 from fleetflame.render import assets, html
-from fleetflame.render.model import FORMAT, VERSION, FleetContext, build_document, decode_stacks, unpack_blob
+from fleetflame.render.model import FORMAT, VERSION, FleetContext, build_document
+from fleetflame.render.readback import decode_stacks, unpack_blob
 from fleetflame.render.options import FlameGraphOptions
 from fleetflame.report import HOST_THRESHOLD, idle_tiles, regroup, resolve_grouping
 

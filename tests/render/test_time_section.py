@@ -10,8 +10,8 @@ import pytest
 
 from bench.synthetic_fleet import BURST, SKEW_FUNCTION, START, synthetic_fleet, synthetic_timelines
 from fleetflame.render import html
-from fleetflame.render.model import FleetContext, build_page_data, decode_stacks, unpack_blob
-from fleetflame.render.timedata import decode_time, range_stacks
+from fleetflame.render.model import FleetContext, build_page_data
+from fleetflame.render.readback import decode_stacks, decode_time, range_stacks, unpack_blob
 from fleetflame.render.options import FlameGraphOptions
 from fleetflame.timeline.store import Timeline
 

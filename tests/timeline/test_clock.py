@@ -14,7 +14,7 @@ from fleetflame.cli import app
 from fleetflame.capture.manifest import read_manifest
 from fleetflame.host.targets import parse_target
 from fleetflame.inventory.model import HostRecord
-from fleetflame.report import CaptureFolder
+from fleetflame.capture.folder import CaptureFolder
 from fleetflame.timeline.clock import CLOCK_WARN_S, ClockReading, clock_warnings, correction
 from fleetflame.timeline.view import clock_notes
 from fleetflame.timeline.window import capture_start, load_timelines

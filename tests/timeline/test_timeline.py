@@ -18,7 +18,7 @@ from fleetflame.collapse.hosts import collapse_host
 from fleetflame.errors import InputError
 from fleetflame.capture.manifest import read_manifest
 from fleetflame.render.timedata import build_time
-from fleetflame.report import CaptureFolder
+from fleetflame.capture.folder import CaptureFolder
 from fleetflame.timeline import TIMELINE, read_timeline, write_timeline
 from fleetflame.timeline.store import Timeline
 from fleetflame.timeline.view import activity_rows
