@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 
 from bench.synthetic_fleet import BURST, SKEW_FUNCTION, START, synthetic_fleet, synthetic_timelines
 from fleetflame.render import html
 from fleetflame.render.model import FleetContext, build_page_data
-from fleetflame.render.readback import decode_stacks, decode_time, range_stacks, unpack_blob
+from fleetflame.render.readback import _read_varints, decode_stacks, decode_time, range_stacks, unpack_blob
 from fleetflame.render.options import FlameGraphOptions
+from fleetflame.render.timedata import _varints
 from fleetflame.timeline.store import Timeline
 
 
@@ -101,3 +103,25 @@ def test_without_timelines_the_page_is_as_before(fleet: tuple[dict[str, int], di
     with_time = html.render_fleet(stacks, FlameGraphOptions(), FleetContext(timelines=timelines, recording_start=START))
     text = re.search(r'id="ff-time">([^<]*)</script>', with_time).group(1)  # type: ignore[union-attr]
     assert text and len(unpack_blob(text)) > 0
+
+
+def leb128(values: list[int]) -> bytes:
+    """Unsigned LEB128, one value at a time: the reference for the vectorised encoder."""
+    out = bytearray()
+    for v in values:
+        while True:
+            byte, v = v & 0x7F, v >> 7
+            out.append(byte | (0x80 if v else 0))
+            if not v:
+                break
+    return bytes(out)
+
+
+@pytest.mark.parametrize("values", [
+    [0], [127], [128], [1, 2, 3], [0, 300, 5, 2**35, 127, 128, 16383, 16384, 2**62],
+    [(i * 7919) % 300 for i in range(2000)], [2**21 - 1, 2**21, 0, 2**28, 1],
+])
+def test_varints_are_leb128(values: list[int]) -> None:
+    encoded = _varints(np.array(values, dtype=np.int64))
+    assert encoded == leb128(values)
+    assert _read_varints(encoded) == values
