@@ -42,9 +42,9 @@ def collapse_host(
     with open_script(script_path) as fp:
         collapsed = collapse_perf(fp, options)  # (any input: see collapse/)
     if timeline_dir is not None and collapsed.binned is not None:
-        from ..timeline.store import PackedTimeline, write_timeline
+        from ..timeline.store import Timeline, write_timeline
 
-        write_timeline(timeline_dir, PackedTimeline(utf8_bins(collapsed.binned), collapsed.unbinned))
+        write_timeline(timeline_dir, Timeline(unbinned=collapsed.unbinned, packed=utf8_bins(collapsed.binned)))
     return utf8_stacks(collapsed.stacks)
 
 

@@ -2,7 +2,7 @@
 
 A collapse counts each sample under one int, `stack id << BIN_SHIFT | bin` (machine.py). Here
 those counts become two arrays sorted by key, from which the stacks' totals and the timeline
-file (timeline/store.PackedTimeline) are made by whole-array operations, with no Python step
+file (timeline/store.Timeline) are made by whole-array operations, with no Python step
 per (stack, bin). Done with Python lists, sorting, splitting and differencing a busy host's
 60,000 keys took about 30 ms of its 700 ms collapse: a third of all that time bins were
 allowed to cost (issue 18, docs/BENCHMARKS.md "collapse: what time bins cost").
@@ -81,6 +81,13 @@ class TimeBins:
         """Each key's bin, less `base`."""
         return self.keys & ((1 << self.shift) - 1)
 
+    def absolute_bins(self) -> Array:
+        """Each key's bin (int64, or Python ints where a planted base or bin leaves int64)."""
+        bins = self.bins()
+        if bins.dtype == np.int64 and abs(self.base) < 1 << 61 and (not len(bins) or int(bins.max()) < 1 << 61):
+            return bins + self.base
+        return bins.astype(object) + self.base
+
     def totals(self) -> dict[str, int]:
         """stack -> samples, the stacks with samples only."""
         ids, starts, _ = self.runs()
@@ -91,7 +98,7 @@ class TimeBins:
 
     def series(self) -> dict[str, dict[int, int]]:
         """stack -> {bin: samples}, the stacks with samples only."""
-        bins, counts = (self.bins() + self.base).tolist(), self.counts.tolist()
+        bins, counts = self.absolute_bins().tolist(), self.counts.tolist()
         return {self.stacks[i]: dict(zip(bins[s:e], counts[s:e])) for i, s, e in zip(*self.runs())}
 
     def renamed(self, stacks: list[str]) -> TimeBins:

@@ -74,28 +74,23 @@ def _build_time(
         fine_ms = fine_ms or timeline.bin_ms
         index = leaf_of.get(name, {})
         unbinned += timeline.unbinned
-        ids: list[int] = []
-        lengths: list[int] = []
-        bins: list[int] = []
-        counts: list[int] = []
-        for stack, series in timeline.series.items():
-            j = index.get(stack)
-            if j is None:  # a stack the page does not have (or a host it does not have)
-                unmatched += sum(series.values())
-                continue
-            ids.append(j)
-            lengths.append(len(series))
-            bins.extend(series)
-            counts.extend(series.values())
-        if not bins:
+        binned = timeline.packed
+        if not len(binned.keys):
             continue
-        fine = np.array(bins, dtype=np.int64)
+        # each key's leaf, through its stack's; -1: a stack the page does not have (or a host)
+        leaf_of_stack = np.array([index.get(stack, -1) for stack in binned.stacks], dtype=np.int64)
+        leaf = leaf_of_stack[(binned.keys >> binned.shift).astype(np.int64)]
+        known = leaf >= 0
+        unmatched += int(binned.counts[~known].sum())
+        if not known.any():
+            continue
+        fine = binned.absolute_bins()[known].astype(np.int64)  # (placed on the recording: int64)
         if timeline.bin_ms != fine_ms:
             fine = fine * timeline.bin_ms // fine_ms
-        leaf_parts.append(np.repeat(np.array(ids, dtype=np.int64), np.array(lengths, dtype=np.int64)))
+        leaf_parts.append(leaf[known])
         bin_parts.append(fine)
-        count_parts.append(np.array(counts, dtype=np.int64))
-        host_parts.append(np.full(len(bins), host_pos[name], dtype=np.int64))
+        count_parts.append(binned.counts[known])
+        host_parts.append(np.full(len(fine), host_pos[name], dtype=np.int64))
     if not bin_parts:
         return "the hosts' timelines have no sample of the stacks in this page"
     leaf, fbin, count, host = (np.concatenate(p) for p in (leaf_parts, bin_parts, count_parts, host_parts))

@@ -20,7 +20,8 @@ import io
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from itertools import chain
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -44,13 +45,28 @@ class TimelineError(InputError, ValueError):
     """A timeline.json.gz that cannot be read: one operator line (exit 2) naming the file."""
 
 
-@dataclass
 class Timeline:
-    """stack -> {bin: samples}, bins absolute (floor(epoch seconds / bin_s))."""
+    """One host's samples per folded stack and bin, bins absolute (floor(epoch seconds / bin_s)),
+    kept packed as a collapse keeps them (collapse.timebins.TimeBins): a busy host has some 25,000
+    (stack, bin) pairs, and a report reads 500 hosts' timelines, moves them onto one clock and
+    draws them. `Timeline(series)` takes {stack: {bin: samples}}; `.series` gives it back."""
 
-    series: dict[str, dict[int, int]]
-    bin_ms: int = TIME_BIN_MS
-    unbinned: int = 0
+    def __init__(
+        self,
+        series: Mapping[str, Mapping[int, int]] | None = None,
+        bin_ms: int = TIME_BIN_MS,
+        unbinned: int = 0,
+        *,
+        packed: TimeBins | None = None,
+    ) -> None:
+        self.packed = packed if packed is not None else TimeBins.of_series(series or {})
+        self.bin_ms = bin_ms
+        self.unbinned = unbinned
+
+    @property
+    def series(self) -> dict[str, dict[int, int]]:
+        """stack -> {bin: samples}, the stacks with samples (built on each call)."""
+        return self.packed.series()
 
     @property
     def bin_s(self) -> float:
@@ -62,84 +78,68 @@ class Timeline:
 
     @property
     def first_bin(self) -> int | None:
-        return min((min(s) for s in self.series.values() if s), default=None)
+        return int(self.packed.bins().min()) + self.packed.base if len(self.packed.keys) else None
 
     @property
     def last_bin(self) -> int | None:
-        return max((max(s) for s in self.series.values() if s), default=None)
+        return int(self.packed.bins().max()) + self.packed.base if len(self.packed.keys) else None
 
     def window(self, lo: int, hi: int) -> dict[str, int]:
         """Samples per stack in bins lo <= bin < hi."""
-        out: dict[str, int] = {}
-        for stack, series in self.series.items():
-            n = sum(c for b, c in series.items() if lo <= b < hi)
-            if n:
-                out[stack] = n
-        return out
+        p = self.packed
+        if not len(p.keys):
+            return {}
+        b = self.packed.absolute_bins()
+        inside = (b >= lo) & (b < hi)
+        ids = (p.keys[inside] >> p.shift).astype(np.int64)
+        sums = np.bincount(ids, weights=p.counts[inside], minlength=len(p.stacks))
+        return {p.stacks[i]: int(sums[i]) for i in np.flatnonzero(sums).tolist()}
+
+    def placed(self, lo: int | None, hi: int | None, shift: int) -> Timeline:
+        """The bins lo <= bin <= hi (all if lo is None) moved `shift` bins earlier; the samples of
+        the other bins are counted as unbinned."""
+        p = self.packed
+        if lo is None or not len(p.keys):
+            kept = p
+            outside = 0
+        else:
+            b = self.packed.absolute_bins()
+            inside = (b >= lo) & (b <= hi)
+            kept = TimeBins(p.stacks, p.keys[inside], p.counts[inside], p.shift, p.base)
+            outside = int(p.counts[~inside].sum())
+        moved = TimeBins(kept.stacks, kept.keys, kept.counts, kept.shift, kept.base - shift)
+        return Timeline(bin_ms=self.bin_ms, unbinned=self.unbinned + outside, packed=moved)
+
+    def within(self, lo: int, hi: int) -> bool:
+        """Every bin within lo..hi."""
+        return self.first_bin is None or (lo <= self.first_bin and self.last_bin <= hi)  # type: ignore[operator]
 
     def to_json(self) -> dict[str, object]:
         """The file's JSON, plainly (`encode` writes the same text another way)."""
+        series = self.series
         first = self.first_bin or 0
         last = self.last_bin
-        stacks = sorted(s for s, series in self.series.items() if series)
+        stacks = sorted(series)
         rows = []
         for stack in stacks:
             row: list[int] = []
             prev = first
-            for b in sorted(self.series[stack]):
-                row += (b - prev, self.series[stack][b])
+            for b in sorted(series[stack]):
+                row += (b - prev, series[stack][b])
                 prev = b
             rows.append(row)
         return {
             "format": FORMAT, "version": VERSION, "bin_ms": self.bin_ms,
             "clock": "realtime" if self.wall_clock else "other",
             "first_bin": first, "bins": 0 if last is None else last - first + 1,
-            "samples": sum(sum(s.values()) for s in self.series.values()), "unbinned": self.unbinned,
+            "samples": sum(sum(s.values()) for s in series.values()), "unbinned": self.unbinned,
             "stacks": stacks, "series": rows,
         }
 
     def encode(self) -> bytes:
-        return PackedTimeline(TimeBins.of_series(self.series), self.unbinned, self.bin_ms).encode()
-
-    @classmethod
-    def from_json(cls, data: object) -> Timeline:
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise TimelineError("not a fleetflame timeline")
-        if data.get("version") != VERSION:
-            raise TimelineError(f"timeline version {data.get('version')!r}; this fleetflame reads version {VERSION}")
-        stacks, rows, first, bin_ms = data.get("stacks"), data.get("series"), data.get("first_bin"), data.get("bin_ms")
-        if not (isinstance(stacks, list) and isinstance(rows, list) and len(stacks) == len(rows)
-                and isinstance(first, int) and isinstance(bin_ms, int) and bin_ms > 0):
-            raise TimelineError("damaged timeline (stacks, series, first_bin, bin_ms)")
-        series: dict[str, dict[int, int]] = {}
-        for stack, row in zip(stacks, rows):
-            if not isinstance(stack, str) or not isinstance(row, list) or len(row) % 2:
-                raise TimelineError("damaged timeline (a series)")
-            b = first
-            bins: dict[int, int] = {}
-            for gap, count in zip(row[::2], row[1::2]):
-                if not (isinstance(gap, int) and isinstance(count, int) and gap >= 0 and count > 0):
-                    raise TimelineError("damaged timeline (a gap or count)")
-                b += gap
-                bins[b] = bins.get(b, 0) + count
-            series[stack] = bins
-        unbinned = data.get("unbinned", 0)
-        return cls(series, bin_ms, unbinned if isinstance(unbinned, int) else 0)
-
-
-@dataclass
-class PackedTimeline:
-    """A timeline as a collapse keeps it (collapse.options.TimeBins), written as it is: the file
-    a Timeline of the same series writes, without a dict per stack on the way."""
-
-    bins: TimeBins
-    unbinned: int = 0
-    bin_ms: int = TIME_BIN_MS
-
-    def encode(self) -> bytes:
         """Timeline.to_json's text, gzipped, made by whole-array operations on the sorted keys: a
         step per stack, none per (stack, bin). Within a stack a gap is the difference of two bins."""
-        bins = self.bins
+        bins = self.packed
         ids, starts, ends = bins.runs()
         if ids:
             b = bins.bins()
@@ -171,11 +171,75 @@ class PackedTimeline:
         return gzip.compress(text.encode("utf-8"), compresslevel=GZIP_LEVEL, mtime=0)
 
 
+    @classmethod
+    def from_json(cls, data: object) -> Timeline:
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise TimelineError("not a fleetflame timeline")
+        if data.get("version") != VERSION:
+            raise TimelineError(f"timeline version {data.get('version')!r}; this fleetflame reads version {VERSION}")
+        stacks, rows, first, bin_ms = data.get("stacks"), data.get("series"), data.get("first_bin"), data.get("bin_ms")
+        if not (isinstance(stacks, list) and isinstance(rows, list) and len(stacks) == len(rows)
+                and isinstance(first, int) and isinstance(bin_ms, int) and bin_ms > 0):
+            raise TimelineError("damaged timeline (stacks, series, first_bin, bin_ms)")
+        unbinned = data.get("unbinned", 0)
+        unbinned = unbinned if isinstance(unbinned, int) else 0
+        packed = _packed_rows(stacks, rows, first)
+        if packed is not None:
+            return cls(bin_ms=bin_ms, unbinned=unbinned, packed=packed)
+        # Anything the arrays do not take as it is, checked one value at a time: the same
+        # timeline, or the error naming what is damaged.
+        series: dict[str, dict[int, int]] = {}
+        for stack, row in zip(stacks, rows):
+            if not isinstance(stack, str) or not isinstance(row, list) or len(row) % 2:
+                raise TimelineError("damaged timeline (a series)")
+            b = first
+            bins: dict[int, int] = {}
+            for gap, count in zip(row[::2], row[1::2]):
+                if not (isinstance(gap, int) and isinstance(count, int) and gap >= 0 and count > 0):
+                    raise TimelineError("damaged timeline (a gap or count)")
+                b += gap
+                bins[b] = bins.get(b, 0) + count
+            series[stack] = bins
+        return cls(series, bin_ms, unbinned)
+
+
+def _packed_rows(stacks: list[Any], rows: list[Any], first: int) -> TimeBins | None:
+    """The file's rows as TimeBins by whole-array steps, or None where they need the checks one
+    value at a time: a row or stack of another type, a repeated stack (the last row wins), a
+    non-integer or out-of-range gap or count, a bin named twice in a row (its counts add), or
+    numbers whose sums could leave int64."""
+    if not all(type(s) is str for s in stacks) or not all(type(r) is list for r in rows) or len(set(stacks)) != len(stacks):
+        return None
+    pairs = np.fromiter(map(len, rows), np.int64, len(rows))
+    if (pairs % 2).any():
+        return None
+    pairs //= 2
+    flat = np.array(list(chain.from_iterable(rows)))
+    if not len(flat):
+        return TimeBins(stacks, np.zeros(0, np.int64), np.zeros(0, np.int64), 1, first)
+    if flat.dtype != np.int64:  # (a float, a string, a number beyond int64, ... or all booleans)
+        return None
+    gaps, counts = flat[0::2], flat[1::2]
+    if int(gaps.min()) < 0 or int(counts.min()) <= 0 or int(gaps.max()) * len(gaps) >= 1 << 62:
+        return None
+    starts = np.cumsum(pairs) - pairs  # each row's first pair
+    rows_with = pairs > 0
+    if (gaps == 0).sum() > (gaps[starts[rows_with]] == 0).sum():  # a gap of 0 after a row's first pair
+        return None
+    ends = np.cumsum(gaps)
+    bins = ends - np.repeat(ends[starts[rows_with]] - gaps[starts[rows_with]], pairs[rows_with])  # bin - first
+    shift = max(1, int(bins.max()).bit_length())
+    if shift + len(rows).bit_length() >= 63:
+        return None
+    keys = (np.repeat(np.arange(len(rows), dtype=np.int64), pairs) << shift) | bins
+    return TimeBins(stacks, keys, counts, shift, first)
+
+
 def _wall_clock(first_bin: int | None, bin_ms: int) -> bool:
     return first_bin is None or first_bin * (bin_ms / 1000) >= WALL_CLOCK_AFTER
 
 
-def write_timeline(folder: str | os.PathLike[str], timeline: Timeline | PackedTimeline) -> None:
+def write_timeline(folder: str | os.PathLike[str], timeline: Timeline) -> None:
     """FOLDER/timeline.json.gz, whole, 0600, never through a link (capture.files)."""
     with files.opened_dir(folder) as fd:
         files.replace_file(TIMELINE, timeline.encode(), dir_fd=fd)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+import numpy as np
+
 from ..errors import InputError
 from ..render.model import tile_kind
 from .clock import CLOCK_WARN_S, correction
@@ -50,17 +52,17 @@ def activity_rows(
     totals: dict[str, list[int]] = {}
     hits: dict[str, list[int]] = {}
     for name, timeline in timelines.items():
-        total, hit = [0] * cols, [0] * cols
-        for stack, series in timeline.series.items():
-            if not _tile_matches(stack, tile):
-                continue
-            matched = pattern is not None and pattern.search(stack.partition(";")[2]) is not None
-            for b, n in series.items():
-                col = min(max(int((b * timeline.bin_s - start) / dt), 0), cols - 1)
-                total[col] += n
-                if matched:
-                    hit[col] += n
-        totals[name], hits[name] = total, hit
+        packed = timeline.packed
+        # per stack: of the tile asked for, and matching --fn; then per (stack, bin) key
+        shown = np.array([_tile_matches(stack, tile) for stack in packed.stacks], dtype=bool)
+        matched = np.array([pattern is not None and pattern.search(stack.partition(";")[2]) is not None
+                            for stack in packed.stacks], dtype=bool) & shown
+        ids = (packed.keys >> packed.shift).astype(np.int64)
+        seconds = packed.absolute_bins().astype(np.float64) * timeline.bin_s
+        col = np.clip((seconds - start) / dt, 0, cols - 1).astype(np.int64)  # (as int(): toward zero)
+        keep, hit = shown[ids], matched[ids]
+        totals[name] = np.bincount(col[keep], weights=packed.counts[keep], minlength=cols).astype(np.int64).tolist()
+        hits[name] = np.bincount(col[hit], weights=packed.counts[hit], minlength=cols).astype(np.int64).tolist()
     peak = max((max(t) for t in totals.values()), default=0) or 1
     axis_end = f"{span:.1f} s"
     lines = [f"{'':<{label_w}} 0 s{axis_end:>{cols - 3}}"]

@@ -52,19 +52,9 @@ def on_control_clock(timeline: Timeline, host: HostResult, duration_s: float) ->
         lo = math.floor((host.perf_started_at - RECORDING_MARGIN_S) / timeline.bin_s)
         end = host.perf_started_at + max(host.recorded_s or 0.0, duration_s) + RECORDING_MARGIN_S
         hi = math.ceil(end / timeline.bin_s)
-    if not shift and (lo is None or all(lo <= b <= hi for bins in timeline.series.values() for b in bins)):  # type: ignore[operator]
+    if not shift and (lo is None or timeline.within(lo, hi)):  # type: ignore[arg-type]
         return timeline
-    outside = 0
-    series: dict[str, dict[int, int]] = {}
-    for stack, bins in timeline.series.items():
-        kept = {}
-        for b, n in bins.items():
-            if lo is None or lo <= b <= hi:  # type: ignore[operator]
-                kept[b - shift] = n
-            else:
-                outside += n
-        series[stack] = kept
-    return Timeline(series, timeline.bin_ms, timeline.unbinned + outside)
+    return timeline.placed(lo, hi, shift)
 
 
 def parse_moment(text: str, start: float, option: str = "--from") -> float:

@@ -9,7 +9,7 @@ import numpy as np
 
 from fleetflame.collapse.options import BIN_SHIFT
 from fleetflame.collapse.timebins import TimeBins
-from fleetflame.timeline.store import PackedTimeline, Timeline
+from fleetflame.timeline.store import Timeline
 
 SERIES = {"b;x": {100: 2, 103: 1}, "a;y": {101: 5}, "c;z": {}}
 
@@ -37,7 +37,7 @@ def test_keys_above_int64_work_the_same_as_python_ints() -> None:
     assert bins.keys.dtype == object
     assert bins.series() == far
     assert bins.totals() == {"b;x": 3, "a;y": 3}
-    assert Timeline.from_json(json.loads(gzip.decompress(PackedTimeline(bins).encode()))).series == far
+    assert Timeline.from_json(json.loads(gzip.decompress(Timeline(packed=bins).encode()))).series == far
 
 
 def test_renamed_adds_up_stacks_that_get_the_same_name() -> None:
@@ -48,11 +48,11 @@ def test_renamed_adds_up_stacks_that_get_the_same_name() -> None:
 def test_empty() -> None:
     bins = TimeBins.of_counts([], {}, BIN_SHIFT)
     assert (bins.totals(), bins.series(), bins.runs()) == ({}, {}, ([], [], []))
-    text = json.loads(gzip.decompress(PackedTimeline(bins).encode()))
+    text = json.loads(gzip.decompress(Timeline(packed=bins).encode()))
     assert (text["stacks"], text["series"], text["bins"], text["samples"]) == ([], [], 0, 0)
 
 
 def test_encode_is_the_plain_json() -> None:
-    """PackedTimeline's arrays write the text Timeline.to_json spells out plainly."""
+    """The arrays write the text Timeline.to_json spells out plainly."""
     t = Timeline({k: dict(v) for k, v in SERIES.items()}, unbinned=4)
     assert json.loads(gzip.decompress(t.encode())) == t.to_json()

@@ -235,8 +235,9 @@ def test_times_a_host_forged_far_from_its_recording_are_left_out(tmp_path: Path)
     host_dir = folder / "hosts" / "val02"
     timeline = read_timeline(host_dir)
     assert timeline is not None
-    timeline.series["verify:0;main;work"].update({1: 5, 1 << 38: 7})
-    write_timeline(host_dir, timeline)
+    series = timeline.series
+    series["verify:0;main;work"].update({1: 5, 1 << 38: 7})
+    write_timeline(host_dir, Timeline(series, timeline.bin_ms, timeline.unbinned))
     code, out, err = invoke("timeline", str(folder))
     assert code == 0, err
     assert out.splitlines()[0].rstrip().endswith("4.0 s"), out  # the axis: the 4 s recorded, not centuries
