@@ -18,6 +18,10 @@ capture fetched from the hosts. Wall and CPU time (least of --repeat runs), line
 and bytes written besides fleet.folded, and the folder's size.
 
     .venv/bin/python bench/report_cost.py --at-scale 500 [--scale-before 2f838c0] [--repeat 3]
+
+`--timeline 30` gives each host of that capture a 30 s timeline too (bench/fleet_viewer.py's
+capture: ~2,970 samples per busy tile), so `report` also reads the timelines and draws the
+viewer's Timeline tab: e.g. `--at-scale 500 --timeline 30 --scale-before 9d929a1`.
 """
 
 from __future__ import annotations
@@ -53,15 +57,20 @@ print(json.dumps({"import": c1 - c0, "build": c2 - c1}))
 """
 
 
-def make_capture(folder: Path, hosts: int, samples_per_tile: int | None, **shape: object) -> None:
+def make_capture(folder: Path, hosts: int, samples_per_tile: int | None, timeline_s: float | None = None, **shape: object) -> None:
     """A capture folder as `fetch` leaves it (manifest.json, hosts/HOST/stacks.folded). With
-    `samples_per_tile` None, synthetic_fleet's defaults (skewed host, idle tiles) and `shape`."""
+    `samples_per_tile` None, synthetic_fleet's defaults (skewed host, idle tiles) and `shape`.
+    With `timeline_s`, each host also has its hosts/HOST/timeline.json.gz of that many seconds
+    (bench/synthetic_fleet.synthetic_timelines, as bench/fleet_viewer.py's 30 s capture)."""
     sys.path.insert(0, str(REPO))
-    from bench.synthetic_fleet import TILES, synthetic_fleet
+    from bench.synthetic_fleet import START, TILES, synthetic_fleet, synthetic_timelines
     from fleetflame.capture import HostResult, Manifest
     from fleetflame.folded import write_folded
+    from fleetflame.timeline import write_timeline
 
-    if samples_per_tile is None:
+    if timeline_s is not None:
+        fleet = synthetic_fleet(hosts=hosts, samples_per_tile=round(99 * timeline_s), skew_share=0.02)
+    elif samples_per_tile is None:
         fleet = synthetic_fleet(hosts=hosts, **shape)  # type: ignore[arg-type]
     else:
         fleet = synthetic_fleet(hosts=hosts, samples_per_tile=samples_per_tile, paths_per_kind=300, skewed_host=None, idle_every=0)
@@ -69,12 +78,17 @@ def make_capture(folder: Path, hosts: int, samples_per_tile: int | None, **shape
     for stack, count in fleet.items():
         host, rest = stack.split(";", 1)
         per_host.setdefault(host, {})[rest] = count
+    timelines = synthetic_timelines(fleet, seconds=timeline_s) if timeline_s is not None else {}
     results = {}
     for host, stacks in per_host.items():
         (folder / "hosts" / host).mkdir(parents=True)
         write_folded(stacks, folder / "hosts" / host / "stacks.folded")
         results[host] = HostResult(status="ok", tiles=[{"name": t} for t in TILES], samples=sum(stacks.values()))
-    Manifest(id=folder.name, target="all", started_at="2026-12-02T18:00:00Z", hosts=results).write(folder)
+        if host in timelines:
+            write_timeline(folder / "hosts" / host, timelines[host])
+            results[host].perf_started_at, results[host].recorded_s = START, timeline_s
+    duration = {"requested_duration_s": timeline_s, "duration_s": timeline_s} if timeline_s is not None else {}
+    Manifest(id=folder.name, target="all", started_at="2026-12-02T18:00:00Z", hosts=results, **duration).write(folder)  # type: ignore[arg-type]
 
 
 def measure(pythonpath: Path, folder: Path, repeat: int) -> dict[str, float]:
@@ -88,7 +102,7 @@ def measure(pythonpath: Path, folder: Path, repeat: int) -> dict[str, float]:
     return {k: min(r[k] for r in runs) for k in ("import", "build")}
 
 
-INPUTS = ("manifest.json", "stacks.folded")  # what a capture holds before `report`
+INPUTS = ("manifest.json", "stacks.folded", "timeline.json.gz")  # what a capture holds before `report`
 
 
 def reset(folder: Path) -> None:
@@ -144,14 +158,16 @@ def checkout(commit: str, into: Path) -> Path:
     return into
 
 
-def at_scale(hosts: int, before_commit: str, repeat: int) -> None:
+def at_scale(hosts: int, before_commit: str, repeat: int, timeline_s: float | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         before = checkout(before_commit, Path(tmp) / "before")
         folder = Path(tmp) / f"20261202T180000Z-{hosts}-hosts"
         t0 = time.perf_counter()
-        make_capture(folder, hosts, None)
+        make_capture(folder, hosts, None, timeline_s)
         inputs = written(folder)["folder"]
-        print(f"{hosts} hosts × 14 tiles (bench/synthetic_fleet.py defaults), hosts/*/stacks.folded + manifest: "
+        what = (f"{timeline_s:.0f} s at 99 Hz, hosts/*/stacks.folded + timeline.json.gz" if timeline_s is not None
+                else "bench/synthetic_fleet.py defaults, hosts/*/stacks.folded")
+        print(f"{hosts} hosts × 14 tiles ({what}) + manifest: "
               f"{inputs / 1e6:.0f} MB, made in {time.perf_counter() - t0:.0f} s; load average {os.getloadavg()[0]:.1f}")  # fmt: skip
         results = {}
         for label, path in (("before", before), ("after", REPO)):
@@ -185,9 +201,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="processes per figure; the least CPU is reported")
     parser.add_argument("--at-scale", type=int, metavar="HOSTS", help="measure `fleetflame report` on a capture of HOSTS hosts instead")
     parser.add_argument("--scale-before", default="2f838c0", help="--at-scale's before (default: one SVG per host, one line per file)")
+    parser.add_argument("--timeline", type=float, metavar="SECONDS",
+                        help="with --at-scale: each host also has a timeline of this many seconds (the viewer's Timeline tab)")
     args = parser.parse_args()
     if args.at_scale:
-        at_scale(args.at_scale, args.scale_before, args.repeat)
+        at_scale(args.at_scale, args.scale_before, args.repeat, args.timeline)
         return
     with tempfile.TemporaryDirectory() as tmp:
         before = checkout(args.before, Path(tmp) / "before")
