@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import re
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from fleetflame.capture.manifest import read_manifest
 from fleetflame.render.timedata import build_time
 from fleetflame.capture.folder import CaptureFolder
 from fleetflame.timeline import TIMELINE, read_timeline, write_timeline
-from fleetflame.timeline.store import Timeline
+from fleetflame.timeline.store import Timeline, _packed_rows
 from fleetflame.timeline.view import activity_rows
 from fleetflame.timeline.window import load_timelines, parse_moment
 
@@ -269,3 +270,25 @@ def test_a_timeline_on_perfs_default_clock_is_refused_in_one_line(tmp_path: Path
         write_timeline(folder / "hosts" / host, Timeline(shifted))
     code, _, err = invoke("timeline", str(folder))
     assert code == 2 and "not wall-clock" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_file_is_read_the_same_by_arrays_and_one_value_at_a_time() -> None:
+    """Timeline.from_json takes most files by whole-array steps and the rest (a repeated stack,
+    a bin named twice, numbers beyond int64) one value at a time: both read what the format says."""
+    r = random.Random(5)
+    taken = 0
+    for _ in range(600):
+        stacks = [f"s{r.randrange(8)}" for _ in range(r.randrange(0, 6))]
+        rows = [[v for _ in range(r.randrange(0, 6)) for v in (r.choice([0, 1, 2, 50, 10**6]), r.randrange(1, 5))] for _ in stacks]
+        first = r.choice([0, 5, -7, 89830857207, 10**20])
+        want: dict[str, dict[int, int]] = {}
+        for stack, row in zip(stacks, rows):  # the format, spelled out: gaps from first, counts add
+            b, bins = first, {}
+            for gap, count in zip(row[::2], row[1::2]):
+                b += gap
+                bins[b] = bins.get(b, 0) + count
+            want[stack] = bins  # (a repeated stack: the last row)
+        data = {"format": "fleetflame-timeline", "version": 1, "bin_ms": 20, "first_bin": first, "stacks": stacks, "series": rows}
+        taken += _packed_rows(stacks, rows, first) is not None
+        assert Timeline.from_json(json.loads(json.dumps(data))).series == {k: v for k, v in want.items() if v}
+    assert 100 < taken < 500  # both ways were taken
