@@ -32,7 +32,8 @@ from .capture import FLEET_FOLDED, STACKS_FOLDED, Manifest, files
 from .capture.folder import CaptureFolder
 from .errors import InputError
 from .render import RENDERERS, FlameGraphOptions, html, pprof, write_output
-from .render.model import FleetContext, tile_kind
+from .host.targets import tile_kind
+from .render.model import FleetContext
 
 if TYPE_CHECKING:
     from .timeline.store import Timeline

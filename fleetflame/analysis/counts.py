@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..host.targets import TileFilter
+from ..host.targets import TileFilter, tile_kind
 
 AGAVE = "agave"
 _TILE = re.compile(r"^[a-z][a-z0-9_]*:\d+$")
@@ -174,7 +174,7 @@ class FleetCounter:
             kinds: dict[str, list[str]] = {}
             for tile in tiles:
                 if tile != AGAVE:
-                    kinds.setdefault(tile.partition(":")[0], []).append(tile)
+                    kinds.setdefault(tile_kind(tile), []).append(tile)
             for kind, members in kinds.items():
                 if len(members) > 1:
                     tiles[kind] = _sum_tiles([tiles[t] for t in members], host_count)

@@ -35,7 +35,7 @@ from .. import folded
 from ..capture import FLEET_FOLDED, MANIFEST, read_manifest
 from ..capture.files import read_text, replace_file
 from ..errors import InputError
-from ..host.targets import TileFilter
+from ..host.targets import TileFilter, tile_kind
 from .compare import MIN_HOSTS, Comparison, Shares, compare_matrix
 from .counts import AGAVE, FleetCounter, FleetCounts, Sparse
 from .stats import benjamini_hochberg
@@ -315,7 +315,7 @@ def _without_repeats(findings: list[Finding], min_difference: float) -> list[Fin
     - a kind's finding (`verify`) when one of its tiles (`verify:1`) has a finding for the same
       host, function and self/inclusive in the same direction."""
     self_difference = {(f.host, f.tile, f.function): f.difference for f in findings if f.kind == "self"}
-    tile_level = {(f.host, f.tile.partition(":")[0], f.function, f.kind, f.difference > 0) for f in findings if ":" in f.tile}
+    tile_level = {(f.host, tile_kind(f.tile), f.function, f.kind, f.difference > 0) for f in findings if ":" in f.tile}
     kept = []
     for f in findings:
         own = self_difference.get((f.host, f.tile, f.function))

@@ -46,6 +46,11 @@ _KIND = r"[a-z][a-z0-9_]*"
 _WORD = re.compile(rf"^(?P<kind>{_KIND})(?::(?P<idx>\d+|\*))?$")
 
 
+def tile_kind(tile: str) -> str:
+    """A tile frame's kind: `verify:3` → `verify`; `agave` stays `agave`."""
+    return tile.partition(":")[0]
+
+
 @dataclass(frozen=True)
 class TileSelector:
     """One `KIND:IDX` or `KIND:*` word. `kind_id` None means every tile of the kind."""

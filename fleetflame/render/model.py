@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import fleetflame.render.palette as palette
+from fleetflame.host.targets import tile_kind
 from fleetflame.render.layout import stack_sort_key
 from fleetflame.render.options import FlameGraphOptions
 from fleetflame.render.timedata import TIME_BUDGET, build_time
@@ -68,11 +69,6 @@ class FleetContext:
     timelines: Mapping[str, Timeline] | Iterable[tuple[str, Timeline]] | None = None
     recording_start: float | None = None  # epoch seconds: `#from=` and `--from` count from here
     time_budget: int = TIME_BUDGET
-
-
-def tile_kind(tile: str) -> str:
-    """`verify:3` → `verify`; `agave` stays `agave`."""
-    return tile.split(":", 1)[0]
 
 
 class _Names:

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
+from fleetflame.host.targets import tile_kind
 from fleetflame.render.options import FlameGraphOptions
 from fleetflame.render.xml import clean
 
@@ -84,7 +85,7 @@ def fleet_labels(names: list[str]) -> tuple[tuple[str, ...], list[str]]:
     host, tile = names[0], names[1]
     if tile == "agave" and len(names) > 2:
         return (host, tile, "agave", names[2]), names[3:] or names[2:]
-    return (host, tile, tile.partition(":")[0]), names[2:] or names[1:]
+    return (host, tile, tile_kind(tile)), names[2:] or names[1:]
 
 
 def time_nanos(iso: str | None) -> int | None:

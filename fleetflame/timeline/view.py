@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..errors import InputError
-from ..render.model import tile_kind
+from ..host.targets import tile_kind
 from .clock import CLOCK_WARN_S, correction
 from .store import Timeline
 
