@@ -68,11 +68,15 @@ class TimeBins:
                 packed[high | (b - base)] = n
         return cls.of_counts(list(series), packed, shift, base)
 
+    def ids(self) -> Array:
+        """Each key's stack index (int64: a stack index is small even where a key is not)."""
+        return (self.keys >> self.shift).astype(np.int64)
+
     def runs(self) -> tuple[list[int], list[int], list[int]]:
         """(ids, starts, ends): each stack with samples, ascending, and the range of its keys."""
         if not len(self.keys):
             return [], [], []
-        ids = self.keys >> self.shift
+        ids = self.ids()
         starts = np.flatnonzero(np.diff(ids, prepend=-1))
         ends = np.append(starts[1:], len(ids))
         return ids[starts].tolist(), starts.tolist(), ends.tolist()

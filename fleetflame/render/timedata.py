@@ -79,7 +79,7 @@ def _build_time(
             continue
         # each key's leaf, through its stack's; -1: a stack the page does not have (or a host)
         leaf_of_stack = np.array([index.get(stack, -1) for stack in binned.stacks], dtype=np.int64)
-        leaf = leaf_of_stack[(binned.keys >> binned.shift).astype(np.int64)]
+        leaf = leaf_of_stack[binned.ids()]
         known = leaf >= 0
         unmatched += int(binned.counts[~known].sum())
         if not known.any():

@@ -89,25 +89,21 @@ class Timeline:
         p = self.packed
         if not len(p.keys):
             return {}
-        b = self.packed.absolute_bins()
+        b = p.absolute_bins()
         inside = (b >= lo) & (b < hi)
-        ids = (p.keys[inside] >> p.shift).astype(np.int64)
-        sums = np.bincount(ids, weights=p.counts[inside], minlength=len(p.stacks))
+        sums = np.bincount(p.ids()[inside], weights=p.counts[inside], minlength=len(p.stacks))
         return {p.stacks[i]: int(sums[i]) for i in np.flatnonzero(sums).tolist()}
 
     def placed(self, lo: int | None, hi: int | None, shift: int) -> Timeline:
         """The bins lo <= bin <= hi (all if lo is None) moved `shift` bins earlier; the samples of
         the other bins are counted as unbinned."""
         p = self.packed
-        if lo is None or not len(p.keys):
-            kept = p
-            outside = 0
-        else:
-            b = self.packed.absolute_bins()
+        keys, counts, outside = p.keys, p.counts, 0
+        if lo is not None and len(keys):
+            b = p.absolute_bins()
             inside = (b >= lo) & (b <= hi)
-            kept = TimeBins(p.stacks, p.keys[inside], p.counts[inside], p.shift, p.base)
-            outside = int(p.counts[~inside].sum())
-        moved = TimeBins(kept.stacks, kept.keys, kept.counts, kept.shift, kept.base - shift)
+            keys, counts, outside = keys[inside], counts[inside], int(counts[~inside].sum())
+        moved = TimeBins(p.stacks, keys, counts, p.shift, p.base - shift)
         return Timeline(bin_ms=self.bin_ms, unbinned=self.unbinned + outside, packed=moved)
 
     def within(self, lo: int, hi: int) -> bool:
@@ -169,7 +165,6 @@ class Timeline:
         text = json.dumps(head, separators=(",", ":"), ensure_ascii=False)  # ends with "series":[]}
         text = text[:-3] + "[[" + "],[".join(rows) + "]]}" if rows else text
         return gzip.compress(text.encode("utf-8"), compresslevel=GZIP_LEVEL, mtime=0)
-
 
     @classmethod
     def from_json(cls, data: object) -> Timeline:

@@ -57,7 +57,7 @@ def activity_rows(
         shown = np.array([_tile_matches(stack, tile) for stack in packed.stacks], dtype=bool)
         matched = np.array([pattern is not None and pattern.search(stack.partition(";")[2]) is not None
                             for stack in packed.stacks], dtype=bool) & shown
-        ids = (packed.keys >> packed.shift).astype(np.int64)
+        ids = packed.ids()
         seconds = packed.absolute_bins().astype(np.float64) * timeline.bin_s
         col = np.clip((seconds - start) / dt, 0, cols - 1).astype(np.int64)  # (as int(): toward zero)
         keep, hit = shown[ids], matched[ids]

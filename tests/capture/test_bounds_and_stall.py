@@ -336,3 +336,14 @@ def test_a_host_whose_perf_script_hangs_fails_after_the_stall_timeout_and_fetch_
     assert fetched.returncode == 0, fetched.stdout + fetched.stderr
     assert json.loads((folder / "manifest.json").read_text())["hosts"]["lab02"]["status"] == "ok"
     assert not [e for e in lab.tmp_entries("lab02") if e.startswith("fleetflame-")]
+
+
+@pytest.mark.parametrize("bad", ["0", "-5", "2.5", "lots"])
+def test_the_fetch_max_perf_data_option_is_checked(bad: str, tmp_path: Path) -> None:
+    """A bad bound is refused (exit 2, naming the option) before any capture or host is looked at."""
+    result = CliRunner().invoke(app, ["fetch", "--max-perf-data", bad, "--out", str(tmp_path / "none")])
+    assert result.exit_code == 2, result.output
+    assert "--max-perf-data" in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "none").exists()
+    with pytest.raises(ValueError, match="max_perf_data_mb must be at least 1"):
+        fetch_capture(Path("/nonexistent"), None, [], SshSettings(), max_perf_data_mb=0)  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetflame.collapse import PerfOptions, collapse_perf, collapse_perf_file, collapse_perf_files, format_collapsed
+from fleetflame.collapse import CollapseResult, PerfOptions, collapse_perf, collapse_perf_file, collapse_perf_files, format_collapsed
 from fleetflame.collapse import fast, source
 from fleetflame.collapse.fast import Collapser
 
@@ -20,14 +20,18 @@ ALL = sorted(INPUTS.glob("*.txt"))
 FLAG_SETS = [[], ["--pid"], ["--tid", "--all"], ["--addrs", "--kernel"], ["--jit"]]
 
 
-def literal(data: bytes, opts: PerfOptions) -> dict[str, int]:
+def line_by_line(data: bytes, opts: PerfOptions) -> CollapseResult:
     """The script's main loop only, one line at a time: the reference for the fast path."""
     c = Collapser(opts)
     lines = data.split(b"\n")
     if not lines[-1]:
         lines.pop()
     c.feed_lines(lines)
-    return c.finish().stacks
+    return c.finish()
+
+
+def literal(data: bytes, opts: PerfOptions) -> dict[str, int]:
+    return line_by_line(data, opts).stacks
 
 
 @pytest.mark.parametrize("path", ALL, ids=[p.stem for p in ALL])

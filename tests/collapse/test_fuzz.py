@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fleetflame.collapse import CollapseResult, PerfOptions, collapse_perf, format_collapsed, source
-from fleetflame.collapse.fast import Collapser
 
 from .flags import options
+from .test_collapse import line_by_line
 
 COMMS = [b"deep", b"V8 WorkerThread", b"pool 2 worker", b"net:0", b"java", b"javac", b"x", b"worker one", b"a:1 b"]
 EVENTS = [b"cpu-clock:ppp", b"cpu-clock", b"page-faults", b"123"]
@@ -64,12 +64,7 @@ def test_fast_path_equals_line_loop_on_odd_input(seed: int) -> None:
     data = fuzz_input(seed)
     for flags in FLAG_SETS:
         opts = options(flags)
-        literal = Collapser(opts)
-        lines = data.split(b"\n")
-        if not lines[-1]:
-            lines.pop()
-        literal.feed_lines(lines)
-        assert collapse_perf(io.BytesIO(data), opts).stacks == literal.finish().stacks, flags
+        assert collapse_perf(io.BytesIO(data), opts).stacks == line_by_line(data, opts).stacks, flags
 
 
 @pytest.mark.skipif(not os.environ.get("FLEETFLAME_ORACLE"), reason="set FLEETFLAME_ORACLE=/path/to/stackcollapse-perf.pl")
@@ -101,12 +96,7 @@ def test_fleet_options_on_odd_input(seed: int) -> None:
 
 def fast_and_literal(data: bytes, opts: PerfOptions) -> tuple[CollapseResult, CollapseResult]:
     """`data` collapsed by collapse_perf (the fast path) and by the line-by-line loop."""
-    literal = Collapser(opts)
-    lines = data.split(b"\n")
-    if not lines[-1]:
-        lines.pop()
-    literal.feed_lines(lines)
-    return collapse_perf(io.BytesIO(data), opts), literal.finish()
+    return collapse_perf(io.BytesIO(data), opts), line_by_line(data, opts)
 
 
 def odd_times(data: bytes, seed: int) -> bytes:
@@ -190,15 +180,6 @@ FUZZ_OPTIONS = [
 ]
 
 
-def literal_result(data: bytes, opts: PerfOptions) -> CollapseResult:
-    literal = Collapser(opts)
-    lines = data.split(b"\n")
-    if not lines[-1]:
-        lines.pop()
-    literal.feed_lines(lines)
-    return literal.finish()
-
-
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(perf_script(), st.sampled_from([97, 4096, 1 << 20]))
 def test_no_input_raises_and_results_add_up(data: bytes, chunk: int) -> None:
@@ -213,7 +194,7 @@ def test_no_input_raises_and_results_add_up(data: bytes, chunk: int) -> None:
             out = format_collapsed(got.stacks)
             assert out.count(b"\n") == len(got.stacks)
             if not opts.srcline:  # (srcline reads the line after a frame: no fast path to compare)
-                want = literal_result(data, opts)
+                want = line_by_line(data, opts)
                 assert (got.stacks, got.samples) == (want.stacks, want.samples)
 
 
