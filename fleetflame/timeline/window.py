@@ -12,9 +12,9 @@ from pathlib import Path
 
 from .. import folded
 from ..capture import Manifest
+from ..capture.folder import CaptureFolder
 from ..capture.manifest import HostResult
 from ..errors import InputError
-from ..capture.folder import CaptureFolder
 from . import clock
 from .store import Timeline, TimelineError, read_timeline
 
